@@ -1,0 +1,40 @@
+//! Errand's domain model. Everything here is pure: no I/O, no clocks (callers pass
+//! `now`), no global state, so the same rules hold in the API, workflows and tests.
+//!
+//! Public surface:
+//! - [`Task`], [`TaskView`], [`NewTask`], [`TaskPatch`], [`Status`], [`TaskChange`]: the
+//!   task record, how it is created, patched, completed and rendered.
+//! - [`Priority`], [`normalize_tags`], [`Reminder`], [`ReminderInput`], [`Recurrence`],
+//!   [`RecurrenceInput`]: the parts of a task and their validation.
+//! - [`parse_due`], [`Due`]: natural-language and ISO 8601 due dates in a user's timezone.
+//! - [`UserProfile`], [`Role`], [`validate_email`], [`validate_password`], [`parse_timezone`].
+//! - [`event`]: CloudEvents envelopes, event types and topic names.
+//! - [`Invalid`]: a field-level validation error.
+
+pub mod event;
+
+mod due;
+mod error;
+mod priority;
+mod recurrence;
+mod reminder;
+mod tags;
+mod task;
+mod user;
+
+pub use due::{parse_due, Due};
+pub use error::Invalid;
+pub use priority::Priority;
+pub use recurrence::{Recurrence, RecurrenceInput, RecurrenceView};
+pub use reminder::{Reminder, ReminderInput};
+pub use tags::{normalize_tags, MAX_TAGS, MAX_TAG_LEN};
+pub use task::{
+    FieldChange, NewTask, Status, Task, TaskChange, TaskPatch, TaskView, MAX_DESCRIPTION_LEN,
+    MAX_REMINDERS, MAX_TITLE_LEN,
+};
+pub use user::{parse_timezone, validate_email, validate_password, Role, UserProfile};
+
+/// A fresh time-ordered identifier (UUID v7), used for every entity id.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

@@ -1,0 +1,348 @@
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use rrule::{Frequency, RRule, RRuleSet, Unvalidated};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::Invalid;
+
+/// Largest `count` a series may have.
+const MAX_COUNT: u32 = 10_000;
+
+/// How a task repeats: an RFC 5545 RRULE (without `COUNT`/`UNTIL`, which live in
+/// their own fields), evaluated in the owner's timezone from the task's due date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recurrence {
+    /// The RRULE body, e.g. `FREQ=WEEKLY;INTERVAL=2;BYDAY=MO`.
+    pub rule: String,
+    /// The words the user typed, when the rule came from natural language.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Next occurrence counts from completion instead of from the schedule.
+    #[serde(default)]
+    pub from_completion: bool,
+    /// Last day (inclusive, in the owner's timezone) an occurrence may fall on.
+    #[serde(default)]
+    pub until: Option<NaiveDate>,
+    /// Total number of occurrences in the series.
+    #[serde(default)]
+    pub count: Option<u32>,
+}
+
+/// Recurrence as a client sends it: a `rule` (natural-language `text` arrives with
+/// the assistant), plus the optional mode and bounds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecurrenceInput {
+    /// RFC 5545 RRULE, with or without the `RRULE:` prefix; `COUNT` and `UNTIL` inside
+    /// it are moved to `count` and `until`.
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// Natural-language recurrence ("every other monday").
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Count the next occurrence from completion (default false).
+    #[serde(default)]
+    pub from_completion: Option<bool>,
+    /// Last day of the series (YYYY-MM-DD, inclusive).
+    #[serde(default)]
+    pub until: Option<NaiveDate>,
+    /// Number of occurrences (1 to 10000).
+    #[serde(default)]
+    pub count: Option<u32>,
+}
+
+/// Recurrence as the API returns it, with the next three occurrences.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RecurrenceView {
+    /// RFC 5545 RRULE body.
+    pub rule: String,
+    /// A human description: the user's words, or one derived from the rule.
+    pub text: String,
+    /// Whether the next occurrence counts from completion.
+    pub from_completion: bool,
+    /// Last day of the series, inclusive.
+    pub until: Option<NaiveDate>,
+    /// Number of occurrences in the series.
+    pub count: Option<u32>,
+    /// The next three occurrences after now, in UTC.
+    pub next: Vec<DateTime<Utc>>,
+}
+
+impl Recurrence {
+    /// Validates client input into a stored recurrence.
+    pub fn from_input(input: &RecurrenceInput) -> Result<Recurrence, Invalid> {
+        let (rule_text, text) = match (&input.rule, &input.text) {
+            (Some(rule), _) => (rule.clone(), input.text.clone()),
+            (None, Some(_)) => {
+                return Err(Invalid::new(
+                    "text",
+                    "natural-language recurrence is not available yet; give an RFC 5545 rule \
+                     such as FREQ=WEEKLY;BYDAY=MO",
+                ))
+            }
+            (None, None) => return Err(Invalid::new("rule", "is required")),
+        };
+        let (rule, inline_count, inline_until) = split_rule(&rule_text)?;
+        let count = merge_bound("count", input.count, inline_count)?;
+        let until = merge_bound("until", input.until, inline_until)?;
+        if let Some(count) = count {
+            if !(1..=MAX_COUNT).contains(&count) {
+                return Err(Invalid::new("count", format!("must be between 1 and {MAX_COUNT}")));
+            }
+        }
+        let recurrence = Recurrence {
+            rule,
+            text: text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()),
+            from_completion: input.from_completion.unwrap_or(false),
+            until,
+            count,
+        };
+        let parsed = recurrence.parsed_rule()?;
+        if matches!(parsed.get_freq(), Frequency::Minutely | Frequency::Secondly) {
+            return Err(Invalid::new("rule", "may repeat at most hourly"));
+        }
+        if !(1..=1000).contains(&parsed.get_interval()) {
+            return Err(Invalid::new("rule", "INTERVAL must be between 1 and 1000"));
+        }
+        // Validation needs a start; any instant exercises the rule's own constraints.
+        parsed
+            .validate(DateTime::<Utc>::UNIX_EPOCH.with_timezone(&rrule::Tz::UTC))
+            .map_err(|e| Invalid::new("rule", e.to_string()))?;
+        Ok(recurrence)
+    }
+
+    fn parsed_rule(&self) -> Result<RRule<Unvalidated>, Invalid> {
+        RRule::<Unvalidated>::from_str(&self.rule).map_err(|e| Invalid::new("rule", e.to_string()))
+    }
+
+    /// Occurrences strictly after `after`, at most `limit`, for a series that starts at
+    /// `anchor`, evaluated in `tz` so that wall-clock times survive DST changes.
+    pub fn occurrences_after(
+        &self,
+        anchor: DateTime<Utc>,
+        after: DateTime<Utc>,
+        tz: Tz,
+        limit: u16,
+    ) -> Vec<DateTime<Utc>> {
+        let rtz = rrule::Tz::Tz(tz);
+        let start = anchor.with_timezone(&rtz);
+        let Ok(mut rule) = self.parsed_rule() else { return Vec::new() };
+        if let Some(count) = self.count {
+            rule = rule.count(count);
+        }
+        let Ok(rule) = rule.validate(start) else { return Vec::new() };
+        let set = RRuleSet::new(start).rrule(rule).after(after.with_timezone(&rtz));
+        set.all(limit)
+            .dates
+            .into_iter()
+            .filter(|at| self.until.is_none_or(|until| at.date_naive() <= until))
+            .map(|at| at.with_timezone(&Utc))
+            .collect()
+    }
+
+    /// The API view, with the next three occurrences after `now`.
+    pub fn view(&self, anchor: DateTime<Utc>, now: DateTime<Utc>, tz: Tz) -> RecurrenceView {
+        RecurrenceView {
+            rule: self.rule.clone(),
+            text: self.text.clone().unwrap_or_else(|| describe(&self.rule)),
+            from_completion: self.from_completion,
+            until: self.until,
+            count: self.count,
+            next: self.occurrences_after(anchor, now, tz, 3),
+        }
+    }
+}
+
+/// Normalises a rule and takes `COUNT=` and `UNTIL=` out of it.
+fn split_rule(raw: &str) -> Result<(String, Option<u32>, Option<NaiveDate>), Invalid> {
+    let upper = raw.trim().to_ascii_uppercase();
+    let body = upper.strip_prefix("RRULE:").unwrap_or(&upper);
+    if body.is_empty() {
+        return Err(Invalid::new("rule", "must not be empty"));
+    }
+    if body.contains('\n') || body.contains("DTSTART") {
+        return Err(Invalid::new("rule", "must be a single RRULE line without DTSTART; the due date is the start"));
+    }
+    let mut count = None;
+    let mut until = None;
+    let mut parts = Vec::new();
+    for part in body.split(';').filter(|p| !p.is_empty()) {
+        if let Some(value) = part.strip_prefix("COUNT=") {
+            count = Some(value.parse::<u32>().map_err(|_| Invalid::new("rule", "COUNT must be a positive number"))?);
+        } else if let Some(value) = part.strip_prefix("UNTIL=") {
+            let day = value.get(..8).unwrap_or(value);
+            until = Some(
+                NaiveDate::parse_from_str(day, "%Y%m%d")
+                    .map_err(|_| Invalid::new("rule", "UNTIL must be a date such as 20261231"))?,
+            );
+        } else {
+            parts.push(part);
+        }
+    }
+    Ok((parts.join(";"), count, until))
+}
+
+fn merge_bound<T: PartialEq>(field: &str, explicit: Option<T>, inline: Option<T>) -> Result<Option<T>, Invalid> {
+    match (explicit, inline) {
+        (Some(a), Some(b)) if a != b => {
+            Err(Invalid::new(field, format!("disagrees with the {} in the rule", field.to_uppercase())))
+        }
+        (Some(a), _) => Ok(Some(a)),
+        (None, b) => Ok(b),
+    }
+}
+
+/// A short English description of a rule, e.g. "every 2 weeks on monday".
+fn describe(rule: &str) -> String {
+    let mut freq = "";
+    let mut interval = 1u32;
+    let mut on = Vec::new();
+    for part in rule.split(';') {
+        match part.split_once('=') {
+            Some(("FREQ", f)) => freq = f,
+            Some(("INTERVAL", n)) => interval = n.parse().unwrap_or(1),
+            Some(("BYDAY", days)) => on.extend(days.split(',').map(day_name)),
+            Some(("BYMONTHDAY", days)) => on.extend(days.split(',').map(|d| format!("the {}", ordinal(d)))),
+            _ => {}
+        }
+    }
+    let unit = match freq {
+        "YEARLY" => "year",
+        "MONTHLY" => "month",
+        "WEEKLY" => "week",
+        "DAILY" => "day",
+        _ => "hour",
+    };
+    let mut text = match interval {
+        1 => format!("every {unit}"),
+        2 if unit == "week" => "every other week".to_string(),
+        n => format!("every {n} {unit}s"),
+    };
+    if !on.is_empty() {
+        text.push_str(" on ");
+        text.push_str(&on.join(", "));
+    }
+    text
+}
+
+fn day_name(code: &str) -> String {
+    let (prefix, day) = code.split_at(code.len().saturating_sub(2));
+    let name = match day {
+        "MO" => "monday",
+        "TU" => "tuesday",
+        "WE" => "wednesday",
+        "TH" => "thursday",
+        "FR" => "friday",
+        "SA" => "saturday",
+        "SU" => "sunday",
+        other => other,
+    };
+    match prefix {
+        "" | "+" => name.to_string(),
+        "-1" => format!("the last {name}"),
+        n => format!("the {} {name}", ordinal(n.trim_start_matches('+'))),
+    }
+}
+
+fn ordinal(n: &str) -> String {
+    match n.parse::<i32>() {
+        Ok(-1) => "last day".to_string(),
+        Ok(v) if v > 0 => {
+            let suffix = match (v % 10, v % 100) {
+                (1, r) if r != 11 => "st",
+                (2, r) if r != 12 => "nd",
+                (3, r) if r != 13 => "rd",
+                _ => "th",
+            };
+            format!("{v}{suffix}")
+        }
+        _ => n.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn rule(rule: &str) -> RecurrenceInput {
+        RecurrenceInput { rule: Some(rule.into()), ..Default::default() }
+    }
+
+    #[test]
+    fn validation_table() {
+        let ok = [
+            ("FREQ=DAILY", "FREQ=DAILY"),
+            ("rrule:freq=weekly;interval=2;byday=mo", "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO"),
+            ("FREQ=MONTHLY;BYMONTHDAY=1", "FREQ=MONTHLY;BYMONTHDAY=1"),
+            ("FREQ=MONTHLY;BYDAY=-1FR", "FREQ=MONTHLY;BYDAY=-1FR"),
+            ("FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=15", "FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=15"),
+        ];
+        for (input, stored) in ok {
+            assert_eq!(Recurrence::from_input(&rule(input)).unwrap().rule, stored, "{input}");
+        }
+        let bad = [
+            ("", "rule"),
+            ("FREQ=FORTNIGHTLY", "rule"),
+            ("FREQ=WEEKLY;BYDAY=XX", "rule"),
+            ("FREQ=DAILY;INTERVAL=0", "rule"),
+            ("FREQ=MINUTELY", "rule"),
+            ("FREQ=MONTHLY;BYMONTHDAY=32", "rule"),
+            ("DTSTART:20260101T000000Z\nRRULE:FREQ=DAILY", "rule"),
+            ("FREQ=DAILY;COUNT=0", "count"),
+            ("FREQ=DAILY;COUNT=x", "rule"),
+        ];
+        for (input, field) in bad {
+            assert_eq!(Recurrence::from_input(&rule(input)).unwrap_err().field, field, "{input:?}");
+        }
+        let text_only = RecurrenceInput { text: Some("every monday".into()), ..Default::default() };
+        assert_eq!(Recurrence::from_input(&text_only).unwrap_err().field, "text");
+    }
+
+    #[test]
+    fn count_and_until_move_out_of_the_rule() {
+        let r = Recurrence::from_input(&rule("FREQ=DAILY;COUNT=5;UNTIL=20261231T000000Z")).unwrap();
+        assert_eq!(r.rule, "FREQ=DAILY");
+        assert_eq!(r.count, Some(5));
+        assert_eq!(r.until, NaiveDate::from_ymd_opt(2026, 12, 31));
+        let conflict = RecurrenceInput { count: Some(3), ..rule("FREQ=DAILY;COUNT=5") };
+        assert_eq!(Recurrence::from_input(&conflict).unwrap_err().field, "count");
+    }
+
+    #[test]
+    fn next_keeps_wall_clock_time_across_dst() {
+        // Weekly on Monday 09:00 in New York; DST ends on 2026-11-01.
+        let ny: Tz = "America/New_York".parse().unwrap();
+        let anchor = ny.with_ymd_and_hms(2026, 10, 19, 9, 0, 0).unwrap().with_timezone(&Utc);
+        let now = Utc.with_ymd_and_hms(2026, 10, 20, 0, 0, 0).unwrap();
+        let r = Recurrence::from_input(&rule("FREQ=WEEKLY;BYDAY=MO")).unwrap();
+        let next = r.view(anchor, now, ny).next;
+        let utc = |d, h| Utc.with_ymd_and_hms(2026, 10, d, h, 0, 0).unwrap();
+        assert_eq!(next, vec![utc(26, 13), Utc.with_ymd_and_hms(2026, 11, 2, 14, 0, 0).unwrap(), Utc.with_ymd_and_hms(2026, 11, 9, 14, 0, 0).unwrap()]);
+        // The same rule evaluated in UTC would drift by an hour in local time.
+        let in_utc = r.view(anchor, now, Tz::UTC).next;
+        assert_eq!(in_utc[1], Utc.with_ymd_and_hms(2026, 11, 2, 13, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn next_respects_count_and_until() {
+        let anchor = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
+        let before = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        let counted = Recurrence::from_input(&rule("FREQ=DAILY;COUNT=2")).unwrap();
+        assert_eq!(counted.view(anchor, before, Tz::UTC).next.len(), 2);
+        let bounded = RecurrenceInput { until: NaiveDate::from_ymd_opt(2026, 12, 2), ..rule("FREQ=DAILY") };
+        let next = Recurrence::from_input(&bounded).unwrap().view(anchor, before, Tz::UTC).next;
+        assert_eq!(next, vec![anchor, anchor + chrono::Duration::days(1)]);
+    }
+
+    #[test]
+    fn descriptions() {
+        assert_eq!(describe("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO"), "every other week on monday");
+        assert_eq!(describe("FREQ=MONTHLY;BYMONTHDAY=1"), "every month on the 1st");
+        assert_eq!(describe("FREQ=DAILY;INTERVAL=3"), "every 3 days");
+        assert_eq!(describe("FREQ=MONTHLY;BYDAY=-1FR"), "every month on the last friday");
+    }
+}
