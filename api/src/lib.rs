@@ -1,1 +1,23 @@
-pub fn x(){}
+//! Errand's HTTP edge and system of record, and the composition root of the
+//! `errand` binary.
+//!
+//! Public surface:
+//! - [`config`]: layered configuration ([`config::Config`]).
+//! - [`app`]: [`app::App::build`] and [`app::App::serve`], the running service.
+//! - [`store`]: the sqlx store on SQLite or PostgreSQL ([`store::Store`]).
+//! - [`tasks`]: [`tasks::TaskService`], every task write with its events.
+//! - [`auth`]: password hashing and access tokens.
+//! - [`error`]: [`error::ApiError`] and the JSON error body.
+//! - [`routes`]: the axum router and the OpenAPI document.
+//! - [`extract`]: request extractors (JSON, query, authenticated user).
+//! - [`telemetry`]: log setup.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod store;
+pub mod tasks;
+pub mod telemetry;

@@ -1,1 +1,212 @@
-fn main(){}
+//! The `errand` binary: one executable, several roles.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use errand_api::app::{bind, App};
+use errand_api::config::{Config, Runtime, Settings, Surroundings};
+use errand_api::store::Store;
+use errand_api::telemetry;
+
+/// Errand: a self-hostable task platform with durable reminders, recurrence and an
+/// AI assistant.
+///
+/// Settings come from defaults, then errand.toml (or --config), then ERRAND_*
+/// environment variables, then these flags.
+#[derive(Parser)]
+#[command(name = "errand", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    global: GlobalFlags,
+}
+
+#[derive(Args)]
+struct GlobalFlags {
+    /// Config file [default: ./errand.toml when present] [env: ERRAND_CONFIG]
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Directory for the SQLite database and secrets [default: ./data] [env: ERRAND_DATA_DIR]
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// sqlite://PATH or postgres://... [default: sqlite://<data dir>/errand.db] [env: ERRAND_DATABASE_URL]
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API and everything the runtime needs.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080, 0.0.0.0:8080 in containers] [env: ERRAND_LISTEN]
+        #[arg(long)]
+        listen: Option<String>,
+        /// embedded (one process) or dapr (Kubernetes) [default: embedded] [env: ERRAND_RUNTIME]
+        #[arg(long)]
+        runtime: Option<String>,
+    },
+    /// Apply database migrations and exit (serve also applies them at start).
+    Migrate,
+    /// Account administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Give an existing account the admin role.
+    Grant {
+        /// Email of the account.
+        email: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let config = match load_config(&cli, &env) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("errand: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.log_format, env.get("RUST_LOG").map(String::as_str));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("errand: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!(error = %message, "exiting");
+            eprintln!("errand: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(cli: &Cli, env: &HashMap<String, String>) -> Result<Config, String> {
+    let explicit = cli
+        .global
+        .config
+        .clone()
+        .or_else(|| env.get("ERRAND_CONFIG").map(PathBuf::from));
+    let file = match explicit {
+        Some(path) => Settings::from_file(&path).map_err(|e| e.to_string())?,
+        None if PathBuf::from("errand.toml").exists() => {
+            Settings::from_file(&PathBuf::from("errand.toml")).map_err(|e| e.to_string())?
+        }
+        None => Settings::default(),
+    };
+    let env_settings = Settings::from_env(env).map_err(|e| e.to_string())?;
+    let mut flags = Settings {
+        data_dir: cli.global.data_dir.clone(),
+        database_url: cli.global.database_url.clone(),
+        ..Default::default()
+    };
+    if let Command::Serve { listen, runtime } = &cli.command {
+        flags.listen = listen.clone();
+        flags.runtime = runtime.clone();
+    }
+    let around = Surroundings {
+        in_container: PathBuf::from("/.dockerenv").exists()
+            || env.contains_key("KUBERNETES_SERVICE_HOST"),
+        terminal: std::io::stderr().is_terminal(),
+    };
+    Config::resolve(file, env_settings, flags, around).map_err(|e| e.to_string())
+}
+
+async fn run(command: Command, config: Config) -> Result<(), String> {
+    match command {
+        Command::Serve { .. } => serve(config).await,
+        Command::Migrate => {
+            std::fs::create_dir_all(&config.data_dir)
+                .map_err(|e| format!("data directory: {e}"))?;
+            let store = Store::connect(&config.database_url)
+                .await
+                .map_err(|e| e.to_string())?;
+            store.migrate().await.map_err(|e| e.to_string())?;
+            store.close().await;
+            println!("migrations applied to the {} database", store.backend());
+            Ok(())
+        }
+        Command::Admin {
+            command: AdminCommand::Grant { email },
+        } => {
+            let store = Store::connect(&config.database_url)
+                .await
+                .map_err(|e| e.to_string())?;
+            store.migrate().await.map_err(|e| e.to_string())?;
+            let granted = store.grant_admin(&email).await.map_err(|e| e.to_string())?;
+            store.close().await;
+            if granted {
+                println!("{email} is now an admin");
+                Ok(())
+            } else {
+                Err(format!("no account with email {email}"))
+            }
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    if config.runtime == Runtime::Dapr {
+        return Err("the dapr runtime needs the event, workflow and activity adapters, which this build does not \
+                    have yet; run with --runtime embedded"
+            .into());
+    }
+    let app = App::build(&config).await.map_err(|e| e.to_string())?;
+    let listener = bind(&config).await.map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%addr, database = %redact(&config.database_url), "listening");
+    // Tests and scripts read this line to learn the port when listening on :0.
+    println!("errand listening on http://{addr}");
+    app.serve(listener, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Hides the password of a database URL in logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -55,7 +55,10 @@ impl Actor {
             "user" => Some(Actor::User),
             "assistant" => Some(Actor::Assistant),
             "system" => Some(Actor::System),
-            other => other.strip_prefix("workflow:").filter(|id| !id.is_empty()).map(|id| Actor::Workflow(id.into())),
+            other => other
+                .strip_prefix("workflow:")
+                .filter(|id| !id.is_empty())
+                .map(|id| Actor::Workflow(id.into())),
         }
     }
 }
@@ -69,7 +72,8 @@ impl Serialize for Actor {
 impl<'de> Deserialize<'de> for Actor {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        Actor::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("unknown actor {text:?}")))
+        Actor::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown actor {text:?}")))
     }
 }
 
@@ -184,7 +188,12 @@ mod tests {
 
     #[test]
     fn actors_round_trip() {
-        for actor in [Actor::User, Actor::Assistant, Actor::System, Actor::Workflow("rem-1".into())] {
+        for actor in [
+            Actor::User,
+            Actor::Assistant,
+            Actor::System,
+            Actor::Workflow("rem-1".into()),
+        ] {
             assert_eq!(Actor::parse(&actor.as_string()), Some(actor.clone()));
             let json = serde_json::to_string(&actor).unwrap();
             assert_eq!(serde_json::from_str::<Actor>(&json).unwrap(), actor);
@@ -196,7 +205,17 @@ mod tests {
     #[test]
     fn envelope_is_cloudevents_json() {
         let now = Utc::now();
-        let task = crate::Task::create("t1".into(), "u1".into(), &crate::NewTask { title: "x".into(), ..Default::default() }, chrono_tz::Tz::UTC, now).unwrap();
+        let task = crate::Task::create(
+            "t1".into(),
+            "u1".into(),
+            &crate::NewTask {
+                title: "x".into(),
+                ..Default::default()
+            },
+            chrono_tz::Tz::UTC,
+            now,
+        )
+        .unwrap();
         let out = task_event(TaskEventKind::Created, &task, &Actor::User, None, now);
         let json = serde_json::to_value(&out.event).unwrap();
         assert_eq!(json["specversion"], "1.0");

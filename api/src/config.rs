@@ -1,0 +1,342 @@
+//! Configuration: defaults, then an optional `errand.toml`, then `ERRAND_*`
+//! environment variables, then command-line flags — validated once at start.
+//! Nothing here reads the process environment itself: callers pass it in, so tests
+//! never depend on it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Which runtime adapters to use (DESIGN §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    /// One process: SQLite by default, everything in-process.
+    Embedded,
+    /// Kubernetes with Dapr sidecars.
+    Dapr,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable, coloured.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The validated configuration of `errand serve`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database, the JWT secret and later the search index.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`.
+    pub database_url: String,
+    /// Runtime adapters.
+    pub runtime: Runtime,
+    /// Token signing secret; `None` means generate/keep one in the data dir.
+    pub jwt_secret: Option<String>,
+    /// Lifetime of access tokens.
+    pub token_ttl: chrono::Duration,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+/// One layer of settings; later layers override earlier ones field by field.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `listen`
+    pub listen: Option<String>,
+    /// `data_dir`
+    pub data_dir: Option<PathBuf>,
+    /// `database_url`
+    pub database_url: Option<String>,
+    /// `runtime`
+    pub runtime: Option<String>,
+    /// `jwt_secret`
+    pub jwt_secret: Option<String>,
+    /// `token_ttl_hours`
+    pub token_ttl_hours: Option<u32>,
+    /// `log_format`
+    pub log_format: Option<String>,
+}
+
+impl Settings {
+    fn or(self, base: Settings) -> Settings {
+        Settings {
+            listen: self.listen.or(base.listen),
+            data_dir: self.data_dir.or(base.data_dir),
+            database_url: self.database_url.or(base.database_url),
+            runtime: self.runtime.or(base.runtime),
+            jwt_secret: self.jwt_secret.or(base.jwt_secret),
+            token_ttl_hours: self.token_ttl_hours.or(base.token_ttl_hours),
+            log_format: self.log_format.or(base.log_format),
+        }
+    }
+
+    /// The settings named by `ERRAND_*` variables in `env`.
+    pub fn from_env(env: &HashMap<String, String>) -> Result<Settings, ConfigError> {
+        let get = |name: &str| env.get(name).filter(|v| !v.is_empty()).cloned();
+        let token_ttl_hours = get("ERRAND_TOKEN_TTL_HOURS")
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    ConfigError::Invalid(
+                        "ERRAND_TOKEN_TTL_HOURS",
+                        format!("{v:?} is not a number of hours"),
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(Settings {
+            listen: get("ERRAND_LISTEN"),
+            data_dir: get("ERRAND_DATA_DIR").map(PathBuf::from),
+            database_url: get("ERRAND_DATABASE_URL"),
+            runtime: get("ERRAND_RUNTIME"),
+            jwt_secret: get("ERRAND_JWT_SECRET"),
+            token_ttl_hours,
+            log_format: get("ERRAND_LOG_FORMAT"),
+        })
+    }
+
+    /// The settings of a TOML file.
+    pub fn from_file(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::File(path.to_path_buf(), e.to_string()))?;
+        toml::from_str(&text).map_err(|e| ConfigError::File(path.to_path_buf(), e.to_string()))
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file cannot be read or parsed.
+    #[error("config file {0}: {1}")]
+    File(PathBuf, String),
+    /// A setting has an unusable value.
+    #[error("invalid {0}: {1}")]
+    Invalid(&'static str, String),
+}
+
+/// Facts about the surroundings that pick defaults.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Surroundings {
+    /// Running in a container: listen on all interfaces by default.
+    pub in_container: bool,
+    /// Stderr is a terminal: pretty logs by default.
+    pub terminal: bool,
+}
+
+impl Config {
+    /// Resolves the layers into a validated configuration.
+    /// `file` is the content of `errand.toml` (if any), `env` the environment layer,
+    /// `flags` the command line.
+    pub fn resolve(
+        file: Settings,
+        env: Settings,
+        flags: Settings,
+        around: Surroundings,
+    ) -> Result<Config, ConfigError> {
+        let s = flags.or(env).or(file);
+        let listen_text = s.listen.unwrap_or_else(|| {
+            if around.in_container {
+                "0.0.0.0:8080"
+            } else {
+                "127.0.0.1:8080"
+            }
+            .to_string()
+        });
+        let listen = listen_text.parse().map_err(|_| {
+            ConfigError::Invalid(
+                "listen",
+                format!("{listen_text:?} is not an address such as 127.0.0.1:8080"),
+            )
+        })?;
+        let data_dir = s.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = s
+            .database_url
+            .unwrap_or_else(|| format!("sqlite://{}/errand.db", data_dir.display()));
+        if !["sqlite:", "postgres:", "postgresql:"]
+            .iter()
+            .any(|p| database_url.starts_with(p))
+        {
+            return Err(ConfigError::Invalid(
+                "database_url",
+                format!("{database_url:?} must start with sqlite:// or postgres://"),
+            ));
+        }
+        let runtime = match s.runtime.as_deref().unwrap_or("embedded") {
+            "embedded" => Runtime::Embedded,
+            "dapr" => Runtime::Dapr,
+            other => {
+                return Err(ConfigError::Invalid(
+                    "runtime",
+                    format!("{other:?} is neither embedded nor dapr"),
+                ))
+            }
+        };
+        if let Some(secret) = &s.jwt_secret {
+            if secret.len() < 32 {
+                return Err(ConfigError::Invalid(
+                    "jwt_secret",
+                    "must be at least 32 characters".into(),
+                ));
+            }
+        }
+        let hours = s.token_ttl_hours.unwrap_or(24 * 7);
+        if !(1..=24 * 365).contains(&hours) {
+            return Err(ConfigError::Invalid(
+                "token_ttl_hours",
+                "must be between 1 and 8760".into(),
+            ));
+        }
+        let log_format = match s.log_format.as_deref() {
+            None if around.terminal => LogFormat::Pretty,
+            None => LogFormat::Json,
+            Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::Invalid(
+                    "log_format",
+                    format!("{other:?} is neither json nor pretty"),
+                ))
+            }
+        };
+        Ok(Config {
+            listen,
+            data_dir,
+            database_url,
+            runtime,
+            jwt_secret: s.jwt_secret,
+            token_ttl: chrono::Duration::hours(i64::from(hours)),
+            log_format,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Settings {
+        Settings::from_env(
+            &pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::resolve(
+            Settings::default(),
+            Settings::default(),
+            Settings::default(),
+            Surroundings::default(),
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url, "sqlite://./data/errand.db");
+        assert_eq!(c.runtime, Runtime::Embedded);
+        assert_eq!(c.log_format, LogFormat::Json);
+        let around = Surroundings {
+            in_container: true,
+            terminal: true,
+        };
+        let c = Config::resolve(
+            Settings::default(),
+            Settings::default(),
+            Settings::default(),
+            around,
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:8080");
+        assert_eq!(c.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn later_layers_win_field_by_field() {
+        let file: Settings =
+            toml::from_str("listen = \"127.0.0.1:1\"\ndata_dir = \"/f\"\nruntime = \"embedded\"")
+                .unwrap();
+        let env = env(&[("ERRAND_LISTEN", "127.0.0.1:2"), ("ERRAND_DATA_DIR", "/e")]);
+        let flags = Settings {
+            listen: Some("127.0.0.1:3".into()),
+            ..Default::default()
+        };
+        let c = Config::resolve(file, env, flags, Surroundings::default()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3");
+        assert_eq!(c.data_dir, PathBuf::from("/e"));
+        assert_eq!(c.database_url, "sqlite:///e/errand.db");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let cases = [
+            (
+                Settings {
+                    listen: Some("nowhere".into()),
+                    ..Default::default()
+                },
+                "listen",
+            ),
+            (
+                Settings {
+                    runtime: Some("k8s".into()),
+                    ..Default::default()
+                },
+                "runtime",
+            ),
+            (
+                Settings {
+                    database_url: Some("mysql://x".into()),
+                    ..Default::default()
+                },
+                "database_url",
+            ),
+            (
+                Settings {
+                    jwt_secret: Some("short".into()),
+                    ..Default::default()
+                },
+                "jwt_secret",
+            ),
+            (
+                Settings {
+                    log_format: Some("xml".into()),
+                    ..Default::default()
+                },
+                "log_format",
+            ),
+            (
+                Settings {
+                    token_ttl_hours: Some(0),
+                    ..Default::default()
+                },
+                "token_ttl_hours",
+            ),
+        ];
+        for (flags, name) in cases {
+            match Config::resolve(
+                Settings::default(),
+                Settings::default(),
+                flags,
+                Surroundings::default(),
+            ) {
+                Err(ConfigError::Invalid(field, _)) => assert_eq!(field, name),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        assert!(toml::from_str::<Settings>("colour = 1").is_err());
+        let bad_env = Settings::from_env(
+            &[("ERRAND_TOKEN_TTL_HOURS".to_string(), "soon".to_string())].into(),
+        );
+        assert!(bad_env.is_err());
+    }
+}

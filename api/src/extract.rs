@@ -1,0 +1,167 @@
+//! Extractors whose rejections are [`ApiError`]s, so a bad request always gets the
+//! JSON error body.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::{header, request::Parts, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::auth::Tokens;
+use crate::error::ApiError;
+use crate::store::{Store, UserRecord};
+
+/// Largest accepted request body.
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// A JSON body: 415 without a JSON content type, 413 over the limit, 400 when it is
+/// not JSON, 422 when it does not fit the schema (the details name the field).
+pub struct Json<T>(pub T);
+
+/// The raw body bytes alongside, for request hashing (idempotency keys).
+pub struct JsonWithBytes<T>(pub T, pub Bytes);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonWithBytes<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes =
+            Bytes::from_request(req, state)
+                .await
+                .map_err(|rejection: BytesRejection| {
+                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        ApiError::PayloadTooLarge { limit: BODY_LIMIT }
+                    } else {
+                        ApiError::BadRequest {
+                            code: "unreadable_body",
+                            message: rejection.body_text(),
+                            details: json!({}),
+                        }
+                    }
+                })?;
+        let value = parse_json(&bytes)?;
+        Ok(JsonWithBytes(value, bytes))
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        JsonWithBytes::from_request(req, state)
+            .await
+            .map(|JsonWithBytes(value, _)| Json(value))
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let field = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.classify() != serde_json::error::Category::Data {
+            return malformed(&inner);
+        }
+        // serde says "at line 1 column 9"; the field path says more.
+        let message = inner.to_string();
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_string();
+        let field = if field == "." { String::new() } else { field };
+        ApiError::Unprocessable {
+            code: "validation_failed",
+            message: if field.is_empty() {
+                message
+            } else {
+                format!("{field}: {message}")
+            },
+            details: json!({ "field": field }),
+        }
+    })?;
+    deserializer.end().map_err(|e| malformed(&e))?;
+    Ok(value)
+}
+
+fn malformed(error: &serde_json::Error) -> ApiError {
+    ApiError::BadRequest {
+        code: "malformed_json",
+        message: format!("request body is not valid JSON: {error}"),
+        details: json!({ "line": error.line(), "column": error.column() }),
+    }
+}
+
+/// Query parameters; a malformed or unknown one is a 400 naming it.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer).map(Query).map_err(|error| {
+            let parameter = error.path().to_string();
+            ApiError::BadRequest {
+                code: "invalid_parameter",
+                message: format!("invalid query string: {}", error.into_inner()),
+                details: json!({ "parameter": if parameter == "." { String::new() } else { parameter } }),
+            }
+        })
+    }
+}
+
+/// The authenticated caller, from `Authorization: Bearer <token>`.
+pub struct AuthUser(pub UserRecord);
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    S: Send + Sync,
+    Store: FromRef<S>,
+    Tokens: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            ApiError::Unauthorized("missing Authorization: Bearer <token> header".into())
+        })?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError::Unauthorized("the Authorization header must be Bearer <token>".into())
+            })?;
+        let user_id = Tokens::from_ref(state).verify(token)?;
+        let user = Store::from_ref(state)
+            .user_by_id(&user_id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::Unauthorized("the account of this token no longer exists".into())
+            })?;
+        Ok(AuthUser(user))
+    }
+}

@@ -1,0 +1,59 @@
+//! The HTTP edge. Each module exports `router()`; this root only merges them and
+//! adds the layers every request passes through.
+
+mod auth;
+mod health;
+mod openapi;
+mod tasks;
+
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::Response;
+use axum::Router;
+use tower_http::trace::TraceLayer;
+use tracing::{field, Span};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::extract::BODY_LIMIT;
+
+pub use openapi::ApiDoc;
+
+/// The whole HTTP API.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(auth::router())
+        .merge(tasks::router())
+        .merge(openapi::router());
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(health::router())
+        .fallback(|| async { ApiError::NotFound("route") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map(|p| p.as_str().to_owned());
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        route = route.as_deref().unwrap_or("unmatched"),
+                        status = field::Empty,
+                        latency_ms = field::Empty,
+                    )
+                })
+                .on_request(())
+                .on_response(|res: &Response<_>, latency: Duration, span: &Span| {
+                    span.record("status", res.status().as_u16());
+                    span.record("latency_ms", latency.as_secs_f64() * 1000.0);
+                    tracing::info!("request done");
+                })
+                .on_failure(()),
+        )
+        .with_state(state)
+}

@@ -1,0 +1,51 @@
+use axum::routing::get;
+use axum::Router;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::app::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/openapi.json",
+        get(|| async { axum::Json(ApiDoc::openapi()) }),
+    )
+}
+
+/// The OpenAPI 3.1 document of the HTTP API, generated from the handlers and types.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Errand API", description = "Tasks with priority, tags, due dates, reminders and recurrence."),
+    paths(
+        super::auth::signup, super::auth::login, super::auth::me,
+        super::tasks::create_task, super::tasks::list_tasks, super::tasks::get_task,
+        super::tasks::update_task, super::tasks::delete_task, super::tasks::complete_task, super::tasks::reopen_task,
+        super::health::healthz, super::health::readyz,
+    ),
+    components(schemas(
+        crate::error::ErrorBody, crate::error::ErrorDetail,
+        errand_domain::TaskView, errand_domain::NewTask, errand_domain::TaskPatch,
+        errand_domain::Priority, errand_domain::Status, errand_domain::Reminder, errand_domain::ReminderInput,
+        errand_domain::RecurrenceInput, errand_domain::RecurrenceView, errand_domain::UserProfile, errand_domain::Role,
+    )),
+    modifiers(&BearerAuth),
+    tags((name = "auth"), (name = "tasks"), (name = "operations")),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}

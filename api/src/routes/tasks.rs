@@ -1,0 +1,357 @@
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use errand_domain::event::Actor;
+use errand_domain::{
+    normalize_tags, parse_due, NewTask, Priority, Status, Task, TaskPatch, TaskView,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::app::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{AuthUser, Json, JsonWithBytes, Query};
+use crate::store::{Cursor, SortKey, TaskListQuery, UserRecord};
+use crate::tasks::now;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tasks", post(create_task).get(list_tasks))
+        .route(
+            "/tasks/{id}",
+            get(get_task).patch(update_task).delete(delete_task),
+        )
+        .route("/tasks/{id}/complete", post(complete_task))
+        .route("/tasks/{id}/reopen", post(reopen_task))
+}
+
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 200;
+
+/// A page of tasks.
+#[derive(Serialize, ToSchema)]
+pub struct TaskList {
+    /// Tasks in the requested order.
+    pub items: Vec<TaskView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+    /// Tasks matching the filters across all pages.
+    pub total: i64,
+}
+
+/// List parameters.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// `open` (default), `done` or `all`.
+    pub status: Option<String>,
+    /// Priorities, comma-separated (any of): `none,low,medium,high,urgent`.
+    pub priority: Option<String>,
+    /// Tags, comma-separated (all of).
+    pub tag: Option<String>,
+    /// Due strictly before this date (RFC 3339, a date, or words like `tomorrow`).
+    pub due_before: Option<String>,
+    /// Due at or after this date.
+    pub due_after: Option<String>,
+    /// `due` (default), `priority`, `created`, `updated`, `title`; `-` prefix for descending.
+    pub sort: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+fn list_query(params: ListParams, user: &UserRecord) -> Result<TaskListQuery, ApiError> {
+    let status = match params.status.as_deref() {
+        None | Some("open") => Some(Status::Open),
+        Some("done") => Some(Status::Done),
+        Some("all") => None,
+        Some(other) => {
+            return Err(ApiError::bad_parameter(
+                "status",
+                format!("status {other:?} is not open, done or all"),
+            ))
+        }
+    };
+    let priorities = split_list(params.priority.as_deref())
+        .map(|name| {
+            Priority::parse(name).ok_or_else(|| {
+                ApiError::bad_parameter(
+                    "priority",
+                    format!("priority {name:?} is not none, low, medium, high or urgent"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let tags: Vec<&str> = split_list(params.tag.as_deref()).collect();
+    let tags = normalize_tags(&tags)
+        .map_err(|e| ApiError::bad_parameter("tag", format!("tag {}", e.message)))?;
+    let now = now();
+    let date = |name: &'static str, value: Option<String>| {
+        value
+            .map(|text| {
+                parse_due(&text, user.tz, now)
+                    .map(|due| due.at)
+                    .map_err(|m| ApiError::bad_parameter(name, format!("{name}: {m}")))
+            })
+            .transpose()
+    };
+    let due_before = date("due_before", params.due_before)?;
+    let due_after = date("due_after", params.due_after)?;
+    let sort_name = params.sort.unwrap_or_else(|| "due".to_string());
+    let sort = SortKey::parse(&sort_name).ok_or_else(|| {
+        ApiError::bad_parameter("sort", format!("sort {sort_name:?} is not one of due, priority, created, updated, title (optionally with a - prefix)"))
+    })?;
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_parameter(
+            "limit",
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    let after = params
+        .cursor
+        .map(|text| {
+            Cursor::decode(&text, &sort_name).ok_or_else(|| {
+                ApiError::bad_parameter("cursor", "cursor is malformed or belongs to another sort")
+            })
+        })
+        .transpose()?;
+    Ok(TaskListQuery {
+        status,
+        priorities,
+        tags,
+        due_before,
+        due_after,
+        sort,
+        sort_name,
+        limit,
+        after,
+    })
+}
+
+fn split_list(value: Option<&str>) -> impl Iterator<Item = &str> {
+    value
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// A task response with its version as the ETag.
+fn task_response(status: StatusCode, task: &Task, user: &UserRecord) -> Response {
+    let mut response = (status, axum::Json(task.view(user.tz, now()))).into_response();
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", task.version)) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
+/// The version demanded by `If-Match` (`"3"`, `W/"3"` or `3`); `None` for `*` or absent.
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or("").trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let bare = text.trim_start_matches("W/").trim_matches('"');
+    bare.parse::<i64>()
+        .map(Some)
+        .map_err(|_| ApiError::BadRequest {
+            code: "invalid_header",
+            message: "If-Match must be a task version such as \"3\"".into(),
+            details: serde_json::json!({ "header": "If-Match" }),
+        })
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or("");
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::BadRequest {
+            code: "invalid_header",
+            message: "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
+            details: serde_json::json!({ "header": "Idempotency-Key" }),
+        });
+    }
+    Ok(Some(key.to_string()))
+}
+
+/// Hash of the request body, insensitive to key order and whitespace.
+fn request_hash(body: &[u8]) -> String {
+    let canonical = serde_json::from_slice::<serde_json::Value>(body)
+        .map(|v| v.to_string().into_bytes())
+        .unwrap_or_else(|_| body.to_vec());
+    let digest = Sha256::digest(&canonical);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Create a task. `due` takes natural language in the user's timezone. Honours
+/// `Idempotency-Key`: a retry with the same key and body returns the first response.
+#[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", security(("bearer" = [])), request_body = NewTask,
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
+    responses(
+        (status = 201, body = TaskView, headers(("ETag" = String), ("Location" = String))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, description = "validation failed or key reused", body = ErrorBody),
+    ))]
+pub async fn create_task(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    headers: HeaderMap,
+    JsonWithBytes(input, body): JsonWithBytes<NewTask>,
+) -> Result<Response, ApiError> {
+    let Some(key) = idempotency_key(&headers)? else {
+        let task = state.tasks.create(&user, &input, &Actor::User).await?;
+        let mut response = task_response(StatusCode::CREATED, &task, &user);
+        set_location(&mut response, &task.id);
+        return Ok(response);
+    };
+    let stored = state
+        .tasks
+        .create_idempotent(&user, &input, &Actor::User, &key, &request_hash(&body))
+        .await?;
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::CREATED);
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        stored.body.clone(),
+    )
+        .into_response();
+    if let Ok(view) = serde_json::from_str::<TaskView>(&stored.body) {
+        set_location(&mut response, &view.id);
+        if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", view.version)) {
+            response.headers_mut().insert(header::ETAG, etag);
+        }
+    }
+    if stored.replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+fn set_location(response: &mut Response, id: &str) {
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/tasks/{id}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+}
+
+/// List the caller's tasks with filters, a sort and keyset paging.
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", security(("bearer" = [])), params(ListParams),
+    responses((status = 200, body = TaskList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn list_tasks(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Query(params): Query<ListParams>,
+) -> Result<axum::Json<TaskList>, ApiError> {
+    let query = list_query(params, &user)?;
+    let page = state.tasks.list(&user, &query).await?;
+    let now = now();
+    Ok(axum::Json(TaskList {
+        items: page.items.iter().map(|t| t.view(user.tz, now)).collect(),
+        next_cursor: page.next_cursor,
+        total: page.total,
+    }))
+}
+
+/// One task.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks", security(("bearer" = [])),
+    params(("id" = String, Path, description = "task id")),
+    responses((status = 200, body = TaskView, headers(("ETag" = String))), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_task(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let task = state.tasks.get(&user, &id).await?;
+    Ok(task_response(StatusCode::OK, &task, &user))
+}
+
+/// Change some fields. Send `version` (or `If-Match`) to fail with 412 if the task
+/// changed since you read it.
+#[utoipa::path(patch, path = "/api/v1/tasks/{id}", tag = "tasks", security(("bearer" = [])), request_body = TaskPatch,
+    params(("id" = String, Path, description = "task id"), ("If-Match" = Option<String>, Header, description = "expected version")),
+    responses(
+        (status = 200, body = TaskView, headers(("ETag" = String))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "too many concurrent writes", body = ErrorBody),
+        (status = 412, description = "stale version", body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+pub async fn update_task(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(patch): Json<TaskPatch>,
+) -> Result<Response, ApiError> {
+    let expected = match (patch.version, if_match(&headers)?) {
+        (Some(body), Some(header)) if body != header => {
+            return Err(ApiError::BadRequest {
+                code: "version_mismatch",
+                message: format!("body version {body} and If-Match {header} disagree"),
+                details: serde_json::json!({ "field": "version" }),
+            })
+        }
+        (body, header) => body.or(header),
+    };
+    let task = state
+        .tasks
+        .update(&user, &id, &patch, expected, &Actor::User)
+        .await?;
+    Ok(task_response(StatusCode::OK, &task, &user))
+}
+
+/// Delete a task (`If-Match` optional).
+#[utoipa::path(delete, path = "/api/v1/tasks/{id}", tag = "tasks", security(("bearer" = [])),
+    params(("id" = String, Path, description = "task id"), ("If-Match" = Option<String>, Header, description = "expected version")),
+    responses((status = 204, description = "deleted"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)))]
+pub async fn delete_task(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    state
+        .tasks
+        .delete(&user, &id, if_match(&headers)?, &Actor::User)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Mark a task done. Completing a done task changes nothing.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/complete", tag = "tasks", security(("bearer" = [])),
+    params(("id" = String, Path, description = "task id")),
+    responses((status = 200, body = TaskView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn complete_task(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let task = state.tasks.complete(&user, &id, &Actor::User).await?;
+    Ok(task_response(StatusCode::OK, &task, &user))
+}
+
+/// Reopen a done task. Reopening an open task changes nothing.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/reopen", tag = "tasks", security(("bearer" = [])),
+    params(("id" = String, Path, description = "task id")),
+    responses((status = 200, body = TaskView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn reopen_task(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let task = state.tasks.reopen(&user, &id, &Actor::User).await?;
+    Ok(task_response(StatusCode::OK, &task, &user))
+}

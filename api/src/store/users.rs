@@ -1,0 +1,151 @@
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use errand_domain::{parse_timezone, Role, UserProfile};
+
+use super::{from_ms, on_read, on_write, to_ms, Store, StoreError, StoreResult};
+
+/// A stored account, with what authentication needs.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    /// The public view.
+    pub profile: UserProfile,
+    /// The PHC-format argon2id hash.
+    pub password_hash: String,
+    /// The parsed timezone of `profile.timezone`.
+    pub tz: Tz,
+}
+
+/// An account to create.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Account id.
+    pub id: String,
+    /// Email as typed.
+    pub email: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// PHC-format password hash.
+    pub password_hash: String,
+    /// IANA timezone.
+    pub timezone: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: String,
+    email: String,
+    name: Option<String>,
+    password_hash: String,
+    timezone: String,
+    role: String,
+    created_at: i64,
+}
+
+impl UserRow {
+    fn into_record(self) -> StoreResult<UserRecord> {
+        let tz = parse_timezone(&self.timezone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let role = Role::parse(&self.role)
+            .ok_or_else(|| StoreError::Corrupt(format!("role {:?}", self.role)))?;
+        Ok(UserRecord {
+            profile: UserProfile {
+                id: self.id,
+                email: self.email,
+                name: self.name,
+                timezone: self.timezone,
+                role,
+                created_at: from_ms(self.created_at)?,
+            },
+            password_hash: self.password_hash,
+            tz,
+        })
+    }
+}
+
+const USER_COLUMNS: &str = "id, email, name, password_hash, timezone, role, created_at";
+
+/// The key that makes emails unique regardless of case.
+pub(crate) fn email_key(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+impl Store {
+    /// Creates an account. The first account of an instance becomes `admin`.
+    /// Returns `None` when the email is taken (in any letter case).
+    pub async fn create_user(&self, user: &NewUser) -> StoreResult<Option<UserRecord>> {
+        let key = email_key(&user.email);
+        let outcome: Result<Option<String>, sqlx::Error> = on_write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            // Claiming this row is atomic in both backends, so exactly one account
+            // can ever be the first admin, however many sign up at once.
+            let claimed = sqlx::query(
+                "INSERT INTO instance_facts (name, value) VALUES ('first_admin', $1) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            let role = if claimed { Role::Admin } else { Role::User };
+            let inserted = sqlx::query(
+                "INSERT INTO users (id, email, email_key, name, password_hash, timezone, role, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (email_key) DO NOTHING",
+            )
+            .bind(&user.id)
+            .bind(&user.email)
+            .bind(&key)
+            .bind(&user.name)
+            .bind(&user.password_hash)
+            .bind(&user.timezone)
+            .bind(role.as_str())
+            .bind(to_ms(user.created_at))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 1 {
+                tx.commit().await?;
+                Ok(Some(user.id.clone()))
+            } else {
+                tx.rollback().await?;
+                Ok(None)
+            }
+        });
+        match outcome? {
+            Some(id) => self.user_by_id(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Looks an account up by email, ignoring case.
+    pub async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email_key = $1");
+        let row: Option<UserRow> = on_read!(self, |pool| sqlx::query_as(&sql)
+            .bind(email_key(email))
+            .fetch_optional(pool)
+            .await)?;
+        row.map(UserRow::into_record).transpose()
+    }
+
+    /// Looks an account up by id.
+    pub async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let row: Option<UserRow> = on_read!(self, |pool| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?;
+        row.map(UserRow::into_record).transpose()
+    }
+
+    /// Makes the account with this email an admin. False when there is no such account.
+    pub async fn grant_admin(&self, email: &str) -> StoreResult<bool> {
+        let rows = on_write!(self, |pool| {
+            sqlx::query("UPDATE users SET role = 'admin' WHERE email_key = $1")
+                .bind(email_key(email))
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(rows == 1)
+    }
+}
