@@ -3,6 +3,7 @@
 //! work in both); [`on_read!`] and [`on_write!`] expand a block once per backend so
 //! each is type-checked against its own driver.
 
+mod outbox;
 mod tasks;
 mod users;
 
@@ -15,6 +16,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use outbox::OutboxRecord;
 pub use tasks::{Cursor, IdempotentResponse, InsertOutcome, SortKey, TaskListQuery, TaskPage};
 pub use users::{NewUser, UserRecord};
 

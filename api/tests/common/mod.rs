@@ -1,0 +1,264 @@
+//! Test support: fresh databases on each backend and the real `errand` binary on a
+//! free port.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use errand_api::store::Store;
+use serde_json::Value;
+
+/// A store backend under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server for tests (`ERRAND_TEST_POSTGRES_URL`, set by `make test`).
+/// Without it the PostgreSQL tests are skipped — except under `CI=true`, where a
+/// missing PostgreSQL is a failure.
+pub fn postgres_admin_url() -> Option<String> {
+    match std::env::var("ERRAND_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but ERRAND_TEST_POSTGRES_URL is not set: PostgreSQL tests must run in CI (use `make test`)")
+        }
+        _ => None,
+    }
+}
+
+/// A database nobody else uses, and the directory that holds it (SQLite) or the
+/// data dir of a server using it.
+pub struct TestDb {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+}
+
+/// A fresh, empty database on `backend`; `None` when that backend is unavailable here.
+pub async fn fresh_db(backend: Backend) -> Option<TestDb> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}/errand.db", dir.path().display()),
+        Backend::Postgres => {
+            let admin = postgres_admin_url()?;
+            let name = format!("errand_test_{}", uuid_like());
+            let pool = sqlx::PgPool::connect(&admin).await.expect("connect to test postgres");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.expect("create test database");
+            pool.close().await;
+            with_database(&admin, &name)
+        }
+    };
+    Some(TestDb { url, dir })
+}
+
+fn with_database(admin_url: &str, name: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (admin_url, String::new()),
+    };
+    let root = match base.rfind('/') {
+        Some(i) if i > base.find("://").map(|s| s + 2).unwrap_or(0) => &base[..i],
+        _ => base,
+    };
+    format!("{root}/{name}{query}")
+}
+
+fn uuid_like() -> String {
+    use rand::Rng;
+    let n: u64 = rand::thread_rng().gen();
+    format!("{n:016x}")
+}
+
+/// A migrated store on a fresh database.
+pub async fn store(backend: Backend) -> Option<(Store, TestDb)> {
+    let db = fresh_db(backend).await?;
+    let store = Store::connect(&db.url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    Some((store, db))
+}
+
+/// Expands each named behaviour `async fn name(backend: Backend)` into one test per backend.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if $crate::common::postgres_admin_url().is_none() {
+                        eprintln!("skipped: ERRAND_TEST_POSTGRES_URL is not set");
+                        return;
+                    }
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+/// The real `errand serve`, on a free port, stopped (SIGTERM) when dropped.
+pub struct Server {
+    pub base: String,
+    pub client: reqwest::Client,
+    child: Child,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+}
+
+impl Server {
+    /// Starts the binary against `database_url`, keeping state in `data_dir`.
+    pub fn start(database_url: &str, data_dir: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_errand"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url, "--data-dir"])
+            .arg(data_dir)
+            .env("ERRAND_LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn errand");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
+        let base = line
+            .trim()
+            .strip_prefix("errand listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line from errand: {line:?}"))
+            .to_string();
+        Server {
+            base,
+            client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
+            child,
+            data_dir: data_dir.to_path_buf(),
+            database_url: database_url.to_string(),
+        }
+    }
+
+    /// Starts a server on a fresh database of `backend`; `None` when unavailable.
+    pub async fn fresh(backend: Backend) -> Option<(Server, TestDb)> {
+        let db = fresh_db(backend).await?;
+        let server = Server::start(&db.url, db.dir.path());
+        Some((server, db))
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        for _ in 0..200 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let _ = self.child.kill();
+        self.child.wait().expect("wait")
+    }
+
+    /// Signs up a user and returns a client session.
+    pub async fn signup(&self, email: &str) -> Session {
+        self.signup_with(serde_json::json!({ "email": email, "password": "correct horse battery" })).await
+    }
+
+    pub async fn signup_with(&self, body: Value) -> Session {
+        let res = self.client.post(self.url("/api/v1/auth/signup")).json(&body).send().await.expect("signup");
+        assert_eq!(res.status(), 201, "signup {body}");
+        let json: Value = res.json().await.expect("json");
+        Session {
+            client: self.client.clone(),
+            base: self.base.clone(),
+            token: json["token"].as_str().expect("token").to_string(),
+            user: json["user"].clone(),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.terminate();
+        }
+    }
+}
+
+/// An authenticated client.
+#[derive(Clone)]
+pub struct Session {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub token: String,
+    pub user: Value,
+}
+
+/// A response: status, headers and JSON body (`Null` when empty).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl Session {
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, format!("{}/api/v1{}", self.base, path)).bearer_auth(&self.token)
+    }
+
+    pub async fn send(&self, builder: reqwest::RequestBuilder) -> Reply {
+        reply(builder.send().await.expect("request")).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(self.request(reqwest::Method::GET, path)).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(self.request(reqwest::Method::POST, path).json(&body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.send(self.request(reqwest::Method::PATCH, path).json(&body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(self.request(reqwest::Method::DELETE, path)).await
+    }
+
+    /// Creates a task and returns its JSON.
+    pub async fn create(&self, body: Value) -> Value {
+        let r = self.post("/tasks", body.clone()).await;
+        assert_eq!(r.status, 201, "create {body}: {:?}", r.body);
+        r.body
+    }
+}
+
+pub async fn reply(res: reqwest::Response) -> Reply {
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let bytes = res.bytes().await.expect("body");
+    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+    Reply { status, headers, body }
+}
