@@ -529,13 +529,15 @@ impl Store {
             };
             let k = next(&mut args, value);
             let id = next(&mut args, Arg::Text(cursor.id.clone()));
+            // Ties break by id in the direction of the sort, so a descending list is
+            // exactly the ascending one reversed (undated tasks aside).
             let cmp = if descending { "<" } else { ">" };
-            page_filters += &format!(" AND ({expr} {cmp} {k} OR ({expr} = {k} AND id > {id}))");
+            page_filters += &format!(" AND ({expr} {cmp} {k} OR ({expr} = {k} AND id {cmp} {id}))");
         }
         let direction = if descending { "DESC" } else { "ASC" };
         let limit = next(&mut args, Arg::Int(i64::from(query.limit) + 1));
         let page_sql =
-            format!("SELECT {TASK_COLUMNS} FROM tasks WHERE {page_filters} ORDER BY {expr} {direction}, id ASC LIMIT {limit}");
+            format!("SELECT {TASK_COLUMNS} FROM tasks WHERE {page_filters} ORDER BY {expr} {direction}, id {direction} LIMIT {limit}");
         let count_sql = format!("SELECT COUNT(*) FROM tasks WHERE {filters}");
 
         let (rows, total): (Vec<TaskRow>, i64) = on_read!(self, |pool| {
