@@ -1,0 +1,27 @@
+# Errand. `make run` starts it; `make test` proves it works.
+CARGO ?= cargo
+
+.PHONY: run build test lint fmt load
+
+## Build everything (release) and start Errand on http://localhost:8080 (SQLite + embedded defaults).
+run: build
+	./target/release/errand serve
+
+build:
+	$(CARGO) build --release --locked --bin errand
+
+## Install what the tests need (PostgreSQL) and run every test.
+test:
+	scripts/test.sh
+
+## Static checks: formatting and clippy with warnings as errors.
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## Load figures for POST and GET /api/v1/tasks (wrk, 50 connections, SQLite).
+load: build
+	scripts/load.sh

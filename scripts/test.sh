@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `make test`: installs what the tests need when it is missing, then runs every test.
+# Rust tests run once, with a throwaway PostgreSQL cluster so the store behaviour
+# suite and the end-to-end tests run on both SQLite and PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo fmt --all -- --check || { echo "test: run 'make fmt' to format the code" >&2; exit 1; }
+
+if cargo nextest --version >/dev/null 2>&1; then
+  runner=(cargo nextest run --workspace --locked --no-fail-fast)
+else
+  runner=(cargo test --workspace --locked --no-fail-fast)
+fi
+scripts/with-postgres.sh "${runner[@]}"
