@@ -4,8 +4,8 @@ CARGO ?= cargo
 .PHONY: run build test lint fmt load
 
 ## Build everything (release) and start Errand on http://localhost:8080 (SQLite + embedded defaults).
-run: build
-	./target/release/errand serve
+run:
+	$(CARGO) run --release --locked --bin errand -- serve
 
 build:
 	$(CARGO) build --release --locked --bin errand

@@ -37,7 +37,11 @@ CREATE TABLE tasks (
     updated_at   BIGINT NOT NULL,
     version      BIGINT NOT NULL
 );
-CREATE INDEX tasks_user_status_due ON tasks (user_id, status, due_at, id);
+-- One index per common list order. The due orders index the exact expressions the
+-- list query sorts by (undated last in both directions), so pages need no sort step.
+CREATE INDEX tasks_user_status_due_asc ON tasks (user_id, status, (COALESCE(due_at, 9223372036854775807)), id);
+CREATE INDEX tasks_user_status_due_desc ON tasks (user_id, status, (COALESCE(due_at, -9223372036854775807)), id);
+CREATE INDEX tasks_user_status_priority ON tasks (user_id, status, priority, id);
 CREATE INDEX tasks_user_status_created ON tasks (user_id, status, created_at, id);
 
 -- Tags again, one row each, so that lists can filter by tag through an index.

@@ -267,20 +267,17 @@ macro_rules! append_outbox {
     };
 }
 
-/// Rewrites the tag rows of `$task` inside the transaction `$tx`.
-macro_rules! replace_tags {
+/// Inserts the tag rows of `$task` inside the transaction `$tx`, in one statement.
+macro_rules! insert_tags {
     ($tx:expr, $task:expr) => {
-        sqlx::query("DELETE FROM task_tags WHERE task_id = $1")
-            .bind(&$task.id)
-            .execute(&mut *$tx)
-            .await?;
-        for tag in &$task.tags {
-            sqlx::query("INSERT INTO task_tags (task_id, user_id, tag) VALUES ($1, $2, $3)")
-                .bind(&$task.id)
-                .bind(&$task.user_id)
-                .bind(tag)
-                .execute(&mut *$tx)
-                .await?;
+        if !$task.tags.is_empty() {
+            let rows: Vec<String> = (0..$task.tags.len()).map(|i| format!("($1, $2, ${})", i + 3)).collect();
+            let sql = format!("INSERT INTO task_tags (task_id, user_id, tag) VALUES {}", rows.join(", "));
+            let mut insert = sqlx::query(&sql).bind(&$task.id).bind(&$task.user_id);
+            for tag in &$task.tags {
+                insert = insert.bind(tag);
+            }
+            insert.execute(&mut *$tx).await?;
         }
     };
 }
@@ -356,7 +353,7 @@ impl Store {
             .bind(task.version)
             .execute(&mut *tx)
             .await?;
-            replace_tags!(tx, task);
+            insert_tags!(tx, task);
             append_outbox!(tx, &payloads);
             tx.commit().await?;
             Ok(InsertOutcome::Inserted)
@@ -445,7 +442,8 @@ impl Store {
                 tx.rollback().await?;
                 return Ok(false);
             }
-            replace_tags!(tx, task);
+            sqlx::query("DELETE FROM task_tags WHERE task_id = $1").bind(&task.id).execute(&mut *tx).await?;
+            insert_tags!(tx, task);
             append_outbox!(tx, &payloads);
             tx.commit().await?;
             Ok(true)
