@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo fmt --all -- --check || { echo "test: run 'make fmt' to format the code" >&2; exit 1; }
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 if cargo nextest --version >/dev/null 2>&1; then
   runner=(cargo nextest run --workspace --locked --no-fail-fast)

@@ -246,7 +246,10 @@ async fn updates_are_conditional_on_the_version(backend: Backend) {
         Some(&changes),
         t0(),
     );
-    assert!(store.update_task(&next, 1, &[event.clone()]).await.unwrap());
+    assert!(store
+        .update_task(&next, 1, std::slice::from_ref(&event))
+        .await
+        .unwrap());
     // The same expected version again: stale.
     assert!(!store.update_task(&next, 1, &[event]).await.unwrap());
     let back = store.get_task(&owner, &task.id).await.unwrap().unwrap();
@@ -271,7 +274,7 @@ async fn every_write_commits_its_event_atomically(backend: Backend) {
         t0(),
     );
     assert!(store
-        .update_task(&done, task.version, &[completed.clone()])
+        .update_task(&done, task.version, std::slice::from_ref(&completed))
         .await
         .unwrap());
     // A stale write commits neither the change nor its event.
@@ -329,11 +332,11 @@ async fn deletes_are_conditional_and_cascade_tags(backend: Backend) {
     let event = task_event(TaskEventKind::Deleted, &task, &Actor::User, None, t0());
     let stranger = user(&store, "b@example.com").await;
     assert!(!store
-        .delete_task(&stranger, &task.id, 1, &[event.clone()])
+        .delete_task(&stranger, &task.id, 1, std::slice::from_ref(&event))
         .await
         .unwrap());
     assert!(!store
-        .delete_task(&owner, &task.id, 7, &[event.clone()])
+        .delete_task(&owner, &task.id, 7, std::slice::from_ref(&event))
         .await
         .unwrap());
     assert!(store

@@ -446,15 +446,13 @@ fn diff(before: &Task, after: &Task) -> TaskChange {
         .filter(|(field, _)| !matches!(field.as_str(), "updated_at" | "version"))
         .filter_map(|(field, old)| {
             let new = b.get(&field).cloned().unwrap_or(serde_json::Value::Null);
-            (old != new).then(|| {
-                (
-                    field,
-                    FieldChange {
-                        before: old,
-                        after: new,
-                    },
-                )
-            })
+            (old != new).then_some((
+                field,
+                FieldChange {
+                    before: old,
+                    after: new,
+                },
+            ))
         })
         .collect()
 }

@@ -271,8 +271,13 @@ macro_rules! append_outbox {
 macro_rules! insert_tags {
     ($tx:expr, $task:expr) => {
         if !$task.tags.is_empty() {
-            let rows: Vec<String> = (0..$task.tags.len()).map(|i| format!("($1, $2, ${})", i + 3)).collect();
-            let sql = format!("INSERT INTO task_tags (task_id, user_id, tag) VALUES {}", rows.join(", "));
+            let rows: Vec<String> = (0..$task.tags.len())
+                .map(|i| format!("($1, $2, ${})", i + 3))
+                .collect();
+            let sql = format!(
+                "INSERT INTO task_tags (task_id, user_id, tag) VALUES {}",
+                rows.join(", ")
+            );
             let mut insert = sqlx::query(&sql).bind(&$task.id).bind(&$task.user_id);
             for tag in &$task.tags {
                 insert = insert.bind(tag);
@@ -442,7 +447,10 @@ impl Store {
                 tx.rollback().await?;
                 return Ok(false);
             }
-            sqlx::query("DELETE FROM task_tags WHERE task_id = $1").bind(&task.id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM task_tags WHERE task_id = $1")
+                .bind(&task.id)
+                .execute(&mut *tx)
+                .await?;
             insert_tags!(tx, task);
             append_outbox!(tx, &payloads);
             tx.commit().await?;
