@@ -80,10 +80,12 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let store = self.state.store.clone();
+        let housekeeping = tokio::spawn(housekeeping(store.clone()));
         let router = routes::router(self.state);
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
+        housekeeping.abort();
         store.close().await;
         tracing::info!("stopped");
         served
@@ -95,4 +97,17 @@ pub async fn bind(config: &Config) -> Result<TcpListener, StartError> {
     TcpListener::bind(config.listen)
         .await
         .map_err(|e| StartError::Listen(config.listen.to_string(), e))
+}
+
+/// Periodic upkeep of the store: forgets expired idempotency keys.
+async fn housekeeping(store: Store) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        match store.prune_idempotency_keys(crate::tasks::now()).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "pruned expired idempotency keys"),
+            Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed"),
+        }
+    }
 }

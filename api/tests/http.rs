@@ -994,3 +994,159 @@ async fn admin_grant_and_migrate_commands() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid listen"));
 }
+
+/// Random and hostile inputs on every body and query field never produce a 5xx.
+#[tokio::test]
+async fn hostile_inputs_never_cause_server_errors() {
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+    let Some((server, _db)) = Server::fresh(Backend::Sqlite).await else {
+        return;
+    };
+    let ada = server.signup("ada@example.com").await;
+    let task = ada
+        .create(json!({"title": "target", "due_at": "2030-01-01T00:00:00Z"}))
+        .await;
+    let path = format!("/tasks/{}", task["id"].as_str().unwrap());
+
+    let mut rng = StdRng::seed_from_u64(0xE22A_4D);
+    let fields = [
+        "title",
+        "description",
+        "priority",
+        "tags",
+        "due",
+        "due_at",
+        "all_day",
+        "reminders",
+        "recurrence",
+        "version",
+    ];
+    let strings = [
+        "",
+        " ",
+        "x",
+        "tomorrow 5pm",
+        "FREQ=DAILY",
+        "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30",
+        "FREQ=MONTHLY;BYSETPOS=-1;BYDAY=MO",
+        "FREQ=YEARLY;BYWEEKNO=53;BYDAY=SU",
+        "FREQ=DAILY;INTERVAL=999999",
+        "FREQ=DAILY;UNTIL=19000101",
+        "9999-12-31T23:59:59Z",
+        "0000-01-01T00:00:00Z",
+        "-1",
+        "\u{0}",
+        "💥",
+        "@home*",
+        "urgent",
+        "next monday at 25:99",
+        "in 99999999 days",
+    ];
+    let mut value = |rng: &mut StdRng, depth: u32| -> Value {
+        fn gen(rng: &mut StdRng, depth: u32, strings: &[&str]) -> Value {
+            match rng.gen_range(0..if depth > 2 { 6 } else { 9 }) {
+                0 => Value::Null,
+                1 => json!(rng.gen::<bool>()),
+                2 => json!(rng.gen::<i64>()),
+                3 => json!(rng.gen_range(-2i64..600_000)),
+                4 => json!(rng.gen::<f64>() * 1e12),
+                5 => json!(strings[rng.gen_range(0..strings.len())]),
+                6 => Value::Array(
+                    (0..rng.gen_range(0..4))
+                        .map(|_| gen(rng, depth + 1, strings))
+                        .collect(),
+                ),
+                _ => {
+                    let keys = [
+                        "at",
+                        "before_due_minutes",
+                        "id",
+                        "rule",
+                        "text",
+                        "count",
+                        "until",
+                        "from_completion",
+                    ];
+                    let mut map = serde_json::Map::new();
+                    for _ in 0..rng.gen_range(0..4) {
+                        map.insert(
+                            keys[rng.gen_range(0..keys.len())].to_string(),
+                            gen(rng, depth + 1, strings),
+                        );
+                    }
+                    Value::Object(map)
+                }
+            }
+        }
+        gen(rng, depth, &strings)
+    };
+    for round in 0..300 {
+        let mut body = serde_json::Map::new();
+        for _ in 0..rng.gen_range(0..5) {
+            body.insert(
+                fields[rng.gen_range(0..fields.len())].to_string(),
+                value(&mut rng, 0),
+            );
+        }
+        let body = Value::Object(body);
+        let reply = if round % 2 == 0 {
+            ada.post("/tasks", body.clone()).await
+        } else {
+            ada.patch(&path, body.clone()).await
+        };
+        assert!(
+            reply.status < 500,
+            "{body} -> {} {:?}",
+            reply.status,
+            reply.body
+        );
+        if reply.status >= 400 {
+            assert!(
+                reply.body["error"]["code"].is_string(),
+                "{body} -> {:?}",
+                reply.body
+            );
+        }
+    }
+    let params = [
+        "status",
+        "priority",
+        "tag",
+        "due_before",
+        "due_after",
+        "sort",
+        "limit",
+        "cursor",
+    ];
+    let raw = [
+        "",
+        "%00",
+        "-1",
+        "99999999999999999999",
+        "all",
+        "-due",
+        "p1",
+        "eyJzIjoiZHVlIiwiayI6MSwiaSI6IngifQ",
+        "%ZZ",
+        "a,b,,c",
+    ];
+    for _ in 0..200 {
+        let query: Vec<String> = (0..rng.gen_range(1..4))
+            .map(|_| {
+                format!(
+                    "{}={}",
+                    params[rng.gen_range(0..params.len())],
+                    raw[rng.gen_range(0..raw.len())]
+                )
+            })
+            .collect();
+        let reply = ada.get(&format!("/tasks?{}", query.join("&"))).await;
+        assert!(
+            reply.status < 500,
+            "{query:?} -> {} {:?}",
+            reply.status,
+            reply.body
+        );
+    }
+    assert_eq!(ada.get("/healthz/../../tasks").await.status / 100, 4);
+}

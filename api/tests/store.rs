@@ -635,6 +635,25 @@ async fn idempotency_keys_claim_once(backend: Backend) {
             .unwrap(),
         None
     );
+    // Expired keys are pruned; fresh ones stay.
+    assert_eq!(
+        store
+            .prune_idempotency_keys(t0() + Duration::hours(23))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .prune_idempotency_keys(t0() + Duration::hours(25))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store.idempotent_response(&owner, "k1", t0()).await.unwrap(),
+        None
+    );
     let later = Task::create(
         errand_domain::new_id(),
         owner.clone(),

@@ -394,6 +394,19 @@ impl Store {
         .transpose()
     }
 
+    /// Forgets idempotency keys older than a day. Returns how many were removed.
+    pub async fn prune_idempotency_keys(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let cutoff = to_ms(now - IDEMPOTENCY_TTL);
+        let removed = on_write!(self, |pool| {
+            sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+                .bind(cutoff)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(removed)
+    }
+
     /// One task of one user.
     pub async fn get_task(&self, user_id: &str, id: &str) -> StoreResult<Option<Task>> {
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2");
