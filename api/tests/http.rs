@@ -1047,7 +1047,7 @@ async fn hostile_inputs_never_cause_server_errors() {
         for _ in 0..rng.gen_range(0..5) {
             body.insert(
                 fields[rng.gen_range(0..fields.len())].to_string(),
-                value(&mut rng, 0),
+                random_value(&mut rng, 0, &strings),
             );
         }
         let body = Value::Object(body);
