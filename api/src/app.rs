@@ -58,17 +58,13 @@ impl App {
     /// token keys.
     pub async fn build(config: &Config) -> Result<App, StartError> {
         let data_dir = config.data_dir.display().to_string();
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| StartError::DataDir(data_dir.clone(), e))?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| StartError::DataDir(data_dir.clone(), e))?;
         let secret = load_or_create_secret(config.jwt_secret.as_deref(), &config.data_dir)
             .map_err(|e| StartError::DataDir(data_dir, e))?;
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
-        let state = AppState {
-            tasks: TaskService::new(store.clone()),
-            tokens: Tokens::new(&secret, config.token_ttl),
-            store,
-        };
+        let state =
+            AppState { tasks: TaskService::new(store.clone()), tokens: Tokens::new(&secret, config.token_ttl), store };
         Ok(App { state })
     }
 
@@ -82,9 +78,7 @@ impl App {
         let store = self.state.store.clone();
         let housekeeping = tokio::spawn(housekeeping(store.clone()));
         let router = routes::router(self.state);
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
         housekeeping.abort();
         store.close().await;
         tracing::info!("stopped");
@@ -94,9 +88,7 @@ impl App {
 
 /// Binds the configured address.
 pub async fn bind(config: &Config) -> Result<TcpListener, StartError> {
-    TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| StartError::Listen(config.listen.to_string(), e))
+    TcpListener::bind(config.listen).await.map_err(|e| StartError::Listen(config.listen.to_string(), e))
 }
 
 /// Periodic upkeep of the store: forgets expired idempotency keys.

@@ -4,9 +4,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use base64::{engine::general_purpose::STANDARD, Engine};
 use chrono::{DateTime, Duration, Utc};
@@ -36,18 +34,12 @@ pub async fn verify_password(password: String, stored: Option<String>) -> Result
         static DECOY: OnceLock<String> = OnceLock::new();
         let decoy = DECOY.get_or_init(|| {
             let salt = SaltString::generate(&mut OsRng);
-            Argon2::default()
-                .hash_password(b"decoy password", &salt)
-                .map(|h| h.to_string())
-                .unwrap_or_default()
+            Argon2::default().hash_password(b"decoy password", &salt).map(|h| h.to_string()).unwrap_or_default()
         });
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| decoy.clone());
-        let parsed = PasswordHash::new(&hash)
-            .map_err(|e| ApiError::Internal(format!("stored hash: {e}")))?;
-        let matches = Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
+        let parsed = PasswordHash::new(&hash).map_err(|e| ApiError::Internal(format!("stored hash: {e}")))?;
+        let matches = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
         Ok(known && matches)
     })
     .await
@@ -86,23 +78,11 @@ impl Tokens {
     }
 
     /// A token for `user_id`, and when it expires.
-    pub fn issue(
-        &self,
-        user_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(String, DateTime<Utc>), ApiError> {
+    pub fn issue(&self, user_id: &str, now: DateTime<Utc>) -> Result<(String, DateTime<Utc>), ApiError> {
         let expires = now + self.inner.ttl;
-        let claims = Claims {
-            sub: user_id.to_string(),
-            iat: now.timestamp(),
-            exp: expires.timestamp(),
-        };
-        let token = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &self.inner.encoding,
-        )
-        .map_err(|e| ApiError::Internal(format!("signing token: {e}")))?;
+        let claims = Claims { sub: user_id.to_string(), iat: now.timestamp(), exp: expires.timestamp() };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.inner.encoding)
+            .map_err(|e| ApiError::Internal(format!("signing token: {e}")))?;
         Ok((token, expires))
     }
 
@@ -111,23 +91,20 @@ impl Tokens {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        jsonwebtoken::decode::<Claims>(token, &self.inner.decoding, &validation)
-            .map(|data| data.claims.sub)
-            .map_err(|e| match e.kind() {
+        jsonwebtoken::decode::<Claims>(token, &self.inner.decoding, &validation).map(|data| data.claims.sub).map_err(
+            |e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
                     ApiError::Unauthorized("the token has expired".into())
                 }
                 _ => ApiError::Unauthorized("the token is invalid".into()),
-            })
+            },
+        )
     }
 }
 
 /// The signing secret: `configured` when set, else the one kept in
 /// `<data dir>/jwt-secret`, created on first start with mode 0600.
-pub fn load_or_create_secret(
-    configured: Option<&str>,
-    data_dir: &Path,
-) -> std::io::Result<Vec<u8>> {
+pub fn load_or_create_secret(configured: Option<&str>, data_dir: &Path) -> std::io::Result<Vec<u8>> {
     if let Some(secret) = configured {
         return Ok(secret.as_bytes().to_vec());
     }
@@ -152,10 +129,7 @@ pub fn load_or_create_secret(
             if stored.len() < 32 {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
-                    format!(
-                        "{} holds no usable secret; delete it to generate a new one",
-                        path.display()
-                    ),
+                    format!("{} holds no usable secret; delete it to generate a new one", path.display()),
                 ));
             }
             Ok(stored.as_bytes().to_vec())
@@ -189,30 +163,18 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("jwt-secret"))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(dir.path().join("jwt-secret")).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        assert_eq!(
-            load_or_create_secret(Some("configured"), dir.path()).unwrap(),
-            b"configured"
-        );
+        assert_eq!(load_or_create_secret(Some("configured"), dir.path()).unwrap(), b"configured");
     }
 
     #[tokio::test]
     async fn passwords_verify_only_against_their_hash() {
         let hash = hash_password("correct horse".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse".into(), Some(hash.clone()))
-            .await
-            .unwrap());
-        assert!(!verify_password("wrong horse".into(), Some(hash))
-            .await
-            .unwrap());
-        assert!(!verify_password("decoy password".into(), None)
-            .await
-            .unwrap());
+        assert!(verify_password("correct horse".into(), Some(hash.clone())).await.unwrap());
+        assert!(!verify_password("wrong horse".into(), Some(hash)).await.unwrap());
+        assert!(!verify_password("decoy password".into(), None).await.unwrap());
     }
 }

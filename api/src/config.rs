@@ -85,10 +85,7 @@ impl Settings {
         let token_ttl_hours = get("ERRAND_TOKEN_TTL_HOURS")
             .map(|v| {
                 v.parse().map_err(|_| {
-                    ConfigError::Invalid(
-                        "ERRAND_TOKEN_TTL_HOURS",
-                        format!("{v:?} is not a number of hours"),
-                    )
+                    ConfigError::Invalid("ERRAND_TOKEN_TTL_HOURS", format!("{v:?} is not a number of hours"))
                 })
             })
             .transpose()?;
@@ -105,8 +102,7 @@ impl Settings {
 
     /// The settings of a TOML file.
     pub fn from_file(path: &Path) -> Result<Settings, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::File(path.to_path_buf(), e.to_string()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File(path.to_path_buf(), e.to_string()))?;
         toml::from_str(&text).map_err(|e| ConfigError::File(path.to_path_buf(), e.to_string()))
     }
 }
@@ -142,28 +138,14 @@ impl Config {
         around: Surroundings,
     ) -> Result<Config, ConfigError> {
         let s = flags.or(env).or(file);
-        let listen_text = s.listen.unwrap_or_else(|| {
-            if around.in_container {
-                "0.0.0.0:8080"
-            } else {
-                "127.0.0.1:8080"
-            }
-            .to_string()
-        });
+        let listen_text =
+            s.listen.unwrap_or_else(|| if around.in_container { "0.0.0.0:8080" } else { "127.0.0.1:8080" }.to_string());
         let listen = listen_text.parse().map_err(|_| {
-            ConfigError::Invalid(
-                "listen",
-                format!("{listen_text:?} is not an address such as 127.0.0.1:8080"),
-            )
+            ConfigError::Invalid("listen", format!("{listen_text:?} is not an address such as 127.0.0.1:8080"))
         })?;
         let data_dir = s.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
-        let database_url = s
-            .database_url
-            .unwrap_or_else(|| format!("sqlite://{}/errand.db", data_dir.display()));
-        if !["sqlite:", "postgres:", "postgresql:"]
-            .iter()
-            .any(|p| database_url.starts_with(p))
-        {
+        let database_url = s.database_url.unwrap_or_else(|| format!("sqlite://{}/errand.db", data_dir.display()));
+        if !["sqlite:", "postgres:", "postgresql:"].iter().any(|p| database_url.starts_with(p)) {
             return Err(ConfigError::Invalid(
                 "database_url",
                 format!("{database_url:?} must start with sqlite:// or postgres://"),
@@ -172,27 +154,16 @@ impl Config {
         let runtime = match s.runtime.as_deref().unwrap_or("embedded") {
             "embedded" => Runtime::Embedded,
             "dapr" => Runtime::Dapr,
-            other => {
-                return Err(ConfigError::Invalid(
-                    "runtime",
-                    format!("{other:?} is neither embedded nor dapr"),
-                ))
-            }
+            other => return Err(ConfigError::Invalid("runtime", format!("{other:?} is neither embedded nor dapr"))),
         };
         if let Some(secret) = &s.jwt_secret {
             if secret.len() < 32 {
-                return Err(ConfigError::Invalid(
-                    "jwt_secret",
-                    "must be at least 32 characters".into(),
-                ));
+                return Err(ConfigError::Invalid("jwt_secret", "must be at least 32 characters".into()));
             }
         }
         let hours = s.token_ttl_hours.unwrap_or(24 * 7);
         if !(1..=24 * 365).contains(&hours) {
-            return Err(ConfigError::Invalid(
-                "token_ttl_hours",
-                "must be between 1 and 8760".into(),
-            ));
+            return Err(ConfigError::Invalid("token_ttl_hours", "must be between 1 and 8760".into()));
         }
         let log_format = match s.log_format.as_deref() {
             None if around.terminal => LogFormat::Pretty,
@@ -200,10 +171,7 @@ impl Config {
             Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
             Some(other) => {
-                return Err(ConfigError::Invalid(
-                    "log_format",
-                    format!("{other:?} is neither json nor pretty"),
-                ))
+                return Err(ConfigError::Invalid("log_format", format!("{other:?} is neither json nor pretty")))
             }
         };
         Ok(Config {
@@ -223,39 +191,19 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Settings {
-        Settings::from_env(
-            &pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-        .unwrap()
+        Settings::from_env(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()).unwrap()
     }
 
     #[test]
     fn defaults() {
-        let c = Config::resolve(
-            Settings::default(),
-            Settings::default(),
-            Settings::default(),
-            Surroundings::default(),
-        )
-        .unwrap();
+        let c = Config::resolve(Settings::default(), Settings::default(), Settings::default(), Surroundings::default())
+            .unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.database_url, "sqlite://./data/errand.db");
         assert_eq!(c.runtime, Runtime::Embedded);
         assert_eq!(c.log_format, LogFormat::Json);
-        let around = Surroundings {
-            in_container: true,
-            terminal: true,
-        };
-        let c = Config::resolve(
-            Settings::default(),
-            Settings::default(),
-            Settings::default(),
-            around,
-        )
-        .unwrap();
+        let around = Surroundings { in_container: true, terminal: true };
+        let c = Config::resolve(Settings::default(), Settings::default(), Settings::default(), around).unwrap();
         assert_eq!(c.listen.to_string(), "0.0.0.0:8080");
         assert_eq!(c.log_format, LogFormat::Pretty);
     }
@@ -263,13 +211,9 @@ mod tests {
     #[test]
     fn later_layers_win_field_by_field() {
         let file: Settings =
-            toml::from_str("listen = \"127.0.0.1:1\"\ndata_dir = \"/f\"\nruntime = \"embedded\"")
-                .unwrap();
+            toml::from_str("listen = \"127.0.0.1:1\"\ndata_dir = \"/f\"\nruntime = \"embedded\"").unwrap();
         let env = env(&[("ERRAND_LISTEN", "127.0.0.1:2"), ("ERRAND_DATA_DIR", "/e")]);
-        let flags = Settings {
-            listen: Some("127.0.0.1:3".into()),
-            ..Default::default()
-        };
+        let flags = Settings { listen: Some("127.0.0.1:3".into()), ..Default::default() };
         let c = Config::resolve(file, env, flags, Surroundings::default()).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:3");
         assert_eq!(c.data_dir, PathBuf::from("/e"));
@@ -279,64 +223,21 @@ mod tests {
     #[test]
     fn bad_values_are_named() {
         let cases = [
-            (
-                Settings {
-                    listen: Some("nowhere".into()),
-                    ..Default::default()
-                },
-                "listen",
-            ),
-            (
-                Settings {
-                    runtime: Some("k8s".into()),
-                    ..Default::default()
-                },
-                "runtime",
-            ),
-            (
-                Settings {
-                    database_url: Some("mysql://x".into()),
-                    ..Default::default()
-                },
-                "database_url",
-            ),
-            (
-                Settings {
-                    jwt_secret: Some("short".into()),
-                    ..Default::default()
-                },
-                "jwt_secret",
-            ),
-            (
-                Settings {
-                    log_format: Some("xml".into()),
-                    ..Default::default()
-                },
-                "log_format",
-            ),
-            (
-                Settings {
-                    token_ttl_hours: Some(0),
-                    ..Default::default()
-                },
-                "token_ttl_hours",
-            ),
+            (Settings { listen: Some("nowhere".into()), ..Default::default() }, "listen"),
+            (Settings { runtime: Some("k8s".into()), ..Default::default() }, "runtime"),
+            (Settings { database_url: Some("mysql://x".into()), ..Default::default() }, "database_url"),
+            (Settings { jwt_secret: Some("short".into()), ..Default::default() }, "jwt_secret"),
+            (Settings { log_format: Some("xml".into()), ..Default::default() }, "log_format"),
+            (Settings { token_ttl_hours: Some(0), ..Default::default() }, "token_ttl_hours"),
         ];
         for (flags, name) in cases {
-            match Config::resolve(
-                Settings::default(),
-                Settings::default(),
-                flags,
-                Surroundings::default(),
-            ) {
+            match Config::resolve(Settings::default(), Settings::default(), flags, Surroundings::default()) {
                 Err(ConfigError::Invalid(field, _)) => assert_eq!(field, name),
                 other => panic!("{name}: {other:?}"),
             }
         }
         assert!(toml::from_str::<Settings>("colour = 1").is_err());
-        let bad_env = Settings::from_env(
-            &[("ERRAND_TOKEN_TTL_HOURS".to_string(), "soon".to_string())].into(),
-        );
+        let bad_env = Settings::from_env(&[("ERRAND_TOKEN_TTL_HOURS".to_string(), "soon".to_string())].into());
         assert!(bad_env.is_err());
     }
 }

@@ -15,11 +15,7 @@ use crate::store::StoreError;
 pub enum ApiError {
     /// 400: a malformed body or parameter.
     #[error("{message}")]
-    BadRequest {
-        code: &'static str,
-        message: String,
-        details: Value,
-    },
+    BadRequest { code: &'static str, message: String, details: Value },
     /// 401: no token, or one that is invalid or expired.
     #[error("{0}")]
     Unauthorized(String),
@@ -52,11 +48,7 @@ pub enum ApiError {
     Invalid(#[from] Invalid),
     /// 422: any other semantic error, with a code of its own.
     #[error("{message}")]
-    Unprocessable {
-        code: &'static str,
-        message: String,
-        details: Value,
-    },
+    Unprocessable { code: &'static str, message: String, details: Value },
     /// 503: a dependency (the database) is unavailable.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -96,48 +88,30 @@ impl ApiError {
 
     fn parts(&self) -> (StatusCode, &'static str, Value) {
         match self {
-            ApiError::BadRequest { code, details, .. } => {
-                (StatusCode::BAD_REQUEST, code, details.clone())
-            }
+            ApiError::BadRequest { code, details, .. } => (StatusCode::BAD_REQUEST, code, details.clone()),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", json!({})),
-            ApiError::BadCredentials => {
-                (StatusCode::UNAUTHORIZED, "invalid_credentials", json!({}))
-            }
+            ApiError::BadCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials", json!({})),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", json!({})),
-            ApiError::NotFound(what) => (
-                StatusCode::NOT_FOUND,
-                "not_found",
-                json!({ "resource": what }),
-            ),
-            ApiError::MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                json!({}),
-            ),
+            ApiError::NotFound(what) => (StatusCode::NOT_FOUND, "not_found", json!({ "resource": what })),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", json!({})),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code, json!({})),
             ApiError::StaleVersion { expected, current } => (
                 StatusCode::PRECONDITION_FAILED,
                 "stale_version",
                 json!({ "expected_version": expected, "current_version": current }),
             ),
-            ApiError::PayloadTooLarge { limit } => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                json!({ "limit_bytes": limit }),
-            ),
+            ApiError::PayloadTooLarge { limit } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", json!({ "limit_bytes": limit }))
+            }
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 json!({ "expected": "application/json" }),
             ),
-            ApiError::Invalid(invalid) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                json!({ "field": invalid.field }),
-            ),
-            ApiError::Unprocessable { code, details, .. } => {
-                (StatusCode::UNPROCESSABLE_ENTITY, code, details.clone())
+            ApiError::Invalid(invalid) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", json!({ "field": invalid.field }))
             }
+            ApiError::Unprocessable { code, details, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code, details.clone()),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", json!({})),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", json!({})),
         }
@@ -158,18 +132,10 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: code.to_string(),
-                message,
-                details,
-            },
-        };
+        let body = ErrorBody { error: ErrorDetail { code: code.to_string(), message, details } };
         let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -179,10 +145,7 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match &error {
             StoreError::Database(
-                sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::Io(_)
-                | sqlx::Error::Tls(_),
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_),
             ) => ApiError::Unavailable(error.to_string()),
             _ => ApiError::Internal(error.to_string()),
         }

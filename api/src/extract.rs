@@ -33,27 +33,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonWithBytes<T> {
             .and_then(|v| v.split(';').next())
             .map(|mime| {
                 let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json"
-                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
             })
             .unwrap_or(false);
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes =
-            Bytes::from_request(req, state)
-                .await
-                .map_err(|rejection: BytesRejection| {
-                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                        ApiError::PayloadTooLarge { limit: BODY_LIMIT }
-                    } else {
-                        ApiError::BadRequest {
-                            code: "unreadable_body",
-                            message: rejection.body_text(),
-                            details: json!({}),
-                        }
-                    }
-                })?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection: BytesRejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge { limit: BODY_LIMIT }
+            } else {
+                ApiError::BadRequest { code: "unreadable_body", message: rejection.body_text(), details: json!({}) }
+            }
+        })?;
         let value = parse_json(&bytes)?;
         Ok(JsonWithBytes(value, bytes))
     }
@@ -63,9 +55,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        JsonWithBytes::from_request(req, state)
-            .await
-            .map(|JsonWithBytes(value, _)| Json(value))
+        JsonWithBytes::from_request(req, state).await.map(|JsonWithBytes(value, _)| Json(value))
     }
 }
 
@@ -79,19 +69,11 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
         // serde says "at line 1 column 9"; the field path says more.
         let message = inner.to_string();
-        let message = message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
-            .to_string();
+        let message = message.split(" at line ").next().unwrap_or(&message).to_string();
         let field = if field == "." { String::new() } else { field };
         ApiError::Unprocessable {
             code: "validation_failed",
-            message: if field.is_empty() {
-                message
-            } else {
-                format!("{field}: {message}")
-            },
+            message: if field.is_empty() { message } else { format!("{field}: {message}") },
             details: json!({ "field": field }),
         }
     })?;
@@ -115,8 +97,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
-        let deserializer =
-            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer).map(Query).map_err(|error| {
             let parameter = error.path().to_string();
             ApiError::BadRequest {
@@ -140,28 +121,22 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-            ApiError::Unauthorized("missing Authorization: Bearer <token> header".into())
-        })?;
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer <token> header".into()))?;
         let token = header
             .to_str()
             .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::Unauthorized("the Authorization header must be Bearer <token>".into())
-            })?;
+            .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be Bearer <token>".into()))?;
         let user_id = Tokens::from_ref(state).verify(token)?;
         let user = Store::from_ref(state)
             .user_by_id(&user_id)
             .await?
-            .ok_or_else(|| {
-                ApiError::Unauthorized("the account of this token no longer exists".into())
-            })?;
+            .ok_or_else(|| ApiError::Unauthorized("the account of this token no longer exists".into()))?;
         Ok(AuthUser(user))
     }
 }

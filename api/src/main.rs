@@ -78,10 +78,7 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(config.log_format, env.get("RUST_LOG").map(String::as_str));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("errand: cannot start the async runtime: {e}");
@@ -99,11 +96,7 @@ fn main() -> ExitCode {
 }
 
 fn load_config(cli: &Cli, env: &HashMap<String, String>) -> Result<Config, String> {
-    let explicit = cli
-        .global
-        .config
-        .clone()
-        .or_else(|| env.get("ERRAND_CONFIG").map(PathBuf::from));
+    let explicit = cli.global.config.clone().or_else(|| env.get("ERRAND_CONFIG").map(PathBuf::from));
     let file = match explicit {
         Some(path) => Settings::from_file(&path).map_err(|e| e.to_string())?,
         None if PathBuf::from("errand.toml").exists() => {
@@ -122,8 +115,7 @@ fn load_config(cli: &Cli, env: &HashMap<String, String>) -> Result<Config, Strin
         flags.runtime = runtime.clone();
     }
     let around = Surroundings {
-        in_container: PathBuf::from("/.dockerenv").exists()
-            || env.contains_key("KUBERNETES_SERVICE_HOST"),
+        in_container: PathBuf::from("/.dockerenv").exists() || env.contains_key("KUBERNETES_SERVICE_HOST"),
         terminal: std::io::stderr().is_terminal(),
     };
     Config::resolve(file, env_settings, flags, around).map_err(|e| e.to_string())
@@ -133,22 +125,15 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
     match command {
         Command::Serve { .. } => serve(config).await,
         Command::Migrate => {
-            std::fs::create_dir_all(&config.data_dir)
-                .map_err(|e| format!("data directory: {e}"))?;
-            let store = Store::connect(&config.database_url)
-                .await
-                .map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("data directory: {e}"))?;
+            let store = Store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
             store.migrate().await.map_err(|e| e.to_string())?;
             store.close().await;
             println!("migrations applied to the {} database", store.backend());
             Ok(())
         }
-        Command::Admin {
-            command: AdminCommand::Grant { email },
-        } => {
-            let store = Store::connect(&config.database_url)
-                .await
-                .map_err(|e| e.to_string())?;
+        Command::Admin { command: AdminCommand::Grant { email } } => {
+            let store = Store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
             store.migrate().await.map_err(|e| e.to_string())?;
             let granted = store.grant_admin(&email).await.map_err(|e| e.to_string())?;
             store.close().await;
@@ -174,9 +159,7 @@ async fn serve(config: Config) -> Result<(), String> {
     tracing::info!(%addr, database = %redact(&config.database_url), "listening");
     // Tests and scripts read this line to learn the port when listening on :0.
     println!("errand listening on http://{addr}");
-    app.serve(listener, shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+    app.serve(listener, shutdown_signal()).await.map_err(|e| e.to_string())
 }
 
 /// Hides the password of a database URL in logs.

@@ -1,17 +1,16 @@
 //! The task service: the one place where task writes happen. It applies the domain
-//! rules, commits each change with its events, and resolves version races. The HTTP
+//! rules and commits each change with its events in one transaction. The HTTP
 //! routes call it; later the assistant's tools and the workflows' activities will too.
 
 use chrono::{DateTime, Utc};
-use errand_domain::event::{task_event, Actor, OutboundEvent, TaskEventKind};
+use errand_domain::event::{task_event, Actor, TaskEventKind};
 use errand_domain::{NewTask, Task, TaskChange, TaskPatch};
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::store::{IdempotentResponse, InsertOutcome, Store, TaskListQuery, TaskPage, UserRecord};
-
-/// How often a write without an explicit version retries after losing a race.
-const MAX_WRITE_ATTEMPTS: usize = 8;
+use crate::store::{
+    IdempotentResponse, InsertOutcome, Modification, Modified, Store, TaskListQuery, TaskPage, UserRecord,
+};
 
 /// Task operations on behalf of one user at a time; cheap to clone.
 #[derive(Clone)]
@@ -43,20 +42,9 @@ impl TaskService {
     }
 
     /// Creates a task.
-    pub async fn create(
-        &self,
-        user: &UserRecord,
-        input: &NewTask,
-        actor: &Actor,
-    ) -> Result<Task, ApiError> {
+    pub async fn create(&self, user: &UserRecord, input: &NewTask, actor: &Actor) -> Result<Task, ApiError> {
         let now = now();
-        let task = Task::create(
-            errand_domain::new_id(),
-            user.profile.id.clone(),
-            input,
-            user.tz,
-            now,
-        )?;
+        let task = Task::create(errand_domain::new_id(), user.profile.id.clone(), input, user.tz, now)?;
         let events = [task_event(TaskEventKind::Created, &task, actor, None, now)];
         self.store.insert_task(&task, &events, None).await?;
         Ok(task)
@@ -76,52 +64,24 @@ impl TaskService {
         // Two rounds suffice: losing the race for a key means it is stored for the next look.
         for _ in 0..2 {
             let now = now();
-            if let Some(stored) = self
-                .store
-                .idempotent_response(&user.profile.id, key, now)
-                .await?
-            {
+            if let Some(stored) = self.store.idempotent_response(&user.profile.id, key, now).await? {
                 if stored.request_hash != request_hash {
                     return Err(ApiError::Unprocessable {
                         code: "idempotency_key_reused",
-                        message:
-                            "this Idempotency-Key was already used with a different request body"
-                                .into(),
+                        message: "this Idempotency-Key was already used with a different request body".into(),
                         details: json!({ "header": "Idempotency-Key" }),
                     });
                 }
-                return Ok(StoredResponse {
-                    status: stored.status,
-                    body: stored.body,
-                    replayed: true,
-                });
+                return Ok(StoredResponse { status: stored.status, body: stored.body, replayed: true });
             }
-            let task = Task::create(
-                errand_domain::new_id(),
-                user.profile.id.clone(),
-                input,
-                user.tz,
-                now,
-            )?;
+            let task = Task::create(errand_domain::new_id(), user.profile.id.clone(), input, user.tz, now)?;
             let body = serde_json::to_string(&task.view(user.tz, now))
                 .map_err(|e| ApiError::Internal(format!("encoding task: {e}")))?;
-            let response = IdempotentResponse {
-                request_hash: request_hash.to_string(),
-                status: 201,
-                body,
-            };
+            let response = IdempotentResponse { request_hash: request_hash.to_string(), status: 201, body };
             let events = [task_event(TaskEventKind::Created, &task, actor, None, now)];
-            match self
-                .store
-                .insert_task(&task, &events, Some((key, &response)))
-                .await?
-            {
+            match self.store.insert_task(&task, &events, Some((key, &response))).await? {
                 InsertOutcome::Inserted => {
-                    return Ok(StoredResponse {
-                        status: response.status,
-                        body: response.body,
-                        replayed: false,
-                    })
+                    return Ok(StoredResponse { status: response.status, body: response.body, replayed: false })
                 }
                 InsertOutcome::KeyTaken => continue,
             }
@@ -134,23 +94,16 @@ impl TaskService {
 
     /// One of the user's tasks.
     pub async fn get(&self, user: &UserRecord, id: &str) -> Result<Task, ApiError> {
-        self.store
-            .get_task(&user.profile.id, id)
-            .await?
-            .ok_or(ApiError::NotFound("task"))
+        self.store.get_task(&user.profile.id, id).await?.ok_or(ApiError::NotFound("task"))
     }
 
     /// A page of the user's tasks.
-    pub async fn list(
-        &self,
-        user: &UserRecord,
-        query: &TaskListQuery,
-    ) -> Result<TaskPage, ApiError> {
+    pub async fn list(&self, user: &UserRecord, query: &TaskListQuery) -> Result<TaskPage, ApiError> {
         Ok(self.store.list_tasks(&user.profile.id, query).await?)
     }
 
     /// Applies a partial update. With `expected_version`, a stale version is a 412;
-    /// without, the patch is applied to whatever version is current.
+    /// without, the patch applies to whatever version is current.
     pub async fn update(
         &self,
         user: &UserRecord,
@@ -160,39 +113,23 @@ impl TaskService {
         actor: &Actor,
     ) -> Result<Task, ApiError> {
         self.write(user, id, expected_version, actor, |task, now| {
-            Ok(task
-                .patched(patch, user.tz, now)?
-                .map(|(next, changes)| (TaskEventKind::Updated, next, changes)))
+            Ok(task.patched(patch, user.tz, now)?.map(|(next, changes)| (TaskEventKind::Updated, next, changes)))
         })
         .await
     }
 
     /// Marks a task done (no change when it already is).
-    pub async fn complete(
-        &self,
-        user: &UserRecord,
-        id: &str,
-        actor: &Actor,
-    ) -> Result<Task, ApiError> {
+    pub async fn complete(&self, user: &UserRecord, id: &str, actor: &Actor) -> Result<Task, ApiError> {
         self.write(user, id, None, actor, |task, now| {
-            Ok(task
-                .completed(now)
-                .map(|(next, changes)| (TaskEventKind::Completed, next, changes)))
+            Ok(task.completed(now).map(|(next, changes)| (TaskEventKind::Completed, next, changes)))
         })
         .await
     }
 
     /// Reopens a done task (no change when it is open).
-    pub async fn reopen(
-        &self,
-        user: &UserRecord,
-        id: &str,
-        actor: &Actor,
-    ) -> Result<Task, ApiError> {
+    pub async fn reopen(&self, user: &UserRecord, id: &str, actor: &Actor) -> Result<Task, ApiError> {
         self.write(user, id, None, actor, |task, now| {
-            Ok(task
-                .reopened(now)
-                .map(|(next, changes)| (TaskEventKind::Reopened, next, changes)))
+            Ok(task.reopened(now).map(|(next, changes)| (TaskEventKind::Reopened, next, changes)))
         })
         .await
     }
@@ -205,29 +142,20 @@ impl TaskService {
         expected_version: Option<i64>,
         actor: &Actor,
     ) -> Result<(), ApiError> {
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let task = self.get(user, id).await?;
-            check_version(&task, expected_version)?;
-            let events = [task_event(
-                TaskEventKind::Deleted,
-                &task,
-                actor,
-                None,
-                now(),
-            )];
-            if self
-                .store
-                .delete_task(&user.profile.id, id, task.version, &events)
-                .await?
-            {
-                return Ok(());
-            }
-        }
-        Err(contention())
+        let now = now();
+        self.store
+            .modify_task(&user.profile.id, id, |task| {
+                check_version(&task, expected_version)?;
+                let events = vec![task_event(TaskEventKind::Deleted, &task, actor, None, now)];
+                Ok::<_, ApiError>(Modification::Delete { events })
+            })
+            .await?
+            .ok_or(ApiError::NotFound("task"))?;
+        Ok(())
     }
 
-    /// Read-modify-write with optimistic concurrency. `change` returns `None` when
-    /// there is nothing to do; the unchanged task is returned then.
+    /// Read-modify-write of one task inside one transaction. `change` returns
+    /// `None` when there is nothing to do; the unchanged task is returned then.
     async fn write<F>(
         &self,
         user: &UserRecord,
@@ -237,37 +165,32 @@ impl TaskService {
         change: F,
     ) -> Result<Task, ApiError>
     where
-        F: Fn(&Task, DateTime<Utc>) -> Result<Option<(TaskEventKind, Task, TaskChange)>, ApiError>,
+        F: FnOnce(&Task, DateTime<Utc>) -> Result<Option<(TaskEventKind, Task, TaskChange)>, ApiError>,
     {
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let task = self.get(user, id).await?;
-            check_version(&task, expected_version)?;
-            let now = now();
-            let Some((kind, next, changes)) = change(&task, now)? else {
-                return Ok(task);
-            };
-            let events: [OutboundEvent; 1] = [task_event(kind, &next, actor, Some(&changes), now)];
-            if self.store.update_task(&next, task.version, &events).await? {
-                return Ok(next);
-            }
+        let now = now();
+        let modified = self
+            .store
+            .modify_task(&user.profile.id, id, |task| {
+                check_version(&task, expected_version)?;
+                Ok::<_, ApiError>(match change(&task, now)? {
+                    None => Modification::Unchanged,
+                    Some((kind, next, changes)) => {
+                        let events = vec![task_event(kind, &next, actor, Some(&changes), now)];
+                        Modification::Update { task: next, events }
+                    }
+                })
+            })
+            .await?
+            .ok_or(ApiError::NotFound("task"))?;
+        match modified {
+            Modified::Unchanged(task) | Modified::Updated(task) | Modified::Deleted(task) => Ok(task),
         }
-        Err(contention())
     }
 }
 
 fn check_version(task: &Task, expected: Option<i64>) -> Result<(), ApiError> {
     match expected {
-        Some(expected) if expected != task.version => Err(ApiError::StaleVersion {
-            expected,
-            current: task.version,
-        }),
+        Some(expected) if expected != task.version => Err(ApiError::StaleVersion { expected, current: task.version }),
         _ => Ok(()),
-    }
-}
-
-fn contention() -> ApiError {
-    ApiError::Conflict {
-        code: "write_conflict",
-        message: "the task kept changing while this request tried to apply; retry".into(),
     }
 }

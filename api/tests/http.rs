@@ -32,32 +32,17 @@ async fn signup_login_and_me(backend: Backend) {
     assert_eq!(bob.user["role"], "user");
 
     let me = ada.get("/auth/me").await;
-    assert_eq!(
-        (me.status, me.body["email"].as_str()),
-        (200, Some("Ada@Example.com"))
-    );
+    assert_eq!((me.status, me.body["email"].as_str()), (200, Some("Ada@Example.com")));
 
     let login = |email: &str, password: &str| {
-        server
-            .client
-            .post(server.url("/api/v1/auth/login"))
-            .json(&json!({"email": email, "password": password}))
-            .send()
+        server.client.post(server.url("/api/v1/auth/login")).json(&json!({"email": email, "password": password})).send()
     };
     let ok = common::reply(login("ADA@example.com", "correct horse").await.unwrap()).await;
     assert_eq!(ok.status, 200);
     assert_eq!(ok.body["user"]["id"], ada.user["id"]);
     let token = ok.body["token"].as_str().unwrap();
-    let me = common::reply(
-        server
-            .client
-            .get(server.url("/api/v1/auth/me"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let me =
+        common::reply(server.client.get(server.url("/api/v1/auth/me")).bearer_auth(token).send().await.unwrap()).await;
     assert_eq!(me.status, 200);
 
     // Wrong password and unknown email are indistinguishable.
@@ -78,59 +63,23 @@ async fn signup_login_and_me(backend: Backend) {
     assert_eq!((dup.status, dup.error_code()), (409, "email_taken"));
 
     for (body, field) in [
-        (
-            json!({"email": "not-an-email", "password": "long enough"}),
-            "email",
-        ),
-        (
-            json!({"email": "c@example.com", "password": "short"}),
-            "password",
-        ),
-        (
-            json!({"email": "c@example.com", "password": "long enough", "timezone": "Mars/Base"}),
-            "timezone",
-        ),
+        (json!({"email": "not-an-email", "password": "long enough"}), "email"),
+        (json!({"email": "c@example.com", "password": "short"}), "password"),
+        (json!({"email": "c@example.com", "password": "long enough", "timezone": "Mars/Base"}), "timezone"),
     ] {
-        let r = common::reply(
-            server
-                .client
-                .post(server.url("/api/v1/auth/signup"))
-                .json(&body)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        assert_eq!(
-            (r.status, r.body["error"]["details"]["field"].as_str()),
-            (422, Some(field)),
-            "{body}"
-        );
+        let r = common::reply(server.client.post(server.url("/api/v1/auth/signup")).json(&body).send().await.unwrap())
+            .await;
+        assert_eq!((r.status, r.body["error"]["details"]["field"].as_str()), (422, Some(field)), "{body}");
     }
 
     // Missing, malformed and forged tokens.
-    let none = common::reply(
-        server
-            .client
-            .get(server.url("/api/v1/auth/me"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let none = common::reply(server.client.get(server.url("/api/v1/auth/me")).send().await.unwrap()).await;
     assert_eq!((none.status, none.error_code()), (401, "unauthorized"));
     assert_eq!(none.headers["www-authenticate"], "Bearer");
     for token in ["garbage", &format!("{}x", ada.token)] {
-        let r = common::reply(
-            server
-                .client
-                .get(server.url("/api/v1/auth/me"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let r =
+            common::reply(server.client.get(server.url("/api/v1/auth/me")).bearer_auth(token).send().await.unwrap())
+                .await;
         assert_eq!(r.status, 401);
     }
 }
@@ -167,11 +116,7 @@ async fn full_task_lifecycle_with_every_field(backend: Backend) {
     // 09:00 New York on the 1st of each month: EST in March, EDT from April.
     assert_eq!(
         created["recurrence"]["next"],
-        json!([
-            "2030-03-01T14:00:00Z",
-            "2030-04-01T13:00:00Z",
-            "2030-05-01T13:00:00Z"
-        ])
+        json!(["2030-03-01T14:00:00Z", "2030-04-01T13:00:00Z", "2030-05-01T13:00:00Z"])
     );
     assert_eq!(created["version"], 1);
     assert!(created["completed_at"].is_null() && created["series_id"].is_null());
@@ -182,67 +127,45 @@ async fn full_task_lifecycle_with_every_field(backend: Backend) {
     assert_eq!(got.headers["etag"], "\"1\"");
 
     // Natural-language due dates resolve in the user's timezone.
-    let nl = ada
-        .create(json!({"title": "call mom", "due": "tomorrow 5pm"}))
-        .await;
+    let nl = ada.create(json!({"title": "call mom", "due": "tomorrow 5pm"})).await;
     let due = chrono::DateTime::parse_from_rfc3339(nl["due_at"].as_str().unwrap()).unwrap();
     let ny: chrono_tz::Tz = "America/New_York".parse().unwrap();
     assert_eq!(due.with_timezone(&ny).format("%H:%M").to_string(), "17:00");
-    let all_day = ada
-        .create(json!({"title": "holiday", "due": "2030-07-04"}))
-        .await;
-    assert_eq!(
-        (all_day["all_day"].as_bool(), all_day["due_at"].as_str()),
-        (Some(true), Some("2030-07-04T04:00:00Z"))
-    );
+    let all_day = ada.create(json!({"title": "holiday", "due": "2030-07-04"})).await;
+    assert_eq!((all_day["all_day"].as_bool(), all_day["due_at"].as_str()), (Some(true), Some("2030-07-04T04:00:00Z")));
 
     // Moving the due date moves the relative reminder with it.
     let patched = ada
-        .patch(&format!("/tasks/{id}"), json!({"due_at": "2030-03-02T14:00:00Z", "title": "Pay the rent", "priority": "high", "version": 1}))
+        .patch(
+            &format!("/tasks/{id}"),
+            json!({"due_at": "2030-03-02T14:00:00Z", "title": "Pay the rent", "priority": "high", "version": 1}),
+        )
         .await;
     assert_eq!(patched.status, 200, "{:?}", patched.body);
     assert_eq!(patched.body["reminders"][0]["at"], "2030-03-02T13:00:00Z");
-    assert_eq!(
-        patched.body["reminders"][0]["id"],
-        created["reminders"][0]["id"]
-    );
+    assert_eq!(patched.body["reminders"][0]["id"], created["reminders"][0]["id"]);
     assert_eq!(patched.body["reminders"][1]["at"], "2030-02-28T12:00:00Z");
     assert_eq!(patched.body["version"], 2);
     assert_eq!(patched.headers["etag"], "\"2\"");
 
     // Clearing: recurrence and reminders via null / empty, then the due date.
-    let cleared = ada
-        .patch(
-            &format!("/tasks/{id}"),
-            json!({"recurrence": null, "reminders": [], "due_at": null}),
-        )
-        .await;
+    let cleared =
+        ada.patch(&format!("/tasks/{id}"), json!({"recurrence": null, "reminders": [], "due_at": null})).await;
     assert_eq!(cleared.status, 200, "{:?}", cleared.body);
     assert!(cleared.body["recurrence"].is_null() && cleared.body["due_at"].is_null());
     assert_eq!(cleared.body["reminders"], json!([]));
 
     // A patch that changes nothing keeps the version.
-    let same = ada
-        .patch(&format!("/tasks/{id}"), json!({"title": "Pay the rent"}))
-        .await;
+    let same = ada.patch(&format!("/tasks/{id}"), json!({"title": "Pay the rent"})).await;
     assert_eq!(same.body["version"], cleared.body["version"]);
 
     let done = ada.post(&format!("/tasks/{id}/complete"), json!({})).await;
-    assert_eq!(
-        (done.status, done.body["status"].as_str()),
-        (200, Some("done"))
-    );
+    assert_eq!((done.status, done.body["status"].as_str()), (200, Some("done")));
     assert!(done.body["completed_at"].is_string());
     let again = ada.post(&format!("/tasks/{id}/complete"), json!({})).await;
-    assert_eq!(
-        again.body["version"], done.body["version"],
-        "completing twice changes nothing"
-    );
+    assert_eq!(again.body["version"], done.body["version"], "completing twice changes nothing");
     let open = ada.post(&format!("/tasks/{id}/reopen"), json!({})).await;
-    assert_eq!(
-        (open.status, open.body["status"].as_str()),
-        (200, Some("open"))
-    );
+    assert_eq!((open.status, open.body["status"].as_str()), (200, Some("open")));
     assert!(open.body["completed_at"].is_null());
 
     let deleted = ada.delete(&format!("/tasks/{id}")).await;
@@ -258,64 +181,39 @@ async fn list_filters_sorts_and_paging(backend: Backend) {
     let ada = server.signup("ada@example.com").await;
     let specs = [
         ("alpha", "low", Some("2030-01-03T00:00:00Z"), vec!["work"]),
-        (
-            "bravo",
-            "urgent",
-            Some("2030-01-01T00:00:00Z"),
-            vec!["work", "home"],
-        ),
+        ("bravo", "urgent", Some("2030-01-01T00:00:00Z"), vec!["work", "home"]),
         ("charlie", "none", None, vec![]),
         ("delta", "high", Some("2030-01-02T00:00:00Z"), vec!["home"]),
         ("echo", "urgent", None, vec!["work"]),
     ];
     let mut ids = std::collections::HashMap::new();
     for (title, priority, due, tags) in &specs {
-        let t = ada
-            .create(json!({"title": title, "priority": priority, "due_at": due, "tags": tags}))
-            .await;
+        let t = ada.create(json!({"title": title, "priority": priority, "due_at": due, "tags": tags})).await;
         ids.insert(*title, t["id"].as_str().unwrap().to_string());
     }
-    ada.post(&format!("/tasks/{}/complete", ids["alpha"]), json!({}))
-        .await;
+    ada.post(&format!("/tasks/{}/complete", ids["alpha"]), json!({})).await;
 
     let titles = |r: &common::Reply| -> Vec<String> {
-        r.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["title"].as_str().unwrap().to_string())
-            .collect()
+        r.body["items"].as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap().to_string()).collect()
     };
     let cases = [
         ("", vec!["bravo", "delta", "charlie", "echo"]),
-        (
-            "?status=all",
-            vec!["bravo", "delta", "alpha", "charlie", "echo"],
-        ),
+        ("?status=all", vec!["bravo", "delta", "alpha", "charlie", "echo"]),
         ("?status=done", vec!["alpha"]),
         ("?sort=-due", vec!["delta", "bravo", "echo", "charlie"]),
         ("?sort=-priority", vec!["echo", "bravo", "delta", "charlie"]),
         ("?sort=priority", vec!["charlie", "delta", "bravo", "echo"]),
-        (
-            "?sort=title&status=all",
-            vec!["alpha", "bravo", "charlie", "delta", "echo"],
-        ),
+        ("?sort=title&status=all", vec!["alpha", "bravo", "charlie", "delta", "echo"]),
         ("?sort=-created", vec!["echo", "delta", "charlie", "bravo"]),
         ("?sort=created", vec!["bravo", "charlie", "delta", "echo"]),
         ("?priority=urgent", vec!["bravo", "echo"]),
-        (
-            "?priority=urgent,high&sort=title",
-            vec!["bravo", "delta", "echo"],
-        ),
+        ("?priority=urgent,high&sort=title", vec!["bravo", "delta", "echo"]),
         ("?tag=work", vec!["bravo", "echo"]),
         ("?tag=work,home", vec!["bravo"]),
         ("?tag=%23Home", vec!["bravo", "delta"]),
         ("?due_after=2030-01-02T00:00:00Z", vec!["delta"]),
         ("?due_before=2030-01-02T00:00:00Z", vec!["bravo"]),
-        (
-            "?due_before=2030-01-04&status=all",
-            vec!["bravo", "delta", "alpha"],
-        ),
+        ("?due_before=2030-01-04&status=all", vec!["bravo", "delta", "alpha"]),
     ];
     for (query, want) in cases {
         let r = ada.get(&format!("/tasks{query}")).await;
@@ -324,11 +222,7 @@ async fn list_filters_sorts_and_paging(backend: Backend) {
         assert_eq!(r.body["total"], want.len(), "{query}");
     }
     let sort_updated = ada.get("/tasks?sort=-updated&status=all&limit=1").await;
-    assert_eq!(
-        titles(&sort_updated),
-        ["alpha"],
-        "the completed task changed last"
-    );
+    assert_eq!(titles(&sort_updated), ["alpha"], "the completed task changed last");
     assert_eq!(sort_updated.body["total"], 5);
     assert!(sort_updated.body["next_cursor"].is_string());
 
@@ -375,14 +269,8 @@ async fn paging_while_inserting_has_no_duplicates_or_gaps(backend: Backend) {
     let ada = server.signup("ada@example.com").await;
     let mut originals = std::collections::HashSet::new();
     for i in 0..30 {
-        let due = if i % 3 == 0 {
-            Value::Null
-        } else {
-            json!(format!("2030-01-{:02}T00:00:00Z", 1 + i % 7))
-        };
-        let t = ada
-            .create(json!({"title": format!("original {i}"), "due_at": due}))
-            .await;
+        let due = if i % 3 == 0 { Value::Null } else { json!(format!("2030-01-{:02}T00:00:00Z", 1 + i % 7)) };
+        let t = ada.create(json!({"title": format!("original {i}"), "due_at": due})).await;
         originals.insert(t["id"].as_str().unwrap().to_string());
     }
     for sort in ["due", "-due", "created", "-created", "title", "priority"] {
@@ -396,20 +284,10 @@ async fn paging_while_inserting_has_no_duplicates_or_gaps(backend: Backend) {
             };
             let r = ada.get(&path).await;
             assert_eq!(r.status, 200);
-            seen.extend(
-                r.body["items"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|t| t["id"].as_str().unwrap().to_string()),
-            );
+            seen.extend(r.body["items"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_string()));
             // Someone adds tasks between page loads: some sort before, some after the position.
-            ada.create(
-                json!({"title": format!("zz new {sort} {n}"), "due_at": "2029-12-31T00:00:00Z"}),
-            )
-            .await;
-            ada.create(json!({"title": format!("aa new {sort} {n}")}))
-                .await;
+            ada.create(json!({"title": format!("zz new {sort} {n}"), "due_at": "2029-12-31T00:00:00Z"})).await;
+            ada.create(json!({"title": format!("aa new {sort} {n}")})).await;
             n += 1;
             match r.body["next_cursor"].as_str() {
                 Some(c) => cursor = Some(c.to_string()),
@@ -418,10 +296,7 @@ async fn paging_while_inserting_has_no_duplicates_or_gaps(backend: Backend) {
         }
         let unique: std::collections::HashSet<&String> = seen.iter().collect();
         assert_eq!(unique.len(), seen.len(), "sort {sort}: duplicates");
-        assert!(
-            originals.iter().all(|id| unique.contains(id)),
-            "sort {sort}: an original task was skipped"
-        );
+        assert!(originals.iter().all(|id| unique.contains(id)), "sort {sort}: an original task was skipped");
     }
 }
 
@@ -431,26 +306,15 @@ async fn users_never_see_each_others_tasks(backend: Backend) {
     };
     let ada = server.signup("ada@example.com").await;
     let bob = server.signup("bob@example.com").await;
-    let task = ada
-        .create(json!({"title": "ada's secret", "tags": ["private"]}))
-        .await;
+    let task = ada.create(json!({"title": "ada's secret", "tags": ["private"]})).await;
     let id = task["id"].as_str().unwrap();
-    bob.create(json!({"title": "bob's own", "tags": ["private"]}))
-        .await;
+    bob.create(json!({"title": "bob's own", "tags": ["private"]})).await;
 
     let attempts = [
         (Method::GET, format!("/tasks/{id}"), None),
-        (
-            Method::PATCH,
-            format!("/tasks/{id}"),
-            Some(json!({"title": "hacked"})),
-        ),
+        (Method::PATCH, format!("/tasks/{id}"), Some(json!({"title": "hacked"}))),
         (Method::DELETE, format!("/tasks/{id}"), None),
-        (
-            Method::POST,
-            format!("/tasks/{id}/complete"),
-            Some(json!({})),
-        ),
+        (Method::POST, format!("/tasks/{id}/complete"), Some(json!({}))),
         (Method::POST, format!("/tasks/{id}/reopen"), Some(json!({}))),
     ];
     for (method, path, body) in attempts {
@@ -459,29 +323,13 @@ async fn users_never_see_each_others_tasks(backend: Backend) {
             req = req.json(&body);
         }
         let r = bob.send(req).await;
-        assert_eq!(
-            (r.status, r.error_code()),
-            (404, "not_found"),
-            "{method} {path}"
-        );
-        assert!(
-            !r.body.to_string().contains("ada"),
-            "the 404 reveals nothing"
-        );
+        assert_eq!((r.status, r.error_code()), (404, "not_found"), "{method} {path}");
+        assert!(!r.body.to_string().contains("ada"), "the 404 reveals nothing");
     }
-    for query in [
-        "",
-        "?status=all",
-        "?tag=private",
-        "?sort=-created&limit=200",
-    ] {
+    for query in ["", "?status=all", "?tag=private", "?sort=-created&limit=200"] {
         let list = bob.get(&format!("/tasks{query}")).await;
-        let titles: Vec<&str> = list.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["title"].as_str().unwrap())
-            .collect();
+        let titles: Vec<&str> =
+            list.body["items"].as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap()).collect();
         assert_eq!(titles, ["bob's own"], "{query}");
         assert_eq!(list.body["total"], 1);
     }
@@ -495,10 +343,7 @@ async fn idempotent_create(backend: Backend) {
     };
     let ada = server.signup("ada@example.com").await;
     let post = |key: &str, body: Value| {
-        let req = ada
-            .request(Method::POST, "/tasks")
-            .header("Idempotency-Key", key)
-            .json(&body);
+        let req = ada.request(Method::POST, "/tasks").header("Idempotency-Key", key).json(&body);
         ada.send(req)
     };
     let first = post("key-1", json!({"title": "once", "priority": "low"})).await;
@@ -511,14 +356,9 @@ async fn idempotent_create(backend: Backend) {
     assert_eq!(second.headers["idempotent-replayed"], "true");
     // Same key, different body: refused.
     let other = post("key-1", json!({"title": "twice"})).await;
-    assert_eq!(
-        (other.status, other.error_code()),
-        (422, "idempotency_key_reused")
-    );
+    assert_eq!((other.status, other.error_code()), (422, "idempotency_key_reused"));
     // Concurrent requests with one key create one task.
-    let racers: Vec<_> = (0..8)
-        .map(|_| post("key-2", json!({"title": "raced"})))
-        .collect();
+    let racers: Vec<_> = (0..8).map(|_| post("key-2", json!({"title": "raced"}))).collect();
     let mut ids = std::collections::HashSet::new();
     for r in futures_join(racers).await {
         assert_eq!(r.status, 201, "{:?}", r.body);
@@ -530,21 +370,12 @@ async fn idempotent_create(backend: Backend) {
     // Another user's identical key is independent.
     let bob = server.signup("bob@example.com").await;
     let bobs = bob
-        .send(
-            bob.request(Method::POST, "/tasks")
-                .header("Idempotency-Key", "key-1")
-                .json(&json!({"title": "bob"})),
-        )
+        .send(bob.request(Method::POST, "/tasks").header("Idempotency-Key", "key-1").json(&json!({"title": "bob"})))
         .await;
     assert_eq!(bobs.status, 201);
     assert_ne!(bobs.body["id"], first.body["id"]);
-    let bad = ada
-        .send(
-            ada.request(Method::POST, "/tasks")
-                .header("Idempotency-Key", "")
-                .json(&json!({"title": "x"})),
-        )
-        .await;
+    let bad =
+        ada.send(ada.request(Method::POST, "/tasks").header("Idempotency-Key", "").json(&json!({"title": "x"}))).await;
     assert_eq!(bad.status, 400);
 }
 
@@ -582,46 +413,21 @@ async fn stale_writes_get_412(backend: Backend) {
     let ada = server.signup("ada@example.com").await;
     let task = ada.create(json!({"title": "v1"})).await;
     let path = format!("/tasks/{}", task["id"].as_str().unwrap());
-    assert_eq!(
-        ada.patch(&path, json!({"title": "v2", "version": 1}))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(ada.patch(&path, json!({"title": "v2", "version": 1})).await.status, 200);
     let stale = ada.patch(&path, json!({"title": "v3", "version": 1})).await;
     assert_eq!((stale.status, stale.error_code()), (412, "stale_version"));
     assert_eq!(stale.body["error"]["details"]["current_version"], 2);
-    let stale_header = ada
-        .send(
-            ada.request(Method::PATCH, &path)
-                .header("If-Match", "\"1\"")
-                .json(&json!({"title": "v3"})),
-        )
-        .await;
+    let stale_header =
+        ada.send(ada.request(Method::PATCH, &path).header("If-Match", "\"1\"").json(&json!({"title": "v3"}))).await;
     assert_eq!(stale_header.status, 412);
-    let fresh_header = ada
-        .send(
-            ada.request(Method::PATCH, &path)
-                .header("If-Match", "\"2\"")
-                .json(&json!({"title": "v3"})),
-        )
-        .await;
+    let fresh_header =
+        ada.send(ada.request(Method::PATCH, &path).header("If-Match", "\"2\"").json(&json!({"title": "v3"}))).await;
     assert_eq!(fresh_header.status, 200);
-    let stale_delete = ada
-        .send(ada.request(Method::DELETE, &path).header("If-Match", "2"))
-        .await;
+    let stale_delete = ada.send(ada.request(Method::DELETE, &path).header("If-Match", "2")).await;
     assert_eq!(stale_delete.status, 412);
-    assert_eq!(
-        ada.get(&path).await.body["title"],
-        "v3",
-        "the stale writes changed nothing"
-    );
+    assert_eq!(ada.get(&path).await.body["title"], "v3", "the stale writes changed nothing");
     let mismatch = ada
-        .send(
-            ada.request(Method::PATCH, &path)
-                .header("If-Match", "3")
-                .json(&json!({"title": "x", "version": 2})),
-        )
+        .send(ada.request(Method::PATCH, &path).header("If-Match", "3").json(&json!({"title": "x", "version": 2})))
         .await;
     assert_eq!(mismatch.status, 400);
 }
@@ -633,25 +439,17 @@ async fn concurrent_patches_of_one_version_have_one_winner(backend: Backend) {
     let ada = server.signup("ada@example.com").await;
     let task = ada.create(json!({"title": "contended"})).await;
     let path = format!("/tasks/{}", task["id"].as_str().unwrap());
-    let writers: Vec<_> = (0..10)
-        .map(|i| ada.patch(&path, json!({"title": format!("writer {i}"), "version": 1})))
-        .collect();
+    let writers: Vec<_> =
+        (0..10).map(|i| ada.patch(&path, json!({"title": format!("writer {i}"), "version": 1}))).collect();
     let replies = futures_join(writers).await;
     let winners: Vec<&common::Reply> = replies.iter().filter(|r| r.status == 200).collect();
-    assert_eq!(
-        winners.len(),
-        1,
-        "{:?}",
-        replies.iter().map(|r| r.status).collect::<Vec<_>>()
-    );
+    assert_eq!(winners.len(), 1, "{:?}", replies.iter().map(|r| r.status).collect::<Vec<_>>());
     assert!(replies.iter().all(|r| r.status == 200 || r.status == 412));
     let now = ada.get(&path).await;
     assert_eq!(now.body["title"], winners[0].body["title"]);
     assert_eq!(now.body["version"], 2);
     // Without a version, concurrent patches all apply, one after another.
-    let writers: Vec<_> = (0..10)
-        .map(|i| ada.patch(&path, json!({"description": format!("d{i}")})))
-        .collect();
+    let writers: Vec<_> = (0..10).map(|i| ada.patch(&path, json!({"description": format!("d{i}")}))).collect();
     assert!(futures_join(writers).await.iter().all(|r| r.status == 200));
     assert_eq!(ada.get(&path).await.body["version"], 12);
 }
@@ -667,18 +465,12 @@ async fn tasks_survive_a_restart(backend: Backend) {
         .await;
     let path = format!("/tasks/{}", task["id"].as_str().unwrap());
     let status = server.stop();
-    assert!(
-        status.success(),
-        "graceful shutdown exits cleanly: {status:?}"
-    );
+    assert!(status.success(), "graceful shutdown exits cleanly: {status:?}");
     let restarted = Server::start(&db.url, db.dir.path());
     let mut session = ada.clone();
     session.base = restarted.base.clone();
     let back = session.get(&path).await;
-    assert_eq!(
-        back.status, 200,
-        "the old token still works: the secret persisted"
-    );
+    assert_eq!(back.status, 200, "the old token still works: the secret persisted");
     let mut want = task.clone();
     let mut got = back.body.clone();
     // `next` previews are relative to now; compare everything else exactly.
@@ -694,140 +486,58 @@ async fn error_statuses_and_bodies() {
     };
     let ada = server.signup("ada@example.com").await;
     let raw = |content_type: &str, body: Vec<u8>| {
-        ada.send(
-            ada.request(Method::POST, "/tasks")
-                .header("content-type", content_type)
-                .body(body),
-        )
+        ada.send(ada.request(Method::POST, "/tasks").header("content-type", content_type).body(body))
     };
     let malformed = raw("application/json", b"{\"title\": ".to_vec()).await;
-    assert_eq!(
-        (malformed.status, malformed.error_code()),
-        (400, "malformed_json")
-    );
+    assert_eq!((malformed.status, malformed.error_code()), (400, "malformed_json"));
     let trailing = raw("application/json", b"{\"title\": \"x\"} x".to_vec()).await;
     assert_eq!(trailing.status, 400);
     let wrong_type = raw("text/plain", b"{\"title\": \"x\"}".to_vec()).await;
-    assert_eq!(
-        (wrong_type.status, wrong_type.error_code()),
-        (415, "unsupported_media_type")
-    );
+    assert_eq!((wrong_type.status, wrong_type.error_code()), (415, "unsupported_media_type"));
     let too_big = raw(
         "application/json",
-        format!(
-            "{{\"title\":\"x\",\"description\":\"{}\"}}",
-            "a".repeat(300 * 1024)
-        )
-        .into_bytes(),
+        format!("{{\"title\":\"x\",\"description\":\"{}\"}}", "a".repeat(300 * 1024)).into_bytes(),
     )
     .await;
-    assert_eq!(
-        (too_big.status, too_big.error_code()),
-        (413, "payload_too_large")
-    );
-    let unknown = ada
-        .post("/tasks", json!({"title": "x", "colour": "red"}))
-        .await;
-    assert_eq!(
-        (
-            unknown.status,
-            unknown.body["error"]["details"]["field"].as_str()
-        ),
-        (422, Some("colour"))
-    );
+    assert_eq!((too_big.status, too_big.error_code()), (413, "payload_too_large"));
+    let unknown = ada.post("/tasks", json!({"title": "x", "colour": "red"})).await;
+    assert_eq!((unknown.status, unknown.body["error"]["details"]["field"].as_str()), (422, Some("colour")));
     let wrong_kind = ada.post("/tasks", json!({"title": 5})).await;
-    assert_eq!(
-        (
-            wrong_kind.status,
-            wrong_kind.body["error"]["details"]["field"].as_str()
-        ),
-        (422, Some("title"))
-    );
-    let bad_enum = ada
-        .post("/tasks", json!({"title": "x", "priority": "p0"}))
-        .await;
-    assert_eq!(
-        (
-            bad_enum.status,
-            bad_enum.body["error"]["details"]["field"].as_str()
-        ),
-        (422, Some("priority"))
-    );
+    assert_eq!((wrong_kind.status, wrong_kind.body["error"]["details"]["field"].as_str()), (422, Some("title")));
+    let bad_enum = ada.post("/tasks", json!({"title": "x", "priority": "p0"})).await;
+    assert_eq!((bad_enum.status, bad_enum.body["error"]["details"]["field"].as_str()), (422, Some("priority")));
 
     let many_tags: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
-    let reminders: Vec<Value> = (0..11)
-        .map(|_| json!({"at": "2030-01-01T00:00:00Z"}))
-        .collect();
+    let reminders: Vec<Value> = (0..11).map(|_| json!({"at": "2030-01-01T00:00:00Z"})).collect();
     for (body, field) in [
         (json!({"title": ""}), "title"),
         (json!({"title": "x".repeat(501)}), "title"),
-        (
-            json!({"title": "x", "description": "d".repeat(20_001)}),
-            "description",
-        ),
+        (json!({"title": "x", "description": "d".repeat(20_001)}), "description"),
         (json!({"title": "x", "tags": many_tags}), "tags"),
         (json!({"title": "x", "tags": ["y".repeat(51)]}), "tags[0]"),
         (json!({"title": "x", "reminders": reminders}), "reminders"),
-        (
-            json!({"title": "x", "reminders": [{"before_due_minutes": 5}]}),
-            "reminders[0].before_due_minutes",
-        ),
+        (json!({"title": "x", "reminders": [{"before_due_minutes": 5}]}), "reminders[0].before_due_minutes"),
         (json!({"title": "x", "due": "when pigs fly"}), "due"),
         (json!({"title": "x", "due_at": "tomorrow"}), "due_at"),
-        (
-            json!({"title": "x", "recurrence": {"rule": "FREQ=SOMETIMES"}}),
-            "recurrence.rule",
-        ),
-        (
-            json!({"title": "x", "recurrence": {"rule": "FREQ=DAILY", "colour": 1}}),
-            "recurrence.colour",
-        ),
+        (json!({"title": "x", "recurrence": {"rule": "FREQ=SOMETIMES"}}), "recurrence.rule"),
+        (json!({"title": "x", "recurrence": {"rule": "FREQ=DAILY", "colour": 1}}), "recurrence.colour"),
     ] {
         let r = ada.post("/tasks", body.clone()).await;
         assert_eq!(r.status, 422, "{body}");
-        assert_eq!(
-            r.body["error"]["details"]["field"].as_str(),
-            Some(field),
-            "{:?}",
-            r.body
-        );
+        assert_eq!(r.body["error"]["details"]["field"].as_str(), Some(field), "{:?}", r.body);
         assert!(!r.body["error"]["message"].as_str().unwrap().is_empty());
     }
-    assert_eq!(
-        ada.post("/tasks", json!({"title": "x".repeat(500)}))
-            .await
-            .status,
-        201
-    );
+    assert_eq!(ada.post("/tasks", json!({"title": "x".repeat(500)})).await.status, 201);
 
     let not_found = ada.get("/tasks/no-such-task").await;
-    assert_eq!(
-        (not_found.status, not_found.error_code()),
-        (404, "not_found")
-    );
+    assert_eq!((not_found.status, not_found.error_code()), (404, "not_found"));
     let no_route = ada.get("/nowhere").await;
     assert_eq!((no_route.status, no_route.error_code()), (404, "not_found"));
     let method = ada.send(ada.request(Method::PUT, "/tasks")).await;
-    assert_eq!(
-        (method.status, method.error_code()),
-        (405, "method_not_allowed")
-    );
-    let unauth = common::reply(
-        server
-            .client
-            .get(server.url("/api/v1/tasks"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    assert_eq!((method.status, method.error_code()), (405, "method_not_allowed"));
+    let unauth = common::reply(server.client.get(server.url("/api/v1/tasks")).send().await.unwrap()).await;
     assert_eq!((unauth.status, unauth.error_code()), (401, "unauthorized"));
-    let bad_if_match = ada
-        .send(
-            ada.request(Method::DELETE, "/tasks/x")
-                .header("If-Match", "abc"),
-        )
-        .await;
+    let bad_if_match = ada.send(ada.request(Method::DELETE, "/tasks/x").header("If-Match", "abc")).await;
     assert_eq!(bad_if_match.status, 400);
 }
 
@@ -862,40 +572,20 @@ async fn health_readiness_and_openapi() {
         ("/readyz", "get"),
     ];
     for (path, method) in expected {
-        assert!(
-            paths.get(path).and_then(|p| p.get(method)).is_some(),
-            "openapi lacks {method} {path}"
-        );
+        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "openapi lacks {method} {path}");
     }
     assert_eq!(
-        paths
-            .values()
-            .map(|p| p.as_object().unwrap().len())
-            .sum::<usize>(),
+        paths.values().map(|p| p.as_object().unwrap().len()).sum::<usize>(),
         expected.len(),
         "no undocumented extras"
     );
     let schemas = doc.body["components"]["schemas"].as_object().unwrap();
-    for schema in [
-        "TaskView",
-        "NewTask",
-        "TaskPatch",
-        "ErrorBody",
-        "UserProfile",
-        "TaskList",
-        "AuthResponse",
-    ] {
-        assert!(
-            schemas.contains_key(schema),
-            "openapi lacks schema {schema}"
-        );
+    for schema in ["TaskView", "NewTask", "TaskPatch", "ErrorBody", "UserProfile", "TaskList", "AuthResponse"] {
+        assert!(schemas.contains_key(schema), "openapi lacks schema {schema}");
     }
     let create = &paths["/api/v1/tasks"]["post"]["responses"];
     for status in ["201", "400", "401", "413", "415", "422"] {
-        assert!(
-            create.get(status).is_some(),
-            "POST /tasks documents {status}"
-        );
+        assert!(create.get(status).is_some(), "POST /tasks documents {status}");
     }
 }
 
@@ -905,49 +595,15 @@ async fn readyz_fails_when_the_database_goes_away() {
         return;
     };
     let server = Server::start(&db.url, db.dir.path());
-    let ready = common::reply(
-        server
-            .client
-            .get(server.url("/readyz"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let ready = common::reply(server.client.get(server.url("/readyz")).send().await.unwrap()).await;
     assert_eq!(ready.status, 200);
     // Dropping the migrations table makes the schema unknown: not ready.
     let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
-    sqlx::query("DROP TABLE _sqlx_migrations")
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query("DROP TABLE _sqlx_migrations").execute(&pool).await.unwrap();
     pool.close().await;
-    let not_ready = common::reply(
-        server
-            .client
-            .get(server.url("/readyz"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (not_ready.status, not_ready.error_code()),
-        (503, "unavailable")
-    );
-    assert_eq!(
-        common::reply(
-            server
-                .client
-                .get(server.url("/healthz"))
-                .send()
-                .await
-                .unwrap()
-        )
-        .await
-        .status,
-        200
-    );
+    let not_ready = common::reply(server.client.get(server.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!((not_ready.status, not_ready.error_code()), (503, "unavailable"));
+    assert_eq!(common::reply(server.client.get(server.url("/healthz")).send().await.unwrap()).await.status, 200);
 }
 
 #[tokio::test]
@@ -968,21 +624,14 @@ async fn admin_grant_and_migrate_commands() {
             .unwrap()
     };
     let granted = errand(&["admin", "grant", "BOB@example.com"]);
-    assert!(
-        granted.status.success(),
-        "{}",
-        String::from_utf8_lossy(&granted.stderr)
-    );
+    assert!(granted.status.success(), "{}", String::from_utf8_lossy(&granted.stderr));
     assert_eq!(bob.get("/auth/me").await.body["role"], "admin");
     let missing = errand(&["admin", "grant", "nobody@example.com"]);
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no account"));
     let migrated = errand(&["migrate"]);
     assert!(migrated.status.success());
-    let help = std::process::Command::new(env!("CARGO_BIN_EXE_errand"))
-        .arg("--help")
-        .output()
-        .unwrap();
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_errand")).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
     for word in ["serve", "migrate", "admin"] {
         assert!(help.contains(word), "--help explains {word}");
@@ -1003,24 +652,12 @@ async fn hostile_inputs_never_cause_server_errors() {
         return;
     };
     let ada = server.signup("ada@example.com").await;
-    let task = ada
-        .create(json!({"title": "target", "due_at": "2030-01-01T00:00:00Z"}))
-        .await;
+    let task = ada.create(json!({"title": "target", "due_at": "2030-01-01T00:00:00Z"})).await;
     let path = format!("/tasks/{}", task["id"].as_str().unwrap());
 
     let mut rng = StdRng::seed_from_u64(0x00E2_2A4D);
-    let fields = [
-        "title",
-        "description",
-        "priority",
-        "tags",
-        "due",
-        "due_at",
-        "all_day",
-        "reminders",
-        "recurrence",
-        "version",
-    ];
+    let fields =
+        ["title", "description", "priority", "tags", "due", "due_at", "all_day", "reminders", "recurrence", "version"];
     let strings = [
         "",
         " ",
@@ -1045,41 +682,17 @@ async fn hostile_inputs_never_cause_server_errors() {
     for round in 0..300 {
         let mut body = serde_json::Map::new();
         for _ in 0..rng.gen_range(0..5) {
-            body.insert(
-                fields[rng.gen_range(0..fields.len())].to_string(),
-                random_value(&mut rng, 0, &strings),
-            );
+            body.insert(fields[rng.gen_range(0..fields.len())].to_string(), random_value(&mut rng, 0, &strings));
         }
         let body = Value::Object(body);
-        let reply = if round % 2 == 0 {
-            ada.post("/tasks", body.clone()).await
-        } else {
-            ada.patch(&path, body.clone()).await
-        };
-        assert!(
-            reply.status < 500,
-            "{body} -> {} {:?}",
-            reply.status,
-            reply.body
-        );
+        let reply =
+            if round % 2 == 0 { ada.post("/tasks", body.clone()).await } else { ada.patch(&path, body.clone()).await };
+        assert!(reply.status < 500, "{body} -> {} {:?}", reply.status, reply.body);
         if reply.status >= 400 {
-            assert!(
-                reply.body["error"]["code"].is_string(),
-                "{body} -> {:?}",
-                reply.body
-            );
+            assert!(reply.body["error"]["code"].is_string(), "{body} -> {:?}", reply.body);
         }
     }
-    let params = [
-        "status",
-        "priority",
-        "tag",
-        "due_before",
-        "due_after",
-        "sort",
-        "limit",
-        "cursor",
-    ];
+    let params = ["status", "priority", "tag", "due_before", "due_after", "sort", "limit", "cursor"];
     let raw = [
         "",
         "%00",
@@ -1094,21 +707,10 @@ async fn hostile_inputs_never_cause_server_errors() {
     ];
     for _ in 0..200 {
         let query: Vec<String> = (0..rng.gen_range(1..4))
-            .map(|_| {
-                format!(
-                    "{}={}",
-                    params[rng.gen_range(0..params.len())],
-                    raw[rng.gen_range(0..raw.len())]
-                )
-            })
+            .map(|_| format!("{}={}", params[rng.gen_range(0..params.len())], raw[rng.gen_range(0..raw.len())]))
             .collect();
         let reply = ada.get(&format!("/tasks?{}", query.join("&"))).await;
-        assert!(
-            reply.status < 500,
-            "{query:?} -> {} {:?}",
-            reply.status,
-            reply.body
-        );
+        assert!(reply.status < 500, "{query:?} -> {} {:?}", reply.status, reply.body);
     }
     assert_eq!(ada.get("/healthz/../../tasks").await.status / 100, 4);
 }
@@ -1124,28 +726,12 @@ fn random_value(rng: &mut rand::rngs::StdRng, depth: u32, strings: &[&str]) -> V
         3 => json!(rng.gen_range(-2i64..600_000)),
         4 => json!(rng.gen::<f64>() * 1e12),
         5 => json!(strings[rng.gen_range(0..strings.len())]),
-        6 => Value::Array(
-            (0..rng.gen_range(0..4))
-                .map(|_| random_value(rng, depth + 1, strings))
-                .collect(),
-        ),
+        6 => Value::Array((0..rng.gen_range(0..4)).map(|_| random_value(rng, depth + 1, strings)).collect()),
         _ => {
-            let keys = [
-                "at",
-                "before_due_minutes",
-                "id",
-                "rule",
-                "text",
-                "count",
-                "until",
-                "from_completion",
-            ];
+            let keys = ["at", "before_due_minutes", "id", "rule", "text", "count", "until", "from_completion"];
             let mut map = serde_json::Map::new();
             for _ in 0..rng.gen_range(0..4) {
-                map.insert(
-                    keys[rng.gen_range(0..keys.len())].to_string(),
-                    random_value(rng, depth + 1, strings),
-                );
+                map.insert(keys[rng.gen_range(0..keys.len())].to_string(), random_value(rng, depth + 1, strings));
             }
             Value::Object(map)
         }

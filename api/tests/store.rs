@@ -6,7 +6,8 @@ use chrono::{Duration, TimeZone, Utc};
 use chrono_tz::Tz;
 use common::{store, Backend};
 use errand_api::store::{
-    Cursor, IdempotentResponse, InsertOutcome, NewUser, SortKey, Store, TaskListQuery,
+    Cursor, IdempotentResponse, InsertOutcome, Modification, Modified, NewUser, SortKey, Store, StoreError,
+    TaskListQuery,
 };
 use errand_domain::event::{task_event, Actor, TaskEventKind};
 use errand_domain::{NewTask, Priority, RecurrenceInput, ReminderInput, Status, Task, TaskPatch};
@@ -16,9 +17,10 @@ on_every_backend!(
     exactly_one_first_admin_under_concurrent_signups,
     grant_admin_promotes_existing_accounts_only,
     tasks_round_trip_every_field,
-    updates_are_conditional_on_the_version,
+    modify_changes_a_task_in_one_transaction,
+    concurrent_modifications_queue_instead_of_racing,
     every_write_commits_its_event_atomically,
-    deletes_are_conditional_and_cascade_tags,
+    deletes_cascade_tags_and_emit_events,
     lists_filter_by_status_priority_tag_and_due_range,
     every_sort_orders_both_ways_with_undated_last,
     keyset_paging_survives_inserts,
@@ -49,25 +51,13 @@ async fn user(store: &Store, email: &str) -> String {
 
 async fn add(store: &Store, user_id: &str, input: NewTask, at: chrono::DateTime<Utc>) -> Task {
     let task = Task::create(errand_domain::new_id(), user_id.into(), &input, Tz::UTC, at).unwrap();
-    let events = [task_event(
-        TaskEventKind::Created,
-        &task,
-        &Actor::User,
-        None,
-        at,
-    )];
-    assert_eq!(
-        store.insert_task(&task, &events, None).await.unwrap(),
-        InsertOutcome::Inserted
-    );
+    let events = [task_event(TaskEventKind::Created, &task, &Actor::User, None, at)];
+    assert_eq!(store.insert_task(&task, &events, None).await.unwrap(), InsertOutcome::Inserted);
     task
 }
 
 fn titled(title: &str) -> NewTask {
-    NewTask {
-        title: title.into(),
-        ..Default::default()
-    }
+    NewTask { title: title.into(), ..Default::default() }
 }
 
 fn query(sort: &str) -> TaskListQuery {
@@ -85,14 +75,7 @@ fn query(sort: &str) -> TaskListQuery {
 }
 
 async fn titles(store: &Store, user_id: &str, q: &TaskListQuery) -> Vec<String> {
-    store
-        .list_tasks(user_id, q)
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|t| t.title)
-        .collect()
+    store.list_tasks(user_id, q).await.unwrap().items.into_iter().map(|t| t.title).collect()
 }
 
 async fn users_are_unique_regardless_of_case(backend: Backend) {
@@ -109,17 +92,9 @@ async fn users_are_unique_regardless_of_case(backend: Backend) {
         created_at: t0(),
     };
     assert!(store.create_user(&again).await.unwrap().is_none());
-    let found = store
-        .user_by_email("ADA@EXAMPLE.COM")
-        .await
-        .unwrap()
-        .expect("found");
+    let found = store.user_by_email("ADA@EXAMPLE.COM").await.unwrap().expect("found");
     assert_eq!(found.profile.email, "Ada@Example.com");
-    assert!(store
-        .user_by_email("bob@example.com")
-        .await
-        .unwrap()
-        .is_none());
+    assert!(store.user_by_email("bob@example.com").await.unwrap().is_none());
 }
 
 async fn exactly_one_first_admin_under_concurrent_signups(backend: Backend) {
@@ -141,9 +116,7 @@ async fn exactly_one_first_admin_under_concurrent_signups(backend: Backend) {
     assert_eq!(admins, 1);
 }
 
-async fn futures_join<T: Send + 'static>(
-    handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
-) -> Vec<T> {
+async fn futures_join<T: Send + 'static>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
     let mut out = Vec::new();
     for h in handles.collect::<Vec<_>>() {
         out.push(h.await.unwrap());
@@ -157,27 +130,9 @@ async fn grant_admin_promotes_existing_accounts_only(backend: Backend) {
     };
     user(&store, "first@example.com").await;
     let second = user(&store, "second@example.com").await;
-    assert_eq!(
-        store
-            .user_by_id(&second)
-            .await
-            .unwrap()
-            .unwrap()
-            .profile
-            .role,
-        errand_domain::Role::User
-    );
+    assert_eq!(store.user_by_id(&second).await.unwrap().unwrap().profile.role, errand_domain::Role::User);
     assert!(store.grant_admin("SECOND@example.com").await.unwrap());
-    assert_eq!(
-        store
-            .user_by_id(&second)
-            .await
-            .unwrap()
-            .unwrap()
-            .profile
-            .role,
-        errand_domain::Role::Admin
-    );
+    assert_eq!(store.user_by_id(&second).await.unwrap().unwrap().profile.role, errand_domain::Role::Admin);
     assert!(!store.grant_admin("nobody@example.com").await.unwrap());
 }
 
@@ -195,176 +150,123 @@ async fn tasks_round_trip_every_field(backend: Backend) {
         all_day: None,
         due: None,
         reminders: Some(vec![
-            ReminderInput {
-                before_due_minutes: Some(60),
-                ..Default::default()
-            },
-            ReminderInput {
-                at: Some("2026-11-27T08:00:00Z".into()),
-                ..Default::default()
-            },
+            ReminderInput { before_due_minutes: Some(60), ..Default::default() },
+            ReminderInput { at: Some("2026-11-27T08:00:00Z".into()), ..Default::default() },
         ]),
-        recurrence: Some(RecurrenceInput {
-            rule: Some("FREQ=YEARLY".into()),
-            count: Some(3),
-            ..Default::default()
-        }),
+        recurrence: Some(RecurrenceInput { rule: Some("FREQ=YEARLY".into()), count: Some(3), ..Default::default() }),
     };
     let task = add(&store, &owner, input, t0()).await;
-    let back = store
-        .get_task(&owner, &task.id)
-        .await
-        .unwrap()
-        .expect("stored");
+    let back = store.get_task(&owner, &task.id).await.unwrap().expect("stored");
     assert_eq!(back, task);
     let other = user(&store, "b@example.com").await;
-    assert!(
-        store.get_task(&other, &task.id).await.unwrap().is_none(),
-        "another user's task is invisible"
-    );
+    assert!(store.get_task(&other, &task.id).await.unwrap().is_none(), "another user's task is invisible");
 }
 
-async fn updates_are_conditional_on_the_version(backend: Backend) {
-    let Some((store, _db)) = store(backend).await else {
-        return;
-    };
+async fn modify_changes_a_task_in_one_transaction(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
     let owner = user(&store, "a@example.com").await;
     let task = add(&store, &owner, titled("one"), t0()).await;
-    let patch = TaskPatch {
-        title: Some("two".into()),
-        tags: Some(vec!["x".into()]),
-        ..Default::default()
-    };
-    let (next, changes) = task
-        .patched(&patch, Tz::UTC, t0() + Duration::seconds(1))
-        .unwrap()
-        .unwrap();
-    let event = task_event(
-        TaskEventKind::Updated,
-        &next,
-        &Actor::User,
-        Some(&changes),
-        t0(),
-    );
-    assert!(store
-        .update_task(&next, 1, std::slice::from_ref(&event))
-        .await
-        .unwrap());
-    // The same expected version again: stale.
-    assert!(!store.update_task(&next, 1, &[event]).await.unwrap());
+    let patch = TaskPatch { title: Some("two".into()), tags: Some(vec!["x".into()]), ..Default::default() };
+    let (next, _) = task.patched(&patch, Tz::UTC, t0() + Duration::seconds(1)).unwrap().unwrap();
+    assert_eq!(put(&store, &next, TaskEventKind::Updated).await, Some(Modified::Updated(next.clone())));
     let back = store.get_task(&owner, &task.id).await.unwrap().unwrap();
     assert_eq!((back.title.as_str(), back.version), ("two", 2));
     let mut q = query("due");
     q.tags = vec!["x".into()];
     assert_eq!(titles(&store, &owner, &q).await, ["two"]);
+    // Unchanged writes nothing; another user's task is not found.
+    let unchanged =
+        store.modify_task(&owner, &task.id, |_| Ok::<_, StoreError>(Modification::Unchanged)).await.unwrap();
+    assert_eq!(unchanged, Some(Modified::Unchanged(back)));
+    let stranger = user(&store, "b@example.com").await;
+    let missing = store.modify_task(&stranger, &task.id, |_| Ok::<_, StoreError>(Modification::Unchanged)).await;
+    assert_eq!(missing.unwrap(), None);
+    assert_eq!(store.outbox_after(0, 100).await.unwrap().len(), 2, "created + updated only");
+}
+
+/// Writes `next` in place of the stored task through `modify_task`, with one event.
+async fn put(store: &Store, next: &Task, kind: TaskEventKind) -> Option<Modified> {
+    let next = next.clone();
+    let (user_id, id) = (next.user_id.clone(), next.id.clone());
+    let change = move |_current: Task| {
+        let events = vec![task_event(kind, &next, &Actor::User, None, t0())];
+        Ok::<_, StoreError>(Modification::Update { task: next, events })
+    };
+    store.modify_task(&user_id, &id, change).await.unwrap()
+}
+
+async fn concurrent_modifications_queue_instead_of_racing(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let owner = user(&store, "a@example.com").await;
+    let task = add(&store, &owner, titled("counter"), t0()).await;
+    let writers = (0..20).map(|i| {
+        let (store, owner, id) = (store.clone(), owner.clone(), task.id.clone());
+        tokio::spawn(async move {
+            store
+                .modify_task(&owner, &id, move |mut current| {
+                    current.description.push_str(&format!("{i};"));
+                    current.version += 1;
+                    let events = vec![task_event(TaskEventKind::Updated, &current, &Actor::User, None, t0())];
+                    Ok::<_, StoreError>(Modification::Update { task: current, events })
+                })
+                .await
+                .unwrap()
+        })
+    });
+    for w in writers.collect::<Vec<_>>() {
+        assert!(matches!(w.await.unwrap(), Some(Modified::Updated(_))));
+    }
+    let back = store.get_task(&owner, &task.id).await.unwrap().unwrap();
+    assert_eq!(back.version, 21, "no lost update");
+    assert_eq!(back.description.matches(';').count(), 20);
+    assert_eq!(store.outbox_after(0, 100).await.unwrap().len(), 21);
 }
 
 async fn every_write_commits_its_event_atomically(backend: Backend) {
-    let Some((store, _db)) = store(backend).await else {
-        return;
-    };
+    let Some((store, _db)) = store(backend).await else { return };
     let owner = user(&store, "a@example.com").await;
     let task = add(&store, &owner, titled("one"), t0()).await;
-    let (done, changes) = task.completed(t0()).unwrap();
-    let completed = task_event(
-        TaskEventKind::Completed,
-        &done,
-        &Actor::User,
-        Some(&changes),
-        t0(),
-    );
-    assert!(store
-        .update_task(&done, task.version, std::slice::from_ref(&completed))
-        .await
-        .unwrap());
-    // A stale write commits neither the change nor its event.
-    let stale = task_event(
-        TaskEventKind::Completed,
-        &done,
-        &Actor::User,
-        Some(&changes),
-        t0(),
-    );
-    assert!(!store
-        .update_task(&done, task.version, &[stale])
-        .await
-        .unwrap());
+    let (done, _) = task.completed(t0()).unwrap();
+    let Some(Modified::Updated(_)) = put(&store, &done, TaskEventKind::Completed).await else { panic!("updated") };
+    // A change that fails commits neither the change nor an event.
+    let failed =
+        store.modify_task(&owner, &task.id, |_| Err::<Modification, _>(StoreError::Corrupt("refused".into()))).await;
+    assert!(failed.is_err());
     // A failing insert (duplicate id) commits no event either.
-    let events = [task_event(
-        TaskEventKind::Created,
-        &task,
-        &Actor::User,
-        None,
-        t0(),
-    )];
+    let events = [task_event(TaskEventKind::Created, &task, &Actor::User, None, t0())];
     assert!(store.insert_task(&task, &events, None).await.is_err());
 
     let outbox = store.outbox_after(0, 100).await.unwrap();
     let types: Vec<&str> = outbox.iter().map(|r| r.event_type.as_str()).collect();
     assert_eq!(types, ["task.created", "task.completed"]);
     assert!(outbox.windows(2).all(|w| w[0].seq < w[1].seq));
-    assert_eq!(outbox[1].event_id, completed.event.id);
     assert_eq!(outbox[1].topic, "todo.events");
     assert_eq!(outbox[1].subject.as_deref(), Some(task.id.as_str()));
     let envelope: serde_json::Value = serde_json::from_str(&outbox[1].payload).unwrap();
-    assert_eq!(envelope["data"]["changes"]["status"]["after"], "done");
-    assert_eq!(
-        store.outbox_after(outbox[0].seq, 100).await.unwrap().len(),
-        1
-    );
+    assert_eq!(envelope["id"], outbox[1].event_id);
+    assert_eq!(envelope["data"]["task"]["status"], "done");
+    assert_eq!(store.outbox_after(outbox[0].seq, 100).await.unwrap().len(), 1);
 }
 
-async fn deletes_are_conditional_and_cascade_tags(backend: Backend) {
-    let Some((store, _db)) = store(backend).await else {
-        return;
-    };
+async fn deletes_cascade_tags_and_emit_events(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
     let owner = user(&store, "a@example.com").await;
-    let task = add(
-        &store,
-        &owner,
-        NewTask {
-            tags: Some(vec!["t".into()]),
-            ..titled("one")
-        },
-        t0(),
-    )
-    .await;
-    let event = task_event(TaskEventKind::Deleted, &task, &Actor::User, None, t0());
+    let task = add(&store, &owner, NewTask { tags: Some(vec!["t".into()]), ..titled("one") }, t0()).await;
+    let delete = |task: Task| {
+        let events = vec![task_event(TaskEventKind::Deleted, &task, &Actor::User, None, t0())];
+        Ok::<_, StoreError>(Modification::Delete { events })
+    };
     let stranger = user(&store, "b@example.com").await;
-    assert!(!store
-        .delete_task(&stranger, &task.id, 1, std::slice::from_ref(&event))
-        .await
-        .unwrap());
-    assert!(!store
-        .delete_task(&owner, &task.id, 7, std::slice::from_ref(&event))
-        .await
-        .unwrap());
-    assert!(store
-        .delete_task(&owner, &task.id, 1, &[event])
-        .await
-        .unwrap());
+    assert_eq!(store.modify_task(&stranger, &task.id, delete).await.unwrap(), None);
+    assert_eq!(store.modify_task(&owner, &task.id, delete).await.unwrap(), Some(Modified::Deleted(task.clone())));
     assert!(store.get_task(&owner, &task.id).await.unwrap().is_none());
+    assert_eq!(store.modify_task(&owner, &task.id, delete).await.unwrap(), None);
     // Re-creating a task with the same tag works: no orphaned tag rows.
-    add(
-        &store,
-        &owner,
-        NewTask {
-            tags: Some(vec!["t".into()]),
-            ..titled("two")
-        },
-        t0(),
-    )
-    .await;
+    add(&store, &owner, NewTask { tags: Some(vec!["t".into()]), ..titled("two") }, t0()).await;
     let mut q = query("due");
     q.tags = vec!["t".into()];
     assert_eq!(titles(&store, &owner, &q).await, ["two"]);
-    let types: Vec<String> = store
-        .outbox_after(0, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.event_type)
-        .collect();
+    let types: Vec<String> = store.outbox_after(0, 10).await.unwrap().into_iter().map(|r| r.event_type).collect();
     assert_eq!(types, ["task.created", "task.deleted", "task.created"]);
 }
 
@@ -378,12 +280,7 @@ async fn lists_filter_by_status_priority_tag_and_due_range(backend: Backend) {
     add(
         &store,
         &owner,
-        NewTask {
-            priority: Some(Priority::High),
-            tags: Some(vec!["work".into()]),
-            due_at: day(1),
-            ..titled("a")
-        },
+        NewTask { priority: Some(Priority::High), tags: Some(vec!["work".into()]), due_at: day(1), ..titled("a") },
         t0(),
     )
     .await;
@@ -399,44 +296,17 @@ async fn lists_filter_by_status_priority_tag_and_due_range(backend: Backend) {
         t0(),
     )
     .await;
-    let c = add(
-        &store,
-        &owner,
-        NewTask {
-            priority: Some(Priority::High),
-            due_at: day(3),
-            ..titled("c")
-        },
-        t0(),
-    )
-    .await;
+    let c = add(&store, &owner, NewTask { priority: Some(Priority::High), due_at: day(3), ..titled("c") }, t0()).await;
     add(&store, &owner, titled("d"), t0()).await;
     add(
         &store,
         &other,
-        NewTask {
-            priority: Some(Priority::High),
-            tags: Some(vec!["work".into()]),
-            ..titled("other")
-        },
+        NewTask { priority: Some(Priority::High), tags: Some(vec!["work".into()]), ..titled("other") },
         t0(),
     )
     .await;
-    let (done, ch) = c.completed(t0()).unwrap();
-    store
-        .update_task(
-            &done,
-            1,
-            &[task_event(
-                TaskEventKind::Completed,
-                &done,
-                &Actor::User,
-                Some(&ch),
-                t0(),
-            )],
-        )
-        .await
-        .unwrap();
+    let (done, _) = c.completed(t0()).unwrap();
+    put(&store, &done, TaskEventKind::Completed).await;
 
     let mut q = query("title");
     assert_eq!(titles(&store, &owner, &q).await, ["a", "b", "c", "d"]);
@@ -476,11 +346,7 @@ async fn every_sort_orders_both_ways_with_undated_last(backend: Backend) {
         ("echo", Priority::Medium, None),
     ];
     for (i, (title, priority, due)) in specs.iter().enumerate() {
-        let input = NewTask {
-            priority: Some(*priority),
-            due_at: *due,
-            ..titled(title)
-        };
+        let input = NewTask { priority: Some(*priority), due_at: *due, ..titled(title) };
         add(&store, &owner, input, t0() + Duration::seconds(i as i64)).await;
     }
     let cases: [(&str, [&str; 5]); 8] = [
@@ -494,11 +360,7 @@ async fn every_sort_orders_both_ways_with_undated_last(backend: Backend) {
         ("-title", ["echo", "delta", "charlie", "b-task", "Alpha"]),
     ];
     for (sort, want) in cases {
-        assert_eq!(
-            titles(&store, &owner, &query(sort)).await,
-            want,
-            "sort {sort}"
-        );
+        assert_eq!(titles(&store, &owner, &query(sort)).await, want, "sort {sort}");
         // Page by one: the same order, nothing lost or repeated.
         let mut q = query(sort);
         q.limit = 1;
@@ -521,13 +383,7 @@ async fn keyset_paging_survives_inserts(backend: Backend) {
     };
     let owner = user(&store, "a@example.com").await;
     for i in 0..25 {
-        add(
-            &store,
-            &owner,
-            titled(&format!("t{i:02}")),
-            t0() + Duration::seconds(i),
-        )
-        .await;
+        add(&store, &owner, titled(&format!("t{i:02}")), t0() + Duration::seconds(i)).await;
     }
     for sort in ["created", "-created", "due", "title"] {
         let mut q = query(sort);
@@ -538,13 +394,8 @@ async fn keyset_paging_survives_inserts(backend: Backend) {
             let page = store.list_tasks(&owner, &q).await.unwrap();
             seen.extend(page.items.iter().map(|t| t.title.clone()));
             // Insert while paging: both sides of the current position.
-            add(
-                &store,
-                &owner,
-                titled(&format!("new-{sort}-{inserted}")),
-                t0() + Duration::seconds(100 + inserted),
-            )
-            .await;
+            add(&store, &owner, titled(&format!("new-{sort}-{inserted}")), t0() + Duration::seconds(100 + inserted))
+                .await;
             inserted += 1;
             match page.next_cursor {
                 Some(c) => q.after = Some(Cursor::decode(&c, sort).unwrap()),
@@ -552,11 +403,7 @@ async fn keyset_paging_survives_inserts(backend: Backend) {
             }
         }
         let originals: Vec<&String> = seen.iter().filter(|t| t.starts_with('t')).collect();
-        assert_eq!(
-            originals.len(),
-            25,
-            "sort {sort}: every original exactly once: {seen:?}"
-        );
+        assert_eq!(originals.len(), 25, "sort {sort}: every original exactly once: {seen:?}");
         let mut unique = seen.clone();
         unique.sort();
         unique.dedup();
@@ -564,14 +411,8 @@ async fn keyset_paging_survives_inserts(backend: Backend) {
     }
     assert!(Cursor::decode("garbage", "due").is_none());
     let q = query("due");
-    let page = store
-        .list_tasks(&owner, &TaskListQuery { limit: 1, ..q })
-        .await
-        .unwrap();
-    assert!(
-        Cursor::decode(&page.next_cursor.unwrap(), "title").is_none(),
-        "a cursor is bound to its sort"
-    );
+    let page = store.list_tasks(&owner, &TaskListQuery { limit: 1, ..q }).await.unwrap();
+    assert!(Cursor::decode(&page.next_cursor.unwrap(), "title").is_none(), "a cursor is bound to its sort");
 }
 
 async fn idempotency_keys_claim_once(backend: Backend) {
@@ -579,96 +420,25 @@ async fn idempotency_keys_claim_once(backend: Backend) {
         return;
     };
     let owner = user(&store, "a@example.com").await;
-    let response = IdempotentResponse {
-        request_hash: "h1".into(),
-        status: 201,
-        body: "{}".into(),
-    };
-    let first = Task::create(
-        errand_domain::new_id(),
-        owner.clone(),
-        &titled("one"),
-        Tz::UTC,
-        t0(),
-    )
-    .unwrap();
-    let second = Task::create(
-        errand_domain::new_id(),
-        owner.clone(),
-        &titled("one"),
-        Tz::UTC,
-        t0(),
-    )
-    .unwrap();
-    assert_eq!(
-        store
-            .insert_task(&first, &[], Some(("k1", &response)))
-            .await
-            .unwrap(),
-        InsertOutcome::Inserted
-    );
-    assert_eq!(
-        store
-            .insert_task(&second, &[], Some(("k1", &response)))
-            .await
-            .unwrap(),
-        InsertOutcome::KeyTaken
-    );
-    assert!(
-        store.get_task(&owner, &second.id).await.unwrap().is_none(),
-        "the loser wrote nothing"
-    );
-    assert_eq!(
-        store.idempotent_response(&owner, "k1", t0()).await.unwrap(),
-        Some(response.clone())
-    );
+    let response = IdempotentResponse { request_hash: "h1".into(), status: 201, body: "{}".into() };
+    let first = Task::create(errand_domain::new_id(), owner.clone(), &titled("one"), Tz::UTC, t0()).unwrap();
+    let second = Task::create(errand_domain::new_id(), owner.clone(), &titled("one"), Tz::UTC, t0()).unwrap();
+    assert_eq!(store.insert_task(&first, &[], Some(("k1", &response))).await.unwrap(), InsertOutcome::Inserted);
+    assert_eq!(store.insert_task(&second, &[], Some(("k1", &response))).await.unwrap(), InsertOutcome::KeyTaken);
+    assert!(store.get_task(&owner, &second.id).await.unwrap().is_none(), "the loser wrote nothing");
+    assert_eq!(store.idempotent_response(&owner, "k1", t0()).await.unwrap(), Some(response.clone()));
     // Keys are per user and expire after a day.
     let other = user(&store, "b@example.com").await;
-    assert_eq!(
-        store.idempotent_response(&other, "k1", t0()).await.unwrap(),
-        None
-    );
-    assert_eq!(
-        store
-            .idempotent_response(&owner, "k1", t0() + Duration::hours(25))
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(store.idempotent_response(&other, "k1", t0()).await.unwrap(), None);
+    assert_eq!(store.idempotent_response(&owner, "k1", t0() + Duration::hours(25)).await.unwrap(), None);
     // Expired keys are pruned; fresh ones stay.
-    assert_eq!(
-        store
-            .prune_idempotency_keys(t0() + Duration::hours(23))
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(
-        store
-            .prune_idempotency_keys(t0() + Duration::hours(25))
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        store.idempotent_response(&owner, "k1", t0()).await.unwrap(),
-        None
-    );
-    let later = Task::create(
-        errand_domain::new_id(),
-        owner.clone(),
-        &titled("two"),
-        Tz::UTC,
-        t0() + Duration::hours(25),
-    )
-    .unwrap();
-    assert_eq!(
-        store
-            .insert_task(&later, &[], Some(("k1", &response)))
-            .await
-            .unwrap(),
-        InsertOutcome::Inserted
-    );
+    assert_eq!(store.prune_idempotency_keys(t0() + Duration::hours(23)).await.unwrap(), 0);
+    assert_eq!(store.prune_idempotency_keys(t0() + Duration::hours(25)).await.unwrap(), 1);
+    assert_eq!(store.idempotent_response(&owner, "k1", t0()).await.unwrap(), None);
+    let later =
+        Task::create(errand_domain::new_id(), owner.clone(), &titled("two"), Tz::UTC, t0() + Duration::hours(25))
+            .unwrap();
+    assert_eq!(store.insert_task(&later, &[], Some(("k1", &response))).await.unwrap(), InsertOutcome::Inserted);
 }
 
 async fn readiness_reflects_migrations(backend: Backend) {

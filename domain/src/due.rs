@@ -1,6 +1,4 @@
-use chrono::{
-    DateTime, Datelike, DurationRound, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
-};
+use chrono::{DateTime, Datelike, DurationRound, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// A resolved due date: an instant, and whether only its day matters.
@@ -24,67 +22,42 @@ pub fn parse_due(text: &str, tz: Tz, now: DateTime<Utc>) -> Result<Due, String> 
         return Err("must not be empty".into());
     }
     if let Ok(at) = DateTime::parse_from_rfc3339(trimmed) {
-        return checked(Due {
-            at: at.with_timezone(&Utc),
-            all_day: false,
-        });
+        return checked(Due { at: at.with_timezone(&Utc), all_day: false });
     }
     if let Ok(date) = NaiveDate::parse_from_str(trimmed, "%Y-%m-%d") {
-        return checked(Due {
-            at: start_of_day(tz, date),
-            all_day: true,
-        });
+        return checked(Due { at: start_of_day(tz, date), all_day: true });
     }
-    for format in [
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%d %H:%M",
-    ] {
+    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
         if let Ok(local) = NaiveDateTime::parse_from_str(trimmed, format) {
-            return checked(Due {
-                at: local_to_utc(tz, local),
-                all_day: false,
-            });
+            return checked(Due { at: local_to_utc(tz, local), all_day: false });
         }
     }
     let phrase = normalize_phrase(trimmed);
     let timed = mentions_time_of_day(&phrase);
     let local_now = now.with_timezone(&tz);
-    let parsed =
-        interim::parse_date_string(&phrase, local_now, interim::Dialect::Us).map_err(|_| {
-            format!(
+    let parsed = interim::parse_date_string(&phrase, local_now, interim::Dialect::Us).map_err(|_| {
+        format!(
             "could not understand {trimmed:?} as a date; try \"tomorrow 5pm\", \"next monday\", \
              \"in 3 days\", \"nov 30\" or 2026-12-01T17:00:00Z"
         )
-        })?;
+    })?;
     let due = if timed {
-        Due {
-            at: parsed.with_timezone(&Utc),
-            all_day: false,
-        }
+        Due { at: parsed.with_timezone(&Utc), all_day: false }
     } else {
-        Due {
-            at: start_of_day(tz, parsed.date_naive()),
-            all_day: true,
-        }
+        Due { at: start_of_day(tz, parsed.date_naive()), all_day: true }
     };
     checked(due)
 }
 
 /// Keeps instants to whole milliseconds, the precision the store keeps.
 pub(crate) fn to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
-    at.duration_trunc(chrono::Duration::milliseconds(1))
-        .unwrap_or(at)
+    at.duration_trunc(chrono::Duration::milliseconds(1)).unwrap_or(at)
 }
 
 fn checked(due: Due) -> Result<Due, String> {
     let year = due.at.year();
     if (1970..=9999).contains(&year) {
-        Ok(Due {
-            at: to_millis(due.at),
-            ..due
-        })
+        Ok(Due { at: to_millis(due.at), ..due })
     } else {
         Err("must be between the years 1970 and 9999".into())
     }
@@ -133,16 +106,10 @@ fn mentions_time_of_day(phrase: &str) -> bool {
     words.iter().enumerate().any(|(i, w)| {
         let clock = w.contains(':') && w.chars().next().is_some_and(|c| c.is_ascii_digit());
         let meridiem = (w.ends_with("am") || w.ends_with("pm"))
-            && w.trim_end_matches("am")
-                .trim_end_matches("pm")
-                .chars()
-                .all(|c| c.is_ascii_digit() || c == ':')
+            && w.trim_end_matches("am").trim_end_matches("pm").chars().all(|c| c.is_ascii_digit() || c == ':')
             && w.len() > 2;
         let bare_meridiem = (*w == "am" || *w == "pm") && i > 0;
-        let unit = [
-            "hour", "hours", "hr", "hrs", "h", "minute", "minutes", "min", "mins", "m",
-        ]
-        .contains(w)
+        let unit = ["hour", "hours", "hr", "hrs", "h", "minute", "minutes", "min", "mins", "m"].contains(w)
             && i > 0
             && words[i - 1].chars().all(|c| c.is_ascii_digit());
         clock || meridiem || bare_meridiem || unit
@@ -181,13 +148,7 @@ mod tests {
 
     fn local(text: &str) -> (String, bool) {
         let due = parse_due(text, berlin(), now()).unwrap_or_else(|e| panic!("{text}: {e}"));
-        (
-            due.at
-                .with_timezone(&berlin())
-                .format("%Y-%m-%d %H:%M")
-                .to_string(),
-            due.all_day,
-        )
+        (due.at.with_timezone(&berlin()).format("%Y-%m-%d %H:%M").to_string(), due.all_day)
     }
 
     #[test]
@@ -229,14 +190,7 @@ mod tests {
 
     #[test]
     fn rejects_nonsense_with_a_hint() {
-        for text in [
-            "",
-            "   ",
-            "whenever",
-            "the day after never",
-            "2026-13-45",
-            "0001-01-01T00:00:00Z",
-        ] {
+        for text in ["", "   ", "whenever", "the day after never", "2026-13-45", "0001-01-01T00:00:00Z"] {
             let err = parse_due(text, berlin(), now()).unwrap_err();
             assert!(!err.is_empty(), "{text}");
         }

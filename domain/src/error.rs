@@ -14,10 +14,7 @@ pub struct Invalid {
 impl Invalid {
     /// Builds an error for `field`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 
     /// Prefixes the field path, e.g. `rule` inside `recurrence` becomes `recurrence.rule`.

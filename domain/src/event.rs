@@ -55,10 +55,7 @@ impl Actor {
             "user" => Some(Actor::User),
             "assistant" => Some(Actor::Assistant),
             "system" => Some(Actor::System),
-            other => other
-                .strip_prefix("workflow:")
-                .filter(|id| !id.is_empty())
-                .map(|id| Actor::Workflow(id.into())),
+            other => other.strip_prefix("workflow:").filter(|id| !id.is_empty()).map(|id| Actor::Workflow(id.into())),
         }
     }
 }
@@ -72,8 +69,7 @@ impl Serialize for Actor {
 impl<'de> Deserialize<'de> for Actor {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        Actor::parse(&text)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown actor {text:?}")))
+        Actor::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("unknown actor {text:?}")))
     }
 }
 
@@ -188,12 +184,7 @@ mod tests {
 
     #[test]
     fn actors_round_trip() {
-        for actor in [
-            Actor::User,
-            Actor::Assistant,
-            Actor::System,
-            Actor::Workflow("rem-1".into()),
-        ] {
+        for actor in [Actor::User, Actor::Assistant, Actor::System, Actor::Workflow("rem-1".into())] {
             assert_eq!(Actor::parse(&actor.as_string()), Some(actor.clone()));
             let json = serde_json::to_string(&actor).unwrap();
             assert_eq!(serde_json::from_str::<Actor>(&json).unwrap(), actor);
@@ -208,10 +199,7 @@ mod tests {
         let task = crate::Task::create(
             "t1".into(),
             "u1".into(),
-            &crate::NewTask {
-                title: "x".into(),
-                ..Default::default()
-            },
+            &crate::NewTask { title: "x".into(), ..Default::default() },
             chrono_tz::Tz::UTC,
             now,
         )

@@ -29,8 +29,8 @@ pub use recurrence::{Recurrence, RecurrenceInput, RecurrenceView};
 pub use reminder::{Reminder, ReminderInput};
 pub use tags::{normalize_tags, MAX_TAGS, MAX_TAG_LEN};
 pub use task::{
-    FieldChange, NewTask, Status, Task, TaskChange, TaskPatch, TaskView, MAX_DESCRIPTION_LEN,
-    MAX_REMINDERS, MAX_TITLE_LEN,
+    FieldChange, NewTask, Status, Task, TaskChange, TaskPatch, TaskView, MAX_DESCRIPTION_LEN, MAX_REMINDERS,
+    MAX_TITLE_LEN,
 };
 pub use user::{parse_timezone, validate_email, validate_password, Role, UserProfile};
 

@@ -90,10 +90,7 @@ impl Recurrence {
         let until = merge_bound("until", input.until, inline_until)?;
         if let Some(count) = count {
             if !(1..=MAX_COUNT).contains(&count) {
-                return Err(Invalid::new(
-                    "count",
-                    format!("must be between 1 and {MAX_COUNT}"),
-                ));
+                return Err(Invalid::new("count", format!("must be between 1 and {MAX_COUNT}")));
             }
         }
         let recurrence = Recurrence {
@@ -141,9 +138,7 @@ impl Recurrence {
         let Ok(rule) = rule.validate(start) else {
             return Vec::new();
         };
-        let set = RRuleSet::new(start)
-            .rrule(rule)
-            .after(after.with_timezone(&rtz));
+        let set = RRuleSet::new(start).rrule(rule).after(after.with_timezone(&rtz));
         set.all(limit)
             .dates
             .into_iter()
@@ -173,21 +168,14 @@ fn split_rule(raw: &str) -> Result<(String, Option<u32>, Option<NaiveDate>), Inv
         return Err(Invalid::new("rule", "must not be empty"));
     }
     if body.contains('\n') || body.contains("DTSTART") {
-        return Err(Invalid::new(
-            "rule",
-            "must be a single RRULE line without DTSTART; the due date is the start",
-        ));
+        return Err(Invalid::new("rule", "must be a single RRULE line without DTSTART; the due date is the start"));
     }
     let mut count = None;
     let mut until = None;
     let mut parts = Vec::new();
     for part in body.split(';').filter(|p| !p.is_empty()) {
         if let Some(value) = part.strip_prefix("COUNT=") {
-            count = Some(
-                value
-                    .parse::<u32>()
-                    .map_err(|_| Invalid::new("rule", "COUNT must be a positive number"))?,
-            );
+            count = Some(value.parse::<u32>().map_err(|_| Invalid::new("rule", "COUNT must be a positive number"))?);
         } else if let Some(value) = part.strip_prefix("UNTIL=") {
             let day = value.get(..8).unwrap_or(value);
             until = Some(
@@ -201,16 +189,11 @@ fn split_rule(raw: &str) -> Result<(String, Option<u32>, Option<NaiveDate>), Inv
     Ok((parts.join(";"), count, until))
 }
 
-fn merge_bound<T: PartialEq>(
-    field: &str,
-    explicit: Option<T>,
-    inline: Option<T>,
-) -> Result<Option<T>, Invalid> {
+fn merge_bound<T: PartialEq>(field: &str, explicit: Option<T>, inline: Option<T>) -> Result<Option<T>, Invalid> {
     match (explicit, inline) {
-        (Some(a), Some(b)) if a != b => Err(Invalid::new(
-            field,
-            format!("disagrees with the {} in the rule", field.to_uppercase()),
-        )),
+        (Some(a), Some(b)) if a != b => {
+            Err(Invalid::new(field, format!("disagrees with the {} in the rule", field.to_uppercase())))
+        }
         (Some(a), _) => Ok(Some(a)),
         (None, b) => Ok(b),
     }
@@ -226,9 +209,7 @@ fn describe(rule: &str) -> String {
             Some(("FREQ", f)) => freq = f,
             Some(("INTERVAL", n)) => interval = n.parse().unwrap_or(1),
             Some(("BYDAY", days)) => on.extend(days.split(',').map(day_name)),
-            Some(("BYMONTHDAY", days)) => {
-                on.extend(days.split(',').map(|d| format!("the {}", ordinal(d))))
-            }
+            Some(("BYMONTHDAY", days)) => on.extend(days.split(',').map(|d| format!("the {}", ordinal(d)))),
             _ => {}
         }
     }
@@ -292,33 +273,20 @@ mod tests {
     use chrono::TimeZone;
 
     fn rule(rule: &str) -> RecurrenceInput {
-        RecurrenceInput {
-            rule: Some(rule.into()),
-            ..Default::default()
-        }
+        RecurrenceInput { rule: Some(rule.into()), ..Default::default() }
     }
 
     #[test]
     fn validation_table() {
         let ok = [
             ("FREQ=DAILY", "FREQ=DAILY"),
-            (
-                "rrule:freq=weekly;interval=2;byday=mo",
-                "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO",
-            ),
+            ("rrule:freq=weekly;interval=2;byday=mo", "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO"),
             ("FREQ=MONTHLY;BYMONTHDAY=1", "FREQ=MONTHLY;BYMONTHDAY=1"),
             ("FREQ=MONTHLY;BYDAY=-1FR", "FREQ=MONTHLY;BYDAY=-1FR"),
-            (
-                "FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=15",
-                "FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=15",
-            ),
+            ("FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=15", "FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=15"),
         ];
         for (input, stored) in ok {
-            assert_eq!(
-                Recurrence::from_input(&rule(input)).unwrap().rule,
-                stored,
-                "{input}"
-            );
+            assert_eq!(Recurrence::from_input(&rule(input)).unwrap().rule, stored, "{input}");
         }
         let bad = [
             ("", "rule"),
@@ -332,20 +300,10 @@ mod tests {
             ("FREQ=DAILY;COUNT=x", "rule"),
         ];
         for (input, field) in bad {
-            assert_eq!(
-                Recurrence::from_input(&rule(input)).unwrap_err().field,
-                field,
-                "{input:?}"
-            );
+            assert_eq!(Recurrence::from_input(&rule(input)).unwrap_err().field, field, "{input:?}");
         }
-        let text_only = RecurrenceInput {
-            text: Some("every monday".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            Recurrence::from_input(&text_only).unwrap_err().field,
-            "text"
-        );
+        let text_only = RecurrenceInput { text: Some("every monday".into()), ..Default::default() };
+        assert_eq!(Recurrence::from_input(&text_only).unwrap_err().field, "text");
     }
 
     #[test]
@@ -354,24 +312,15 @@ mod tests {
         assert_eq!(r.rule, "FREQ=DAILY");
         assert_eq!(r.count, Some(5));
         assert_eq!(r.until, NaiveDate::from_ymd_opt(2026, 12, 31));
-        let conflict = RecurrenceInput {
-            count: Some(3),
-            ..rule("FREQ=DAILY;COUNT=5")
-        };
-        assert_eq!(
-            Recurrence::from_input(&conflict).unwrap_err().field,
-            "count"
-        );
+        let conflict = RecurrenceInput { count: Some(3), ..rule("FREQ=DAILY;COUNT=5") };
+        assert_eq!(Recurrence::from_input(&conflict).unwrap_err().field, "count");
     }
 
     #[test]
     fn next_keeps_wall_clock_time_across_dst() {
         // Weekly on Monday 09:00 in New York; DST ends on 2026-11-01.
         let ny: Tz = "America/New_York".parse().unwrap();
-        let anchor = ny
-            .with_ymd_and_hms(2026, 10, 19, 9, 0, 0)
-            .unwrap()
-            .with_timezone(&Utc);
+        let anchor = ny.with_ymd_and_hms(2026, 10, 19, 9, 0, 0).unwrap().with_timezone(&Utc);
         let now = Utc.with_ymd_and_hms(2026, 10, 20, 0, 0, 0).unwrap();
         let r = Recurrence::from_input(&rule("FREQ=WEEKLY;BYDAY=MO")).unwrap();
         let next = r.view(anchor, now, ny).next;
@@ -386,10 +335,7 @@ mod tests {
         );
         // The same rule evaluated in UTC would drift by an hour in local time.
         let in_utc = r.view(anchor, now, Tz::UTC).next;
-        assert_eq!(
-            in_utc[1],
-            Utc.with_ymd_and_hms(2026, 11, 2, 13, 0, 0).unwrap()
-        );
+        assert_eq!(in_utc[1], Utc.with_ymd_and_hms(2026, 11, 2, 13, 0, 0).unwrap());
     }
 
     #[test]
@@ -398,31 +344,16 @@ mod tests {
         let before = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
         let counted = Recurrence::from_input(&rule("FREQ=DAILY;COUNT=2")).unwrap();
         assert_eq!(counted.view(anchor, before, Tz::UTC).next.len(), 2);
-        let bounded = RecurrenceInput {
-            until: NaiveDate::from_ymd_opt(2026, 12, 2),
-            ..rule("FREQ=DAILY")
-        };
-        let next = Recurrence::from_input(&bounded)
-            .unwrap()
-            .view(anchor, before, Tz::UTC)
-            .next;
+        let bounded = RecurrenceInput { until: NaiveDate::from_ymd_opt(2026, 12, 2), ..rule("FREQ=DAILY") };
+        let next = Recurrence::from_input(&bounded).unwrap().view(anchor, before, Tz::UTC).next;
         assert_eq!(next, vec![anchor, anchor + chrono::Duration::days(1)]);
     }
 
     #[test]
     fn descriptions() {
-        assert_eq!(
-            describe("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO"),
-            "every other week on monday"
-        );
-        assert_eq!(
-            describe("FREQ=MONTHLY;BYMONTHDAY=1"),
-            "every month on the 1st"
-        );
+        assert_eq!(describe("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO"), "every other week on monday");
+        assert_eq!(describe("FREQ=MONTHLY;BYMONTHDAY=1"), "every month on the 1st");
         assert_eq!(describe("FREQ=DAILY;INTERVAL=3"), "every 3 days");
-        assert_eq!(
-            describe("FREQ=MONTHLY;BYDAY=-1FR"),
-            "every month on the last friday"
-        );
+        assert_eq!(describe("FREQ=MONTHLY;BYDAY=-1FR"), "every month on the last friday");
     }
 }

@@ -46,15 +46,12 @@ impl Reminder {
         now: DateTime<Utc>,
     ) -> Result<Vec<Reminder>, Invalid> {
         if inputs.len() > crate::MAX_REMINDERS {
-            return Err(Invalid::new(
-                "reminders",
-                format!("at most {} reminders are allowed", crate::MAX_REMINDERS),
-            ));
+            return Err(Invalid::new("reminders", format!("at most {} reminders are allowed", crate::MAX_REMINDERS)));
         }
         let mut out: Vec<Reminder> = Vec::with_capacity(inputs.len());
         for (i, input) in inputs.iter().enumerate() {
-            let reminder = Self::resolve(input, due, existing, tz, now)
-                .map_err(|e| e.within(&format!("reminders[{i}]")))?;
+            let reminder =
+                Self::resolve(input, due, existing, tz, now).map_err(|e| e.within(&format!("reminders[{i}]")))?;
             if out.iter().any(|r| r.id == reminder.id) {
                 return Err(Invalid::new(format!("reminders[{i}].id"), "appears twice"));
             }
@@ -80,18 +77,11 @@ impl Reminder {
                 let parsed = parse_due(text, tz, now).map_err(|m| Invalid::new("at", m))?;
                 let at = if parsed.all_day {
                     let day = parsed.at.with_timezone(&tz).date_naive();
-                    local_to_utc(
-                        tz,
-                        day.and_time(NaiveTime::from_hms_opt(9, 0, 0).unwrap_or(NaiveTime::MIN)),
-                    )
+                    local_to_utc(tz, day.and_time(NaiveTime::from_hms_opt(9, 0, 0).unwrap_or(NaiveTime::MIN)))
                 } else {
                     parsed.at
                 };
-                Ok(Reminder {
-                    id,
-                    before_due_minutes: None,
-                    at,
-                })
+                Ok(Reminder { id, before_due_minutes: None, at })
             }
             (None, Some(minutes)) => {
                 if !(0..=MAX_BEFORE_DUE_MINUTES).contains(&minutes) {
@@ -100,28 +90,16 @@ impl Reminder {
                         format!("must be between 0 and {MAX_BEFORE_DUE_MINUTES}"),
                     ));
                 }
-                let due = due.ok_or_else(|| {
-                    Invalid::new("before_due_minutes", "needs the task to have a due date")
-                })?;
-                Ok(Reminder {
-                    id,
-                    before_due_minutes: Some(minutes),
-                    at: due - Duration::minutes(minutes),
-                })
+                let due = due.ok_or_else(|| Invalid::new("before_due_minutes", "needs the task to have a due date"))?;
+                Ok(Reminder { id, before_due_minutes: Some(minutes), at: due - Duration::minutes(minutes) })
             }
-            _ => Err(Invalid::new(
-                "",
-                "give exactly one of at and before_due_minutes",
-            )),
+            _ => Err(Invalid::new("", "give exactly one of at and before_due_minutes")),
         }
     }
 
     /// Moves relative reminders along with a new due date. Fails when the due date is
     /// cleared while relative reminders remain, rather than silently dropping them.
-    pub fn follow_due(
-        reminders: &mut [Reminder],
-        due: Option<DateTime<Utc>>,
-    ) -> Result<(), Invalid> {
+    pub fn follow_due(reminders: &mut [Reminder], due: Option<DateTime<Utc>>) -> Result<(), Invalid> {
         for (i, reminder) in reminders.iter_mut().enumerate() {
             if let Some(minutes) = reminder.before_due_minutes {
                 let due = due.ok_or_else(|| {
@@ -147,64 +125,36 @@ mod tests {
     }
 
     fn input(at: Option<&str>, minutes: Option<i64>) -> ReminderInput {
-        ReminderInput {
-            id: None,
-            at: at.map(String::from),
-            before_due_minutes: minutes,
-        }
+        ReminderInput { id: None, at: at.map(String::from), before_due_minutes: minutes }
     }
 
     #[test]
     fn relative_reminders_follow_the_due_date() {
         let now = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
-        let mut rs =
-            Reminder::resolve_all(&[input(None, Some(30))], Some(due()), &[], Tz::UTC, now)
-                .unwrap();
+        let mut rs = Reminder::resolve_all(&[input(None, Some(30))], Some(due()), &[], Tz::UTC, now).unwrap();
         assert_eq!(rs[0].at, due() - Duration::minutes(30));
         let later = due() + Duration::days(2);
         Reminder::follow_due(&mut rs, Some(later)).unwrap();
         assert_eq!(rs[0].at, later - Duration::minutes(30));
-        assert_eq!(
-            Reminder::follow_due(&mut rs, None).unwrap_err().field,
-            "reminders[0]"
-        );
+        assert_eq!(Reminder::follow_due(&mut rs, None).unwrap_err().field, "reminders[0]");
     }
 
     #[test]
     fn validation_names_the_field() {
         let now = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
         let cases = [
-            (
-                vec![input(None, Some(10))],
-                None,
-                "reminders[0].before_due_minutes",
-            ),
+            (vec![input(None, Some(10))], None, "reminders[0].before_due_minutes"),
             (vec![input(None, None)], Some(due()), "reminders[0]"),
-            (
-                vec![input(Some("tomorrow"), Some(5))],
-                Some(due()),
-                "reminders[0]",
-            ),
-            (
-                vec![input(None, Some(-1))],
-                Some(due()),
-                "reminders[0].before_due_minutes",
-            ),
-            (
-                vec![input(Some("tomorrow 9am"), None), input(Some("blah"), None)],
-                None,
-                "reminders[1].at",
-            ),
+            (vec![input(Some("tomorrow"), Some(5))], Some(due()), "reminders[0]"),
+            (vec![input(None, Some(-1))], Some(due()), "reminders[0].before_due_minutes"),
+            (vec![input(Some("tomorrow 9am"), None), input(Some("blah"), None)], None, "reminders[1].at"),
             (vec![input(None, Some(1)); 11], Some(due()), "reminders"),
         ];
         for (inputs, due, field) in cases {
             let err = Reminder::resolve_all(&inputs, due, &[], Tz::UTC, now).unwrap_err();
             assert_eq!(err.field, field);
         }
-        let unknown = ReminderInput {
-            id: Some("nope".into()),
-            ..input(None, Some(1))
-        };
+        let unknown = ReminderInput { id: Some("nope".into()), ..input(None, Some(1)) };
         let err = Reminder::resolve_all(&[unknown], Some(due()), &[], Tz::UTC, now).unwrap_err();
         assert_eq!(err.field, "reminders[0].id");
     }
@@ -212,17 +162,9 @@ mod tests {
     #[test]
     fn ids_are_kept_when_resent_and_a_bare_day_means_nine() {
         let now = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
-        let first =
-            Reminder::resolve_all(&[input(Some("2026-11-28"), None)], None, &[], Tz::UTC, now)
-                .unwrap();
-        assert_eq!(
-            first[0].at,
-            Utc.with_ymd_and_hms(2026, 11, 28, 9, 0, 0).unwrap()
-        );
-        let again = ReminderInput {
-            id: Some(first[0].id.clone()),
-            ..input(Some("2026-11-29 10:00"), None)
-        };
+        let first = Reminder::resolve_all(&[input(Some("2026-11-28"), None)], None, &[], Tz::UTC, now).unwrap();
+        assert_eq!(first[0].at, Utc.with_ymd_and_hms(2026, 11, 28, 9, 0, 0).unwrap());
+        let again = ReminderInput { id: Some(first[0].id.clone()), ..input(Some("2026-11-29 10:00"), None) };
         let second = Reminder::resolve_all(&[again], None, &first, Tz::UTC, now).unwrap();
         assert_eq!(second[0].id, first[0].id);
     }

@@ -21,15 +21,9 @@ pub fn normalize_tags<S: AsRef<str>>(raw: &[S]) -> Result<Vec<String>, Invalid> 
             return Err(Invalid::new(field(), "must not be empty"));
         }
         if len > MAX_TAG_LEN {
-            return Err(Invalid::new(
-                field(),
-                format!("must be at most {MAX_TAG_LEN} characters"),
-            ));
+            return Err(Invalid::new(field(), format!("must be at most {MAX_TAG_LEN} characters")));
         }
-        if let Some(bad) = tag
-            .chars()
-            .find(|c| !(c.is_alphanumeric() || "-_./:+".contains(*c)))
-        {
+        if let Some(bad) = tag.chars().find(|c| !(c.is_alphanumeric() || "-_./:+".contains(*c))) {
             return Err(Invalid::new(
                 field(),
                 format!("must not contain {bad:?}; use letters, digits and - _ . / : +"),
@@ -40,10 +34,7 @@ pub fn normalize_tags<S: AsRef<str>>(raw: &[S]) -> Result<Vec<String>, Invalid> 
         }
     }
     if tags.len() > MAX_TAGS {
-        return Err(Invalid::new(
-            "tags",
-            format!("at most {MAX_TAGS} tags are allowed"),
-        ));
+        return Err(Invalid::new("tags", format!("at most {MAX_TAGS} tags are allowed")));
     }
     Ok(tags)
 }
@@ -60,10 +51,7 @@ mod tests {
             (&["#Work", "work", "@WORK"], &["work"]),
             (&["a", "b", "a"], &["a", "b"]),
             (&["Straße", "ÉTÉ"], &["straße", "été"]),
-            (
-                &["v1.2", "a/b", "x:y", "c++", "snake_case"],
-                &["v1.2", "a/b", "x:y", "c++", "snake_case"],
-            ),
+            (&["v1.2", "a/b", "x:y", "c++", "snake_case"], &["v1.2", "a/b", "x:y", "c++", "snake_case"]),
             (&[], &[]),
         ];
         for (input, want) in ok {
@@ -79,17 +67,10 @@ mod tests {
             (&["star*"], "tags[0]"),
         ];
         for (input, field) in bad {
-            assert_eq!(
-                normalize_tags(input).unwrap_err().field,
-                *field,
-                "{input:?}"
-            );
+            assert_eq!(normalize_tags(input).unwrap_err().field, *field, "{input:?}");
         }
         let long = "x".repeat(51);
-        assert_eq!(
-            normalize_tags(&[long.as_str()]).unwrap_err().field,
-            "tags[0]"
-        );
+        assert_eq!(normalize_tags(&[long.as_str()]).unwrap_err().field, "tags[0]");
         assert!(normalize_tags(&["x".repeat(50)]).is_ok());
         let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
         assert_eq!(normalize_tags(&many).unwrap_err().field, "tags");

@@ -7,8 +7,7 @@ use utoipa::ToSchema;
 
 use crate::{
     due::{start_of_day, to_millis},
-    normalize_tags, parse_due, Invalid, Priority, Recurrence, RecurrenceInput, RecurrenceView,
-    Reminder, ReminderInput,
+    normalize_tags, parse_due, Invalid, Priority, Recurrence, RecurrenceInput, RecurrenceView, Reminder, ReminderInput,
 };
 
 /// Longest title, in characters.
@@ -191,9 +190,7 @@ pub struct TaskPatch {
 }
 
 /// Distinguishes a field set to `null` (`Some(None)`) from an absent one (`None`).
-fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -211,21 +208,9 @@ pub type TaskChange = BTreeMap<String, FieldChange>;
 
 impl Task {
     /// Builds a new open task owned by `user_id` from client input.
-    pub fn create(
-        id: String,
-        user_id: String,
-        input: &NewTask,
-        tz: Tz,
-        now: DateTime<Utc>,
-    ) -> Result<Task, Invalid> {
-        let (due_at, all_day) = resolve_due(
-            input.due.as_deref().map(Some),
-            input.due_at.map(Some),
-            input.all_day,
-            (None, false),
-            tz,
-            now,
-        )?;
+    pub fn create(id: String, user_id: String, input: &NewTask, tz: Tz, now: DateTime<Utc>) -> Result<Task, Invalid> {
+        let (due_at, all_day) =
+            resolve_due(input.due.as_deref().map(Some), input.due_at.map(Some), input.all_day, (None, false), tz, now)?;
         let reminders = match &input.reminders {
             Some(inputs) => Reminder::resolve_all(inputs, due_at, &[], tz, now)?,
             None => Vec::new(),
@@ -290,10 +275,7 @@ impl Task {
             next.all_day = all_day;
         }
         match &patch.reminders {
-            Some(inputs) => {
-                next.reminders =
-                    Reminder::resolve_all(inputs, next.due_at, &self.reminders, tz, now)?
-            }
+            Some(inputs) => next.reminders = Reminder::resolve_all(inputs, next.due_at, &self.reminders, tz, now)?,
             None => Reminder::follow_due(&mut next.reminders, next.due_at)?,
         }
         if let Some(recurrence) = &patch.recurrence {
@@ -373,19 +355,14 @@ fn resolve_due(
     now: DateTime<Utc>,
 ) -> Result<(Option<DateTime<Utc>>, bool), Invalid> {
     let (at, implied_all_day) = match (due, due_at) {
-        (Some(_), Some(_)) => {
-            return Err(Invalid::new("due", "give either due or due_at, not both"))
-        }
+        (Some(_), Some(_)) => return Err(Invalid::new("due", "give either due or due_at, not both")),
         (Some(Some(text)), None) => {
             let parsed = parse_due(text, tz, now).map_err(|m| Invalid::new("due", m))?;
             (Some(parsed.at), parsed.all_day)
         }
         (None, Some(Some(at))) => {
             if !(1970..=9999).contains(&at.year()) {
-                return Err(Invalid::new(
-                    "due_at",
-                    "must be between the years 1970 and 9999",
-                ));
+                return Err(Invalid::new("due_at", "must be between the years 1970 and 9999"));
             }
             (Some(to_millis(at)), false)
         }
@@ -396,10 +373,7 @@ fn resolve_due(
     match at {
         None if all_day => Err(Invalid::new("all_day", "needs a due date")),
         None => Ok((None, false)),
-        Some(at) if all_day => Ok((
-            Some(start_of_day(tz, at.with_timezone(&tz).date_naive())),
-            true,
-        )),
+        Some(at) if all_day => Ok((Some(start_of_day(tz, at.with_timezone(&tz).date_naive())), true)),
         Some(at) => Ok((Some(at), false)),
     }
 }
@@ -411,26 +385,17 @@ fn validate_title(title: &str) -> Result<String, Invalid> {
         return Err(Invalid::new("title", "must not be empty"));
     }
     if len > MAX_TITLE_LEN {
-        return Err(Invalid::new(
-            "title",
-            format!("must be at most {MAX_TITLE_LEN} characters"),
-        ));
+        return Err(Invalid::new("title", format!("must be at most {MAX_TITLE_LEN} characters")));
     }
     if title.chars().any(|c| c.is_control()) {
-        return Err(Invalid::new(
-            "title",
-            "must be a single line without control characters",
-        ));
+        return Err(Invalid::new("title", "must be a single line without control characters"));
     }
     Ok(title.to_string())
 }
 
 fn validate_description(description: &str) -> Result<String, Invalid> {
     if description.chars().count() > MAX_DESCRIPTION_LEN {
-        return Err(Invalid::new(
-            "description",
-            format!("must be at most {MAX_DESCRIPTION_LEN} characters"),
-        ));
+        return Err(Invalid::new("description", format!("must be at most {MAX_DESCRIPTION_LEN} characters")));
     }
     Ok(description.to_string())
 }
@@ -446,13 +411,7 @@ fn diff(before: &Task, after: &Task) -> TaskChange {
         .filter(|(field, _)| !matches!(field.as_str(), "updated_at" | "version"))
         .filter_map(|(field, old)| {
             let new = b.get(&field).cloned().unwrap_or(serde_json::Value::Null);
-            (old != new).then_some((
-                field,
-                FieldChange {
-                    before: old,
-                    after: new,
-                },
-            ))
+            (old != new).then_some((field, FieldChange { before: old, after: new }))
         })
         .collect()
 }
@@ -467,10 +426,7 @@ mod tests {
     }
 
     fn new(title: &str) -> NewTask {
-        NewTask {
-            title: title.into(),
-            ..Default::default()
-        }
+        NewTask { title: title.into(), ..Default::default() }
     }
 
     fn create(input: &NewTask) -> Result<Task, Invalid> {
@@ -483,48 +439,14 @@ mod tests {
             (new("  "), "title"),
             (new(&"x".repeat(501)), "title"),
             (new("a\nb"), "title"),
+            (NewTask { description: Some("d".repeat(20_001)), ..new("t") }, "description"),
+            (NewTask { tags: Some(vec!["a b".into()]), ..new("t") }, "tags[0]"),
+            (NewTask { due: Some("someday maybe".into()), ..new("t") }, "due"),
+            (NewTask { due: Some("today".into()), due_at: Some(now()), ..new("t") }, "due"),
+            (NewTask { all_day: Some(true), ..new("t") }, "all_day"),
             (
                 NewTask {
-                    description: Some("d".repeat(20_001)),
-                    ..new("t")
-                },
-                "description",
-            ),
-            (
-                NewTask {
-                    tags: Some(vec!["a b".into()]),
-                    ..new("t")
-                },
-                "tags[0]",
-            ),
-            (
-                NewTask {
-                    due: Some("someday maybe".into()),
-                    ..new("t")
-                },
-                "due",
-            ),
-            (
-                NewTask {
-                    due: Some("today".into()),
-                    due_at: Some(now()),
-                    ..new("t")
-                },
-                "due",
-            ),
-            (
-                NewTask {
-                    all_day: Some(true),
-                    ..new("t")
-                },
-                "all_day",
-            ),
-            (
-                NewTask {
-                    recurrence: Some(RecurrenceInput {
-                        rule: Some("FREQ=NEVER".into()),
-                        ..Default::default()
-                    }),
+                    recurrence: Some(RecurrenceInput { rule: Some("FREQ=NEVER".into()), ..Default::default() }),
                     ..new("t")
                 },
                 "recurrence.rule",
@@ -538,21 +460,9 @@ mod tests {
 
     #[test]
     fn all_day_due_dates_snap_to_the_start_of_the_day() {
-        let t = create(&NewTask {
-            due_at: Some(now()),
-            all_day: Some(true),
-            ..new("t")
-        })
-        .unwrap();
-        assert_eq!(
-            t.due_at,
-            Some(Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap())
-        );
-        let t = create(&NewTask {
-            due: Some("tomorrow".into()),
-            ..new("t")
-        })
-        .unwrap();
+        let t = create(&NewTask { due_at: Some(now()), all_day: Some(true), ..new("t") }).unwrap();
+        assert_eq!(t.due_at, Some(Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()));
+        let t = create(&NewTask { due: Some("tomorrow".into()), ..new("t") }).unwrap();
         assert!(t.all_day);
     }
 
@@ -560,56 +470,26 @@ mod tests {
     fn patch_reports_changes_and_bumps_the_version() {
         let task = create(&NewTask {
             due: Some("tomorrow 5pm".into()),
-            reminders: Some(vec![ReminderInput {
-                before_due_minutes: Some(30),
-                ..Default::default()
-            }]),
+            reminders: Some(vec![ReminderInput { before_due_minutes: Some(30), ..Default::default() }]),
             ..new("t")
         })
         .unwrap();
         let later = now() + chrono::Duration::minutes(5);
-        let patch = TaskPatch {
-            title: Some("t2".into()),
-            due: Some(Some("friday 9am".into())),
-            ..Default::default()
-        };
+        let patch = TaskPatch { title: Some("t2".into()), due: Some(Some("friday 9am".into())), ..Default::default() };
         let (next, changes) = task.patched(&patch, Tz::UTC, later).unwrap().unwrap();
         assert_eq!(next.version, 2);
         assert_eq!(next.updated_at, later);
-        assert_eq!(
-            changes.keys().collect::<Vec<_>>(),
-            ["due_at", "reminders", "title"]
-        );
-        assert_eq!(
-            next.reminders[0].at,
-            next.due_at.unwrap() - chrono::Duration::minutes(30)
-        );
+        assert_eq!(changes.keys().collect::<Vec<_>>(), ["due_at", "reminders", "title"]);
+        assert_eq!(next.reminders[0].at, next.due_at.unwrap() - chrono::Duration::minutes(30));
         // Nothing to change: no new version.
         assert!(next
-            .patched(
-                &TaskPatch {
-                    title: Some("t2".into()),
-                    ..Default::default()
-                },
-                Tz::UTC,
-                later
-            )
+            .patched(&TaskPatch { title: Some("t2".into()), ..Default::default() }, Tz::UTC, later)
             .unwrap()
             .is_none());
         // Clearing the due date while a relative reminder remains is refused.
-        let clear = TaskPatch {
-            due_at: Some(None),
-            ..Default::default()
-        };
-        assert_eq!(
-            next.patched(&clear, Tz::UTC, later).unwrap_err().field,
-            "reminders[0]"
-        );
-        let clear_both = TaskPatch {
-            due_at: Some(None),
-            reminders: Some(vec![]),
-            ..Default::default()
-        };
+        let clear = TaskPatch { due_at: Some(None), ..Default::default() };
+        assert_eq!(next.patched(&clear, Tz::UTC, later).unwrap_err().field, "reminders[0]");
+        let clear_both = TaskPatch { due_at: Some(None), reminders: Some(vec![]), ..Default::default() };
         let (cleared, _) = next.patched(&clear_both, Tz::UTC, later).unwrap().unwrap();
         assert_eq!((cleared.due_at, cleared.reminders.len()), (None, 0));
     }
@@ -618,17 +498,11 @@ mod tests {
     fn complete_and_reopen_are_idempotent() {
         let task = create(&new("t")).unwrap();
         let (done, changes) = task.completed(now()).unwrap();
-        assert_eq!(
-            (done.status, done.completed_at, done.version),
-            (Status::Done, Some(now()), 2)
-        );
+        assert_eq!((done.status, done.completed_at, done.version), (Status::Done, Some(now()), 2));
         assert!(changes.contains_key("status") && changes.contains_key("completed_at"));
         assert!(done.completed(now()).is_none());
         let (open, _) = done.reopened(now()).unwrap();
-        assert_eq!(
-            (open.status, open.completed_at, open.version),
-            (Status::Open, None, 3)
-        );
+        assert_eq!((open.status, open.completed_at, open.version), (Status::Open, None, 3));
         assert!(open.reopened(now()).is_none());
     }
 

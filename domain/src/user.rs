@@ -76,10 +76,7 @@ pub const MIN_PASSWORD_LEN: usize = 8;
 pub fn validate_password(password: &str) -> Result<(), Invalid> {
     let len = password.chars().count();
     if len < MIN_PASSWORD_LEN {
-        return Err(Invalid::new(
-            "password",
-            format!("must be at least {MIN_PASSWORD_LEN} characters"),
-        ));
+        return Err(Invalid::new("password", format!("must be at least {MIN_PASSWORD_LEN} characters")));
     }
     if len > 1024 {
         return Err(Invalid::new("password", "must be at most 1024 characters"));
@@ -89,12 +86,9 @@ pub fn validate_password(password: &str) -> Result<(), Invalid> {
 
 /// Parses an IANA timezone name such as `Europe/Berlin`.
 pub fn parse_timezone(name: &str) -> Result<Tz, Invalid> {
-    name.trim().parse::<Tz>().map_err(|_| {
-        Invalid::new(
-            "timezone",
-            format!("{name:?} is not an IANA timezone such as Europe/Berlin"),
-        )
-    })
+    name.trim()
+        .parse::<Tz>()
+        .map_err(|_| Invalid::new("timezone", format!("{name:?} is not an IANA timezone such as Europe/Berlin")))
 }
 
 #[cfg(test)]
@@ -103,20 +97,8 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(
-            validate_email("  Ada@Example.com ").unwrap(),
-            "Ada@Example.com"
-        );
-        for bad in [
-            "",
-            "ada",
-            "ada@",
-            "@x.io",
-            "ada@localhost",
-            "a b@x.io",
-            "ada@x..io",
-            "ada@.x.io",
-        ] {
+        assert_eq!(validate_email("  Ada@Example.com ").unwrap(), "Ada@Example.com");
+        for bad in ["", "ada", "ada@", "@x.io", "ada@localhost", "a b@x.io", "ada@x..io", "ada@.x.io"] {
             assert!(validate_email(bad).is_err(), "{bad}");
         }
     }
@@ -125,10 +107,7 @@ mod tests {
     fn timezones_and_passwords() {
         assert!(parse_timezone("America/New_York").is_ok());
         assert!(parse_timezone("UTC").is_ok());
-        assert_eq!(
-            parse_timezone("Mars/Olympus").unwrap_err().field,
-            "timezone"
-        );
+        assert_eq!(parse_timezone("Mars/Olympus").unwrap_err().field, "timezone");
         assert!(validate_password("short").is_err());
         assert!(validate_password("long enough").is_ok());
     }

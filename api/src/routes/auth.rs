@@ -15,10 +15,7 @@ use crate::store::NewUser;
 use crate::tasks::now;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/signup", post(signup))
-        .route("/auth/login", post(login))
-        .route("/auth/me", get(me))
+    Router::new().route("/auth/signup", post(signup)).route("/auth/login", post(login)).route("/auth/me", get(me))
 }
 
 /// A new account.
@@ -74,10 +71,7 @@ pub async fn signup(
         Some(tz) => parse_timezone(tz)?.name().to_string(),
         None => "UTC".to_string(),
     };
-    let name = req
-        .name
-        .map(|n| n.trim().to_string())
-        .filter(|n| !n.is_empty());
+    let name = req.name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
     if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
         return Err(Invalid::new("name", "must be at most 100 characters").into());
     }
@@ -90,23 +84,12 @@ pub async fn signup(
         timezone,
         created_at: now,
     };
-    let created = state
-        .store
-        .create_user(&user)
-        .await?
-        .ok_or_else(|| ApiError::Conflict {
-            code: "email_taken",
-            message: "an account with this email already exists".into(),
-        })?;
+    let created = state.store.create_user(&user).await?.ok_or_else(|| ApiError::Conflict {
+        code: "email_taken",
+        message: "an account with this email already exists".into(),
+    })?;
     let (token, expires_at) = state.tokens.issue(&created.profile.id, now)?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(AuthResponse {
-            token,
-            expires_at,
-            user: created.profile,
-        }),
-    ))
+    Ok((StatusCode::CREATED, axum::Json(AuthResponse { token, expires_at, user: created.profile })))
 }
 
 /// Exchange email and password for a token.
@@ -126,11 +109,7 @@ pub async fn login(
     }
     let user = user.ok_or(ApiError::BadCredentials)?;
     let (token, expires_at) = state.tokens.issue(&user.profile.id, now())?;
-    Ok(axum::Json(AuthResponse {
-        token,
-        expires_at,
-        user: user.profile,
-    }))
+    Ok(axum::Json(AuthResponse { token, expires_at, user: user.profile }))
 }
 
 /// The caller's account.

@@ -24,10 +24,7 @@ pub use openapi::ApiDoc;
 
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .merge(auth::router())
-        .merge(tasks::router())
-        .merge(openapi::router());
+    let api = Router::new().merge(auth::router()).merge(tasks::router()).merge(openapi::router());
     Router::new()
         .nest("/api/v1", api)
         .merge(health::router())
@@ -35,23 +32,18 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // A bug must cost one request a 500, never the connection or the process.
-        .layer(CatchPanicLayer::custom(
-            |panic: Box<dyn std::any::Any + Send>| {
-                let detail = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
-                ApiError::Internal(format!("handler panicked: {detail}")).into_response()
-            },
-        ))
+        .layer(CatchPanicLayer::custom(|panic: Box<dyn std::any::Any + Send>| {
+            let detail = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            ApiError::Internal(format!("handler panicked: {detail}")).into_response()
+        }))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
-                    let route = req
-                        .extensions()
-                        .get::<MatchedPath>()
-                        .map(|p| p.as_str().to_owned());
+                    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
                     tracing::info_span!(
                         "request",
                         method = %req.method(),

@@ -6,10 +6,7 @@ use utoipa::{Modify, OpenApi};
 use crate::app::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/openapi.json",
-        get(|| async { axum::Json(ApiDoc::openapi()) }),
-    )
+    Router::new().route("/openapi.json", get(|| async { axum::Json(ApiDoc::openapi()) }))
 }
 
 /// The OpenAPI 3.1 document of the HTTP API, generated from the handlers and types.
@@ -40,12 +37,7 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
     }
 }

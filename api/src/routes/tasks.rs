@@ -4,9 +4,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use errand_domain::event::Actor;
-use errand_domain::{
-    normalize_tags, parse_due, NewTask, Priority, Status, Task, TaskPatch, TaskView,
-};
+use errand_domain::{normalize_tags, parse_due, NewTask, Priority, Status, Task, TaskPatch, TaskView};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
@@ -20,10 +18,7 @@ use crate::tasks::now;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/tasks", post(create_task).get(list_tasks))
-        .route(
-            "/tasks/{id}",
-            get(get_task).patch(update_task).delete(delete_task),
-        )
+        .route("/tasks/{id}", get(get_task).patch(update_task).delete(delete_task))
         .route("/tasks/{id}/complete", post(complete_task))
         .route("/tasks/{id}/reopen", post(reopen_task))
 }
@@ -71,10 +66,7 @@ fn list_query(params: ListParams, user: &UserRecord) -> Result<TaskListQuery, Ap
         Some("done") => Some(Status::Done),
         Some("all") => None,
         Some(other) => {
-            return Err(ApiError::bad_parameter(
-                "status",
-                format!("status {other:?} is not open, done or all"),
-            ))
+            return Err(ApiError::bad_parameter("status", format!("status {other:?} is not open, done or all")))
         }
     };
     let priorities = split_list(params.priority.as_deref())
@@ -88,8 +80,7 @@ fn list_query(params: ListParams, user: &UserRecord) -> Result<TaskListQuery, Ap
         })
         .collect::<Result<Vec<_>, _>>()?;
     let tags: Vec<&str> = split_list(params.tag.as_deref()).collect();
-    let tags = normalize_tags(&tags)
-        .map_err(|e| ApiError::bad_parameter("tag", format!("tag {}", e.message)))?;
+    let tags = normalize_tags(&tags).map_err(|e| ApiError::bad_parameter("tag", format!("tag {}", e.message)))?;
     let now = now();
     let date = |name: &'static str, value: Option<String>| {
         value
@@ -104,42 +95,29 @@ fn list_query(params: ListParams, user: &UserRecord) -> Result<TaskListQuery, Ap
     let due_after = date("due_after", params.due_after)?;
     let sort_name = params.sort.unwrap_or_else(|| "due".to_string());
     let sort = SortKey::parse(&sort_name).ok_or_else(|| {
-        ApiError::bad_parameter("sort", format!("sort {sort_name:?} is not one of due, priority, created, updated, title (optionally with a - prefix)"))
+        ApiError::bad_parameter(
+            "sort",
+            format!(
+                "sort {sort_name:?} is not one of due, priority, created, updated, title (optionally with a - prefix)"
+            ),
+        )
     })?;
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_parameter(
-            "limit",
-            format!("limit must be between 1 and {MAX_LIMIT}"),
-        ));
+        return Err(ApiError::bad_parameter("limit", format!("limit must be between 1 and {MAX_LIMIT}")));
     }
     let after = params
         .cursor
         .map(|text| {
-            Cursor::decode(&text, &sort_name).ok_or_else(|| {
-                ApiError::bad_parameter("cursor", "cursor is malformed or belongs to another sort")
-            })
+            Cursor::decode(&text, &sort_name)
+                .ok_or_else(|| ApiError::bad_parameter("cursor", "cursor is malformed or belongs to another sort"))
         })
         .transpose()?;
-    Ok(TaskListQuery {
-        status,
-        priorities,
-        tags,
-        due_before,
-        due_after,
-        sort,
-        sort_name,
-        limit,
-        after,
-    })
+    Ok(TaskListQuery { status, priorities, tags, due_before, due_after, sort, sort_name, limit, after })
 }
 
 fn split_list(value: Option<&str>) -> impl Iterator<Item = &str> {
-    value
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    value.unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// A task response with its version as the ETag.
@@ -161,13 +139,11 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
         return Ok(None);
     }
     let bare = text.trim_start_matches("W/").trim_matches('"');
-    bare.parse::<i64>()
-        .map(Some)
-        .map_err(|_| ApiError::BadRequest {
-            code: "invalid_header",
-            message: "If-Match must be a task version such as \"3\"".into(),
-            details: serde_json::json!({ "header": "If-Match" }),
-        })
+    bare.parse::<i64>().map(Some).map_err(|_| ApiError::BadRequest {
+        code: "invalid_header",
+        message: "If-Match must be a task version such as \"3\"".into(),
+        details: serde_json::json!({ "header": "If-Match" }),
+    })
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -215,17 +191,9 @@ pub async fn create_task(
         set_location(&mut response, &task.id);
         return Ok(response);
     };
-    let stored = state
-        .tasks
-        .create_idempotent(&user, &input, &Actor::User, &key, &request_hash(&body))
-        .await?;
+    let stored = state.tasks.create_idempotent(&user, &input, &Actor::User, &key, &request_hash(&body)).await?;
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::CREATED);
-    let mut response = (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        stored.body.clone(),
-    )
-        .into_response();
+    let mut response = (status, [(header::CONTENT_TYPE, "application/json")], stored.body.clone()).into_response();
     if let Ok(view) = serde_json::from_str::<TaskView>(&stored.body) {
         set_location(&mut response, &view.id);
         if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", view.version)) {
@@ -233,9 +201,7 @@ pub async fn create_task(
         }
     }
     if stored.replayed {
-        response
-            .headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(response)
 }
@@ -305,10 +271,7 @@ pub async fn update_task(
         }
         (body, header) => body.or(header),
     };
-    let task = state
-        .tasks
-        .update(&user, &id, &patch, expected, &Actor::User)
-        .await?;
+    let task = state.tasks.update(&user, &id, &patch, expected, &Actor::User).await?;
     Ok(task_response(StatusCode::OK, &task, &user))
 }
 
@@ -323,10 +286,7 @@ pub async fn delete_task(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .tasks
-        .delete(&user, &id, if_match(&headers)?, &Actor::User)
-        .await?;
+    state.tasks.delete(&user, &id, if_match(&headers)?, &Actor::User).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

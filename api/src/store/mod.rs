@@ -12,12 +12,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use outbox::OutboxRecord;
-pub use tasks::{Cursor, IdempotentResponse, InsertOutcome, SortKey, TaskListQuery, TaskPage};
+pub use tasks::{Cursor, IdempotentResponse, InsertOutcome, Modification, Modified, SortKey, TaskListQuery, TaskPage};
 pub use users::{NewUser, UserRecord};
 
 /// Errors of the store. Expected outcomes (a taken email, a stale version) are
@@ -105,23 +103,13 @@ impl Store {
             let read = if memory {
                 write.clone()
             } else {
-                SqlitePoolOptions::new()
-                    .max_connections(8)
-                    .connect_with(options.read_only(true))
-                    .await?
+                SqlitePoolOptions::new().max_connections(8).connect_with(options.read_only(true)).await?
             };
-            Ok(Store {
-                db: Db::Sqlite { read, write },
-            })
+            Ok(Store { db: Db::Sqlite { read, write } })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(5))
-                .connect(url)
-                .await?;
-            Ok(Store {
-                db: Db::Postgres(pool),
-            })
+            let pool =
+                PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(5)).connect(url).await?;
+            Ok(Store { db: Db::Postgres(pool) })
         } else {
             Err(StoreError::UnsupportedUrl(url.to_string()))
         }
@@ -151,9 +139,7 @@ impl Store {
             Db::Postgres(_) => &POSTGRES_MIGRATIONS,
         };
         let result = on_read!(self, |pool| {
-            sqlx::query_scalar::<_, i64>("SELECT version FROM _sqlx_migrations WHERE success")
-                .fetch_all(pool)
-                .await
+            sqlx::query_scalar::<_, i64>("SELECT version FROM _sqlx_migrations WHERE success").fetch_all(pool).await
         });
         let applied = match result {
             Ok(versions) => versions,
@@ -182,7 +168,5 @@ pub(crate) fn to_ms(at: DateTime<Utc>) -> i64 {
 }
 
 pub(crate) fn from_ms(ms: i64) -> StoreResult<DateTime<Utc>> {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .ok_or_else(|| StoreError::Corrupt(format!("instant {ms}")))
+    Utc.timestamp_millis_opt(ms).single().ok_or_else(|| StoreError::Corrupt(format!("instant {ms}")))
 }

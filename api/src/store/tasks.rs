@@ -54,11 +54,9 @@ impl SortKey {
     /// The value of [`Self::expression`] for a task, for the next page's cursor.
     fn value_of(self, task: &Task, descending: bool) -> CursorValue {
         match self {
-            SortKey::Due => CursorValue::Int(task.due_at.map(to_ms).unwrap_or(if descending {
-                -i64::MAX
-            } else {
-                i64::MAX
-            })),
+            SortKey::Due => {
+                CursorValue::Int(task.due_at.map(to_ms).unwrap_or(if descending { -i64::MAX } else { i64::MAX }))
+            }
             SortKey::Priority => CursorValue::Int(task.priority.rank()),
             SortKey::Created => CursorValue::Int(to_ms(task.created_at)),
             SortKey::Updated => CursorValue::Int(to_ms(task.updated_at)),
@@ -178,8 +176,7 @@ struct TaskRow {
     version: i64,
 }
 
-const TASK_COLUMNS: &str =
-    "id, user_id, title, description, status, priority, tags, due_at, all_day, \
+const TASK_COLUMNS: &str = "id, user_id, title, description, status, priority, tags, due_at, all_day, \
      reminders, recurrence, series_id, completed_at, created_at, updated_at, version";
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -190,12 +187,10 @@ impl TaskRow {
     fn into_task(self) -> StoreResult<Task> {
         Ok(Task {
             status: Status::parse(&self.status).ok_or_else(|| corrupt("status", &self.status))?,
-            priority: Priority::from_rank(self.priority)
-                .ok_or_else(|| corrupt("priority", self.priority))?,
+            priority: Priority::from_rank(self.priority).ok_or_else(|| corrupt("priority", self.priority))?,
             tags: serde_json::from_str(&self.tags).map_err(|e| corrupt("tags", e))?,
             due_at: self.due_at.map(from_ms).transpose()?,
-            reminders: serde_json::from_str(&self.reminders)
-                .map_err(|e| corrupt("reminders", e))?,
+            reminders: serde_json::from_str(&self.reminders).map_err(|e| corrupt("reminders", e))?,
             recurrence: self
                 .recurrence
                 .as_deref()
@@ -235,15 +230,7 @@ fn encode(task: &Task) -> StoreResult<Encoded> {
 }
 
 fn event_payloads(events: &[OutboundEvent]) -> StoreResult<Vec<(&OutboundEvent, String)>> {
-    events
-        .iter()
-        .map(|e| {
-            Ok((
-                e,
-                serde_json::to_string(&e.event).map_err(|err| corrupt("event", err))?,
-            ))
-        })
-        .collect()
+    events.iter().map(|e| Ok((e, serde_json::to_string(&e.event).map_err(|err| corrupt("event", err))?))).collect()
 }
 
 /// Appends events to the outbox inside the transaction `$tx`.
@@ -271,13 +258,8 @@ macro_rules! append_outbox {
 macro_rules! insert_tags {
     ($tx:expr, $task:expr) => {
         if !$task.tags.is_empty() {
-            let rows: Vec<String> = (0..$task.tags.len())
-                .map(|i| format!("($1, $2, ${})", i + 3))
-                .collect();
-            let sql = format!(
-                "INSERT INTO task_tags (task_id, user_id, tag) VALUES {}",
-                rows.join(", ")
-            );
+            let rows: Vec<String> = (0..$task.tags.len()).map(|i| format!("($1, $2, ${})", i + 3)).collect();
+            let sql = format!("INSERT INTO task_tags (task_id, user_id, tag) VALUES {}", rows.join(", "));
             let mut insert = sqlx::query(&sql).bind(&$task.id).bind(&$task.user_id);
             for tag in &$task.tags {
                 insert = insert.bind(tag);
@@ -285,6 +267,36 @@ macro_rules! insert_tags {
             insert.execute(&mut *$tx).await?;
         }
     };
+}
+
+/// What [`Store::modify_task`] should do with the task it read.
+#[derive(Debug)]
+pub enum Modification {
+    /// Nothing to write.
+    Unchanged,
+    /// Store this next version, with its events.
+    Update {
+        /// The new version of the task.
+        task: Task,
+        /// Events committed with it.
+        events: Vec<OutboundEvent>,
+    },
+    /// Delete the task, committing these events.
+    Delete {
+        /// Events committed with the deletion.
+        events: Vec<OutboundEvent>,
+    },
+}
+
+/// What [`Store::modify_task`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Modified {
+    /// Nothing was written; the current task.
+    Unchanged(Task),
+    /// The task as stored now.
+    Updated(Task),
+    /// The task as it was before deletion.
+    Deleted(Task),
 }
 
 /// How long an idempotency key is remembered.
@@ -410,96 +422,98 @@ impl Store {
     /// One task of one user.
     pub async fn get_task(&self, user_id: &str, id: &str) -> StoreResult<Option<Task>> {
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2");
-        let row: Option<TaskRow> = on_read!(self, |pool| sqlx::query_as(&sql)
-            .bind(id)
-            .bind(user_id)
-            .fetch_optional(pool)
-            .await)?;
+        let row: Option<TaskRow> =
+            on_read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(user_id).fetch_optional(pool).await)?;
         row.map(TaskRow::into_task).transpose()
     }
 
-    /// Replaces a task with its next version, if the stored one is still at
-    /// `expected_version`. False when it is not (or no longer exists).
-    pub async fn update_task(
-        &self,
-        task: &Task,
-        expected_version: i64,
-        events: &[OutboundEvent],
-    ) -> StoreResult<bool> {
-        let enc = encode(task)?;
-        let payloads = event_payloads(events)?;
-        let updated: Result<bool, sqlx::Error> = on_write!(self, |pool| {
+    /// Reads a task of `user_id` and applies `change` to it in one write
+    /// transaction: the row is locked (PostgreSQL `FOR UPDATE`; SQLite has a single
+    /// writer), so concurrent changes to one task queue instead of racing. `change`
+    /// decides from the current task; its error aborts the transaction.
+    /// `Ok(None)` when the task does not exist (or belongs to someone else).
+    pub async fn modify_task<E, F>(&self, user_id: &str, id: &str, change: F) -> Result<Option<Modified>, E>
+    where
+        E: From<StoreError>,
+        F: FnOnce(Task) -> Result<Modification, E>,
+    {
+        let lock = match self.db {
+            super::Db::Postgres(_) => " FOR UPDATE",
+            super::Db::Sqlite { .. } => "",
+        };
+        let select = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2{lock}");
+        // The async block scopes `?` and `return` to this transaction.
+        let result: Result<Result<Option<Modified>, E>, sqlx::Error> = on_write!(self, |pool| async {
             let mut tx = pool.begin().await?;
-            let rows = sqlx::query(
-                "UPDATE tasks SET title = $3, title_key = $4, description = $5, status = $6, priority = $7, \
-                 tags = $8, due_at = $9, all_day = $10, reminders = $11, recurrence = $12, series_id = $13, \
-                 completed_at = $14, updated_at = $15, version = $16 \
-                 WHERE id = $1 AND user_id = $2 AND version = $17",
-            )
-            .bind(&task.id)
-            .bind(&task.user_id)
-            .bind(&task.title)
-            .bind(title_key(&task.title))
-            .bind(&task.description)
-            .bind(task.status.as_str())
-            .bind(task.priority.rank())
-            .bind(&enc.tags)
-            .bind(task.due_at.map(to_ms))
-            .bind(task.all_day)
-            .bind(&enc.reminders)
-            .bind(&enc.recurrence)
-            .bind(&task.series_id)
-            .bind(task.completed_at.map(to_ms))
-            .bind(to_ms(task.updated_at))
-            .bind(task.version)
-            .bind(expected_version)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if rows != 1 {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            sqlx::query("DELETE FROM task_tags WHERE task_id = $1")
-                .bind(&task.id)
-                .execute(&mut *tx)
-                .await?;
-            insert_tags!(tx, task);
-            append_outbox!(tx, &payloads);
-            tx.commit().await?;
-            Ok(true)
-        });
-        Ok(updated?)
-    }
-
-    /// Deletes a task if it is still at `expected_version`. False when it is not.
-    pub async fn delete_task(
-        &self,
-        user_id: &str,
-        id: &str,
-        expected_version: i64,
-        events: &[OutboundEvent],
-    ) -> StoreResult<bool> {
-        let payloads = event_payloads(events)?;
-        let deleted: Result<bool, sqlx::Error> = on_write!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let rows =
-                sqlx::query("DELETE FROM tasks WHERE id = $1 AND user_id = $2 AND version = $3")
-                    .bind(id)
-                    .bind(user_id)
-                    .bind(expected_version)
+            let row: Option<TaskRow> = sqlx::query_as(&select).bind(id).bind(user_id).fetch_optional(&mut *tx).await?;
+            let Some(row) = row else { return Ok(Ok(None)) };
+            let current = match row.into_task() {
+                Ok(task) => task,
+                Err(e) => return Ok(Err(E::from(e))),
+            };
+            let modification = match change(current.clone()) {
+                Ok(m) => m,
+                Err(e) => return Ok(Err(e)),
+            };
+            let outcome = match modification {
+                Modification::Unchanged => Modified::Unchanged(current),
+                Modification::Update { task, events } => {
+                    let (enc, payloads) = match encode(&task).and_then(|enc| Ok((enc, event_payloads(&events)?))) {
+                        Ok(encoded) => encoded,
+                        Err(e) => return Ok(Err(E::from(e))),
+                    };
+                    sqlx::query(
+                        "UPDATE tasks SET title = $3, title_key = $4, description = $5, status = $6, priority = $7, \
+                         tags = $8, due_at = $9, all_day = $10, reminders = $11, recurrence = $12, series_id = $13, \
+                         completed_at = $14, updated_at = $15, version = $16 WHERE id = $1 AND user_id = $2",
+                    )
+                    .bind(&task.id)
+                    .bind(&task.user_id)
+                    .bind(&task.title)
+                    .bind(title_key(&task.title))
+                    .bind(&task.description)
+                    .bind(task.status.as_str())
+                    .bind(task.priority.rank())
+                    .bind(&enc.tags)
+                    .bind(task.due_at.map(to_ms))
+                    .bind(task.all_day)
+                    .bind(&enc.reminders)
+                    .bind(&enc.recurrence)
+                    .bind(&task.series_id)
+                    .bind(task.completed_at.map(to_ms))
+                    .bind(to_ms(task.updated_at))
+                    .bind(task.version)
                     .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-            if rows != 1 {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            append_outbox!(tx, &payloads);
+                    .await?;
+                    if task.tags != current.tags {
+                        sqlx::query("DELETE FROM task_tags WHERE task_id = $1")
+                            .bind(&task.id)
+                            .execute(&mut *tx)
+                            .await?;
+                        insert_tags!(tx, task);
+                    }
+                    append_outbox!(tx, &payloads);
+                    Modified::Updated(task)
+                }
+                Modification::Delete { events } => {
+                    let payloads = match event_payloads(&events) {
+                        Ok(p) => p,
+                        Err(e) => return Ok(Err(E::from(e))),
+                    };
+                    sqlx::query("DELETE FROM tasks WHERE id = $1 AND user_id = $2")
+                        .bind(id)
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    append_outbox!(tx, &payloads);
+                    Modified::Deleted(current)
+                }
+            };
             tx.commit().await?;
-            Ok(true)
-        });
-        Ok(deleted?)
+            Ok(Ok(Some(outcome)))
+        }
+        .await);
+        result.map_err(|e| E::from(StoreError::from(e)))?
     }
 
     /// One page of a user's tasks.
@@ -511,17 +525,10 @@ impl Store {
         };
         let mut filters = String::from("user_id = $1");
         if let Some(status) = query.status {
-            filters += &format!(
-                " AND status = {}",
-                next(&mut args, Arg::Text(status.as_str().into()))
-            );
+            filters += &format!(" AND status = {}", next(&mut args, Arg::Text(status.as_str().into())));
         }
         if !query.priorities.is_empty() {
-            let slots: Vec<String> = query
-                .priorities
-                .iter()
-                .map(|p| next(&mut args, Arg::Int(p.rank())))
-                .collect();
+            let slots: Vec<String> = query.priorities.iter().map(|p| next(&mut args, Arg::Int(p.rank()))).collect();
             filters += &format!(" AND priority IN ({})", slots.join(", "));
         }
         for tag in &query.tags {
@@ -576,27 +583,16 @@ impl Store {
             }
             (page.fetch_all(pool).await?, count.fetch_one(pool).await?)
         });
-        let mut items = rows
-            .into_iter()
-            .map(TaskRow::into_task)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let mut items = rows.into_iter().map(TaskRow::into_task).collect::<StoreResult<Vec<_>>>()?;
         let next_cursor = if items.len() > query.limit as usize {
             items.truncate(query.limit as usize);
             items.last().map(|last| {
-                Cursor {
-                    sort: query.sort_name.clone(),
-                    key: key.value_of(last, descending),
-                    id: last.id.clone(),
-                }
-                .encode()
+                Cursor { sort: query.sort_name.clone(), key: key.value_of(last, descending), id: last.id.clone() }
+                    .encode()
             })
         } else {
             None
         };
-        Ok(TaskPage {
-            items,
-            next_cursor,
-            total,
-        })
+        Ok(TaskPage { items, next_cursor, total })
     }
 }

@@ -46,8 +46,7 @@ struct UserRow {
 impl UserRow {
     fn into_record(self) -> StoreResult<UserRecord> {
         let tz = parse_timezone(&self.timezone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let role = Role::parse(&self.role)
-            .ok_or_else(|| StoreError::Corrupt(format!("role {:?}", self.role)))?;
+        let role = Role::parse(&self.role).ok_or_else(|| StoreError::Corrupt(format!("role {:?}", self.role)))?;
         Ok(UserRecord {
             profile: UserProfile {
                 id: self.id,
@@ -120,20 +119,15 @@ impl Store {
     /// Looks an account up by email, ignoring case.
     pub async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email_key = $1");
-        let row: Option<UserRow> = on_read!(self, |pool| sqlx::query_as(&sql)
-            .bind(email_key(email))
-            .fetch_optional(pool)
-            .await)?;
+        let row: Option<UserRow> =
+            on_read!(self, |pool| sqlx::query_as(&sql).bind(email_key(email)).fetch_optional(pool).await)?;
         row.map(UserRow::into_record).transpose()
     }
 
     /// Looks an account up by id.
     pub async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRecord>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        let row: Option<UserRow> = on_read!(self, |pool| sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_optional(pool)
-            .await)?;
+        let row: Option<UserRow> = on_read!(self, |pool| sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
         row.map(UserRow::into_record).transpose()
     }
 

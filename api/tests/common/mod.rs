@@ -45,13 +45,8 @@ pub async fn fresh_db(backend: Backend) -> Option<TestDb> {
         Backend::Postgres => {
             let admin = postgres_admin_url()?;
             let name = format!("errand_test_{}", uuid_like());
-            let pool = sqlx::PgPool::connect(&admin)
-                .await
-                .expect("connect to test postgres");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&pool)
-                .await
-                .expect("create test database");
+            let pool = sqlx::PgPool::connect(&admin).await.expect("connect to test postgres");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.expect("create test database");
             pool.close().await;
             with_database(&admin, &name)
         }
@@ -125,14 +120,7 @@ impl Server {
     /// Starts the binary against `database_url`, keeping state in `data_dir`.
     pub fn start(database_url: &str, data_dir: &Path) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_errand"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--database-url",
-                database_url,
-                "--data-dir",
-            ])
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url, "--data-dir"])
             .arg(data_dir)
             .env("ERRAND_LOG_FORMAT", "json")
             .env("RUST_LOG", "warn")
@@ -142,9 +130,7 @@ impl Server {
             .expect("spawn errand");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the listening line");
+        BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
         let base = line
             .trim()
             .strip_prefix("errand listening on ")
@@ -152,10 +138,7 @@ impl Server {
             .to_string();
         Server {
             base,
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("client"),
+            client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
             child,
             data_dir: data_dir.to_path_buf(),
             database_url: database_url.to_string(),
@@ -179,9 +162,7 @@ impl Server {
     }
 
     fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         for _ in 0..200 {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status;
@@ -194,18 +175,11 @@ impl Server {
 
     /// Signs up a user and returns a client session.
     pub async fn signup(&self, email: &str) -> Session {
-        self.signup_with(serde_json::json!({ "email": email, "password": "correct horse battery" }))
-            .await
+        self.signup_with(serde_json::json!({ "email": email, "password": "correct horse battery" })).await
     }
 
     pub async fn signup_with(&self, body: Value) -> Session {
-        let res = self
-            .client
-            .post(self.url("/api/v1/auth/signup"))
-            .json(&body)
-            .send()
-            .await
-            .expect("signup");
+        let res = self.client.post(self.url("/api/v1/auth/signup")).json(&body).send().await.expect("signup");
         assert_eq!(res.status(), 201, "signup {body}");
         let json: Value = res.json().await.expect("json");
         Session {
@@ -250,9 +224,7 @@ impl Reply {
 
 impl Session {
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.client
-            .request(method, format!("{}/api/v1{}", self.base, path))
-            .bearer_auth(&self.token)
+        self.client.request(method, format!("{}/api/v1{}", self.base, path)).bearer_auth(&self.token)
     }
 
     pub async fn send(&self, builder: reqwest::RequestBuilder) -> Reply {
@@ -264,13 +236,11 @@ impl Session {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {
-        self.send(self.request(reqwest::Method::POST, path).json(&body))
-            .await
+        self.send(self.request(reqwest::Method::POST, path).json(&body)).await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> Reply {
-        self.send(self.request(reqwest::Method::PATCH, path).json(&body))
-            .await
+        self.send(self.request(reqwest::Method::PATCH, path).json(&body)).await
     }
 
     pub async fn delete(&self, path: &str) -> Reply {
@@ -289,14 +259,6 @@ pub async fn reply(res: reqwest::Response) -> Reply {
     let status = res.status().as_u16();
     let headers = res.headers().clone();
     let bytes = res.bytes().await.expect("body");
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-    };
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+    Reply { status, headers, body }
 }
