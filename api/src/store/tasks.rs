@@ -270,6 +270,8 @@ macro_rules! insert_tags {
 }
 
 /// What [`Store::modify_task`] should do with the task it read.
+// One short-lived value per write: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Modification {
     /// Nothing to write.
