@@ -8,8 +8,8 @@ use tokio::net::TcpListener;
 use crate::auth::{load_or_create_secret, Tokens};
 use crate::config::Config;
 use crate::routes;
-use crate::store::Store;
 use crate::tasks::TaskService;
+use errand_store::Store;
 
 /// What every handler can reach; cheap to clone.
 #[derive(Clone)]
@@ -47,7 +47,7 @@ pub enum StartError {
     DataDir(String, std::io::Error),
     /// The database cannot be opened or migrated.
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] errand_store::StoreError),
     /// The listen address cannot be bound.
     #[error("cannot listen on {0}: {1}")]
     Listen(String, std::io::Error),

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use crate::store::StoreError;
+use errand_store::StoreError;
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -143,11 +143,10 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        match &error {
-            StoreError::Database(
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_),
-            ) => ApiError::Unavailable(error.to_string()),
-            _ => ApiError::Internal(error.to_string()),
+        if error.is_unavailable() {
+            ApiError::Unavailable(error.to_string())
+        } else {
+            ApiError::Internal(error.to_string())
         }
     }
 }

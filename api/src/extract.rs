@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::auth::Tokens;
 use crate::error::ApiError;
-use crate::store::{Store, UserRecord};
+use errand_store::{Store, UserRecord};
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 256 * 1024;

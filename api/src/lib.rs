@@ -4,7 +4,6 @@
 //! Public surface:
 //! - [`config`]: layered configuration ([`config::Config`]).
 //! - [`app`]: [`app::App::build`] and [`app::App::serve`], the running service.
-//! - [`store`]: the sqlx store on SQLite or PostgreSQL ([`store::Store`]).
 //! - [`tasks`]: [`tasks::TaskService`], every task write with its events.
 //! - [`auth`]: password hashing and access tokens.
 //! - [`error`]: [`error::ApiError`] and the JSON error body.
@@ -18,6 +17,5 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod routes;
-pub mod store;
 pub mod tasks;
 pub mod telemetry;

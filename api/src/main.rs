@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use errand_api::app::{bind, App};
 use errand_api::config::{Config, Runtime, Settings, Surroundings};
-use errand_api::store::Store;
 use errand_api::telemetry;
+use errand_store::Store;
 
 /// Errand: a self-hostable task platform with durable reminders, recurrence and an
 /// AI assistant.

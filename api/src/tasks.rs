@@ -8,7 +8,7 @@ use errand_domain::{NewTask, Task, TaskChange, TaskPatch};
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::store::{
+use errand_store::{
     IdempotentResponse, InsertOutcome, Modification, Modified, Store, TaskListQuery, TaskPage, UserRecord,
 };
 

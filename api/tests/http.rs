@@ -4,6 +4,7 @@
 mod common;
 
 use common::{Backend, Server};
+use errand_store::on_every_backend;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -191,6 +192,8 @@ async fn list_filters_sorts_and_paging(backend: Backend) {
         let t = ada.create(json!({"title": title, "priority": priority, "due_at": due, "tags": tags})).await;
         ids.insert(*title, t["id"].as_str().unwrap().to_string());
     }
+    // Millisecond timestamps: make the completion strictly the latest change.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     ada.post(&format!("/tasks/{}/complete", ids["alpha"]), json!({})).await;
 
     let titles = |r: &common::Reply| -> Vec<String> {

@@ -11,8 +11,8 @@ use crate::app::AppState;
 use crate::auth::{hash_password, verify_password};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthUser, Json};
-use crate::store::NewUser;
 use crate::tasks::now;
+use errand_store::NewUser;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/auth/signup", post(signup)).route("/auth/login", post(login)).route("/auth/me", get(me))

@@ -12,8 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthUser, Json, JsonWithBytes, Query};
-use crate::store::{Cursor, SortKey, TaskListQuery, UserRecord};
 use crate::tasks::now;
+use errand_store::{Cursor, SortKey, TaskListQuery, UserRecord};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -1,4 +1,4 @@
-use super::{on_read, Store, StoreResult};
+use crate::{on_read, Store, StoreResult};
 
 /// One committed event waiting in the outbox, in commit order of `seq`.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

@@ -1,16 +1,15 @@
 //! The store behaviour suite: every behaviour runs against SQLite and PostgreSQL.
 
-mod common;
-
 use chrono::{Duration, TimeZone, Utc};
 use chrono_tz::Tz;
-use common::{store, Backend};
-use errand_api::store::{
+use errand_domain::event::{task_event, Actor, TaskEventKind};
+use errand_domain::{NewTask, Priority, RecurrenceInput, ReminderInput, Status, Task, TaskPatch};
+use errand_store::on_every_backend;
+use errand_store::testing::{fresh_db, fresh_store as store, Backend};
+use errand_store::{
     Cursor, IdempotentResponse, InsertOutcome, Modification, Modified, NewUser, SortKey, Store, StoreError,
     TaskListQuery,
 };
-use errand_domain::event::{task_event, Actor, TaskEventKind};
-use errand_domain::{NewTask, Priority, RecurrenceInput, ReminderInput, Status, Task, TaskPatch};
 
 on_every_backend!(
     users_are_unique_regardless_of_case,
@@ -442,7 +441,7 @@ async fn idempotency_keys_claim_once(backend: Backend) {
 }
 
 async fn readiness_reflects_migrations(backend: Backend) {
-    let Some(db) = common::fresh_db(backend).await else {
+    let Some(db) = fresh_db(backend).await else {
         return;
     };
     let store = Store::connect(&db.url).await.unwrap();

@@ -1,11 +1,14 @@
-//! The system of record: users, tasks, idempotency keys and the outbox, on SQLite
-//! (default) or PostgreSQL. Both backends run the same SQL text (`$n` parameters
+//! Errand's system of record: users, tasks, idempotency keys and the outbox, on
+//! SQLite (default) or PostgreSQL. Both backends run the same SQL text (`$n` parameters
 //! work in both); [`on_read!`] and [`on_write!`] expand a block once per backend so
 //! each is type-checked against its own driver.
 
 mod outbox;
 mod tasks;
 mod users;
+
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -36,6 +39,18 @@ pub enum StoreError {
     UnsupportedUrl(String),
 }
 
+impl StoreError {
+    /// True when the database could not be reached (rather than refusing a query).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
+            )
+        )
+    }
+}
+
 /// Result of store operations.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -63,8 +78,8 @@ enum Db {
 macro_rules! on_read {
     ($store:expr, |$pool:ident| $body:expr) => {
         match &$store.db {
-            $crate::store::Db::Sqlite { read: $pool, .. } => $body,
-            $crate::store::Db::Postgres($pool) => $body,
+            $crate::Db::Sqlite { read: $pool, .. } => $body,
+            $crate::Db::Postgres($pool) => $body,
         }
     };
 }
@@ -73,8 +88,8 @@ macro_rules! on_read {
 macro_rules! on_write {
     ($store:expr, |$pool:ident| $body:expr) => {
         match &$store.db {
-            $crate::store::Db::Sqlite { write: $pool, .. } => $body,
-            $crate::store::Db::Postgres($pool) => $body,
+            $crate::Db::Sqlite { write: $pool, .. } => $body,
+            $crate::Db::Postgres($pool) => $body,
         }
     };
 }

@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use errand_domain::{parse_timezone, Role, UserProfile};
 
-use super::{from_ms, on_read, on_write, to_ms, Store, StoreError, StoreResult};
+use crate::{from_ms, on_read, on_write, to_ms, Store, StoreError, StoreResult};
 
 /// A stored account, with what authentication needs.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use errand_domain::{event::OutboundEvent, Priority, Status, Task};
 use serde::{Deserialize, Serialize};
 
-use super::{from_ms, on_read, on_write, to_ms, Store, StoreError, StoreResult};
+use crate::{from_ms, on_read, on_write, to_ms, Store, StoreError, StoreResult};
 
 /// What lists can be sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -440,8 +440,8 @@ impl Store {
         F: FnOnce(Task) -> Result<Modification, E>,
     {
         let lock = match self.db {
-            super::Db::Postgres(_) => " FOR UPDATE",
-            super::Db::Sqlite { .. } => "",
+            crate::Db::Postgres(_) => " FOR UPDATE",
+            crate::Db::Sqlite { .. } => "",
         };
         let select = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2{lock}");
         // The async block scopes `?` and `return` to this transaction.
