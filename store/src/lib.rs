@@ -1,8 +1,12 @@
-//! Errand's system of record: users, tasks, idempotency keys and the outbox, on
-//! SQLite (default) or PostgreSQL. Both backends run the same SQL text (`$n` parameters
+//! Errand's system of record on SQLite (default) or PostgreSQL: users, tasks,
+//! idempotency keys, the outbox, consumer cursors and dead letters, the audit trail
+//! and notifications. Both backends run the same SQL text (`$n` parameters
 //! work in both); [`on_read!`] and [`on_write!`] expand a block once per backend so
 //! each is type-checked against its own driver.
 
+mod audit;
+mod consumers;
+mod notifications;
 mod outbox;
 mod tasks;
 mod users;
@@ -11,13 +15,18 @@ mod users;
 pub mod testing;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use tokio::sync::watch;
 
-pub use outbox::OutboxRecord;
+pub use audit::{AuditEntry, AuditPage};
+pub use consumers::DeadLetter;
+pub use notifications::{NewNotification, Notification};
+pub use outbox::{OutboxPosition, OutboxRecord};
 pub use tasks::{Cursor, IdempotentResponse, InsertOutcome, Modification, Modified, SortKey, TaskListQuery, TaskPage};
 pub use users::{NewUser, UserRecord};
 
@@ -61,6 +70,19 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 #[derive(Clone)]
 pub struct Store {
     db: Db,
+    signals: Arc<Signals>,
+}
+
+/// In-process wake-ups after commits, so waiters need not poll.
+struct Signals {
+    outbox: watch::Sender<u64>,
+    notifications: watch::Sender<u64>,
+}
+
+impl Signals {
+    fn new() -> Arc<Signals> {
+        Arc::new(Signals { outbox: watch::Sender::new(0), notifications: watch::Sender::new(0) })
+    }
 }
 
 #[derive(Clone)]
@@ -120,11 +142,11 @@ impl Store {
             } else {
                 SqlitePoolOptions::new().max_connections(8).connect_with(options.read_only(true)).await?
             };
-            Ok(Store { db: Db::Sqlite { read, write } })
+            Ok(Store { db: Db::Sqlite { read, write }, signals: Signals::new() })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool =
                 PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(5)).connect(url).await?;
-            Ok(Store { db: Db::Postgres(pool) })
+            Ok(Store { db: Db::Postgres(pool), signals: Signals::new() })
         } else {
             Err(StoreError::UnsupportedUrl(url.to_string()))
         }
@@ -175,6 +197,10 @@ impl Store {
             Db::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
 }
 
 /// Instants are stored as milliseconds since the epoch in both backends.

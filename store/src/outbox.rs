@@ -1,9 +1,27 @@
-use crate::{on_read, Store, StoreResult};
+//! The transactional outbox: every write appends its CloudEvents here in the same
+//! transaction; relays and consumers read it in order from a position.
 
-/// One committed event waiting in the outbox, in commit order of `seq`.
+use errand_domain::event::OutboundEvent;
+use tokio::sync::watch;
+
+use crate::{corrupt, on_read, on_write, Db, Store, StoreResult};
+
+/// A place in the outbox order, which is `(tx, seq)`: on SQLite `tx` is always 0
+/// and `seq` is commit order; on PostgreSQL `tx` is the writing transaction's id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OutboxPosition {
+    /// Writing transaction (PostgreSQL), else 0.
+    pub tx: i64,
+    /// Insertion sequence.
+    pub seq: i64,
+}
+
+/// One committed event waiting in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct OutboxRecord {
-    /// Position in the outbox.
+    /// Writing transaction (PostgreSQL), else 0.
+    pub tx: i64,
+    /// Insertion sequence.
     pub seq: i64,
     /// The CloudEvent id.
     pub event_id: String,
@@ -19,19 +37,163 @@ pub struct OutboxRecord {
     pub payload: String,
 }
 
-impl Store {
-    /// Up to `limit` outbox events after position `after_seq`, oldest first.
-    pub async fn outbox_after(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<OutboxRecord>> {
-        let rows = on_read!(self, |pool| {
-            sqlx::query_as(
-                "SELECT seq, event_id, topic, event_type, subject, user_id, payload FROM outbox \
-                 WHERE seq > $1 ORDER BY seq LIMIT $2",
+impl OutboxRecord {
+    /// Where this record sits in the outbox order.
+    pub fn position(&self) -> OutboxPosition {
+        OutboxPosition { tx: self.tx, seq: self.seq }
+    }
+}
+
+/// PostgreSQL channels that carry "something was committed" across processes.
+pub(crate) const OUTBOX_CHANNEL: &str = "errand_outbox";
+pub(crate) const NOTIFICATIONS_CHANNEL: &str = "errand_notifications";
+
+/// Encodes events for [`append_outbox!`].
+pub(crate) fn event_payloads(events: &[OutboundEvent]) -> StoreResult<Vec<(&OutboundEvent, String)>> {
+    events.iter().map(|e| Ok((e, serde_json::to_string(&e.event).map_err(|err| corrupt("event", err))?))).collect()
+}
+
+/// Appends encoded events to the outbox inside the transaction `$tx`, then runs
+/// `$notify` (PostgreSQL `pg_notify`, delivered at commit) when there is one.
+macro_rules! append_outbox {
+    ($tx:expr, $payloads:expr, $notify:expr) => {
+        for (event, payload) in $payloads {
+            sqlx::query(
+                "INSERT INTO outbox (event_id, topic, event_type, subject, user_id, payload, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
-            .bind(after_seq)
-            .bind(limit)
-            .fetch_all(pool)
-            .await
+            .bind(&event.event.id)
+            .bind(event.topic)
+            .bind(&event.event.event_type)
+            .bind(&event.event.subject)
+            .bind(&event.user_id)
+            .bind(payload)
+            .bind($crate::to_ms(event.event.time))
+            .execute(&mut *$tx)
+            .await?;
+        }
+        if let Some(notify) = $notify {
+            sqlx::query(notify).execute(&mut *$tx).await?;
+        }
+    };
+}
+pub(crate) use append_outbox;
+
+const OUTBOX_COLUMNS: &str = "tx, seq, event_id, topic, event_type, subject, user_id, payload";
+
+impl Store {
+    /// The statement that wakes other processes after a commit (PostgreSQL only).
+    pub(crate) fn notify_sql(&self, channel: &str) -> Option<&'static str> {
+        match (&self.db, channel) {
+            (Db::Postgres(_), OUTBOX_CHANNEL) => Some("SELECT pg_notify('errand_outbox', '')"),
+            (Db::Postgres(_), _) => Some("SELECT pg_notify('errand_notifications', '')"),
+            (Db::Sqlite { .. }, _) => None,
+        }
+    }
+
+    /// Tells local waiters that events were committed.
+    pub(crate) fn outbox_committed(&self) {
+        self.signals.outbox.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Changes whenever events are committed (by this process, or by another one on
+    /// PostgreSQL while [`Store::listen_for_commits`] runs).
+    pub fn outbox_signal(&self) -> watch::Receiver<u64> {
+        self.signals.outbox.subscribe()
+    }
+
+    /// Appends events that belong to no task write (e.g. a reminder firing).
+    pub async fn append_events(&self, events: &[OutboundEvent]) -> StoreResult<()> {
+        let payloads = event_payloads(events)?;
+        let notify = self.notify_sql(OUTBOX_CHANNEL);
+        on_write!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            append_outbox!(tx, &payloads, notify);
+            tx.commit().await
+        }
+        .await)?;
+        self.outbox_committed();
+        Ok(())
+    }
+
+    /// Up to `limit` committed events after `after`, in outbox order. On PostgreSQL
+    /// only events of transactions older than every running one are returned, so a
+    /// slow transaction's event can never be skipped: it shows up before anything
+    /// ordered after it.
+    pub async fn outbox_after(&self, after: OutboxPosition, limit: i64) -> StoreResult<Vec<OutboxRecord>> {
+        let barrier = match self.db {
+            Db::Postgres(_) => " AND tx < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint)",
+            Db::Sqlite { .. } => "",
+        };
+        let sql = format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE (tx > $1 OR (tx = $1 AND seq > $2)){barrier} \
+             ORDER BY tx, seq LIMIT $3"
+        );
+        let rows = on_read!(self, |pool| {
+            sqlx::query_as(&sql).bind(after.tx).bind(after.seq).bind(limit).fetch_all(pool).await
         })?;
         Ok(rows)
+    }
+
+    /// How many committed events lie after `after`.
+    pub async fn outbox_backlog(&self, after: OutboxPosition) -> StoreResult<i64> {
+        let count = on_read!(self, |pool| {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE tx > $1 OR (tx = $1 AND seq > $2)")
+                .bind(after.tx)
+                .bind(after.seq)
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(count)
+    }
+
+    /// Deletes the events every one of `consumers` has passed. A consumer without a
+    /// cursor has passed nothing, so nothing is deleted then.
+    pub async fn prune_outbox(&self, consumers: &[&str]) -> StoreResult<u64> {
+        let mut oldest: Option<OutboxPosition> = None;
+        for consumer in consumers {
+            let position = self.consumer_position(consumer).await?;
+            oldest = Some(oldest.map_or(position, |o| o.min(position)));
+        }
+        let Some(upto) = oldest else { return Ok(0) };
+        let removed = on_write!(self, |pool| {
+            sqlx::query("DELETE FROM outbox WHERE tx < $1 OR (tx = $1 AND seq <= $2)")
+                .bind(upto.tx)
+                .bind(upto.seq)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(removed)
+    }
+
+    /// Wakes local waiters when another process commits (PostgreSQL `LISTEN`). Runs
+    /// until the pool closes; reconnects on errors. Returns at once on SQLite, where
+    /// one process owns the database.
+    pub async fn listen_for_commits(&self) {
+        let Db::Postgres(pool) = &self.db else { return };
+        loop {
+            if pool.is_closed() {
+                return;
+            }
+            let Err(e) = self.forward_notifications(pool).await;
+            if pool.is_closed() {
+                return;
+            }
+            tracing::warn!(error = %e, "listening for commits failed; retrying");
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    }
+
+    async fn forward_notifications(&self, pool: &sqlx::PgPool) -> Result<std::convert::Infallible, sqlx::Error> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+        listener.listen_all([OUTBOX_CHANNEL, NOTIFICATIONS_CHANNEL]).await?;
+        loop {
+            let notification = listener.recv().await?;
+            match notification.channel() {
+                OUTBOX_CHANNEL => self.outbox_committed(),
+                _ => self.notifications_committed(),
+            }
+        }
     }
 }

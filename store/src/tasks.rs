@@ -3,7 +3,8 @@ use chrono::{DateTime, Utc};
 use errand_domain::{event::OutboundEvent, Priority, Status, Task};
 use serde::{Deserialize, Serialize};
 
-use crate::{from_ms, on_read, on_write, to_ms, Store, StoreError, StoreResult};
+use crate::outbox::{append_outbox, event_payloads, OUTBOX_CHANNEL};
+use crate::{corrupt, from_ms, on_read, on_write, to_ms, Store, StoreError, StoreResult};
 
 /// What lists can be sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,10 +180,6 @@ struct TaskRow {
 const TASK_COLUMNS: &str = "id, user_id, title, description, status, priority, tags, due_at, all_day, \
      reminders, recurrence, series_id, completed_at, created_at, updated_at, version";
 
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {e}"))
-}
-
 impl TaskRow {
     fn into_task(self) -> StoreResult<Task> {
         Ok(Task {
@@ -227,31 +224,6 @@ fn encode(task: &Task) -> StoreResult<Encoded> {
         reminders: json(&task.reminders)?,
         recurrence: task.recurrence.as_ref().map(json).transpose()?,
     })
-}
-
-fn event_payloads(events: &[OutboundEvent]) -> StoreResult<Vec<(&OutboundEvent, String)>> {
-    events.iter().map(|e| Ok((e, serde_json::to_string(&e.event).map_err(|err| corrupt("event", err))?))).collect()
-}
-
-/// Appends events to the outbox inside the transaction `$tx`.
-macro_rules! append_outbox {
-    ($tx:expr, $payloads:expr) => {
-        for (event, payload) in $payloads {
-            sqlx::query(
-                "INSERT INTO outbox (event_id, topic, event_type, subject, user_id, payload, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&event.event.id)
-            .bind(event.topic)
-            .bind(&event.event.event_type)
-            .bind(&event.event.subject)
-            .bind(&event.user_id)
-            .bind(payload)
-            .bind(to_ms(event.event.time))
-            .execute(&mut *$tx)
-            .await?;
-        }
-    };
 }
 
 /// Inserts the tag rows of `$task` inside the transaction `$tx`, in one statement.
@@ -320,6 +292,7 @@ impl Store {
     ) -> StoreResult<InsertOutcome> {
         let enc = encode(task)?;
         let payloads = event_payloads(events)?;
+        let notify = self.notify_sql(OUTBOX_CHANNEL);
         let now = to_ms(task.created_at);
         let outcome: Result<InsertOutcome, sqlx::Error> = on_write!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -373,11 +346,15 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             insert_tags!(tx, task);
-            append_outbox!(tx, &payloads);
+            append_outbox!(tx, &payloads, notify);
             tx.commit().await?;
             Ok(InsertOutcome::Inserted)
         });
-        Ok(outcome?)
+        let outcome = outcome?;
+        if outcome == InsertOutcome::Inserted {
+            self.outbox_committed();
+        }
+        Ok(outcome)
     }
 
     /// The response remembered for `key`, if it is younger than a day.
@@ -444,6 +421,7 @@ impl Store {
             crate::Db::Sqlite { .. } => "",
         };
         let select = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2{lock}");
+        let notify = self.notify_sql(OUTBOX_CHANNEL);
         // The async block scopes `?` and `return` to this transaction.
         let result: Result<Result<Option<Modified>, E>, sqlx::Error> = on_write!(self, |pool| async {
             let mut tx = pool.begin().await?;
@@ -494,7 +472,7 @@ impl Store {
                             .await?;
                         insert_tags!(tx, task);
                     }
-                    append_outbox!(tx, &payloads);
+                    append_outbox!(tx, &payloads, notify);
                     Modified::Updated(task)
                 }
                 Modification::Delete { events } => {
@@ -507,7 +485,7 @@ impl Store {
                         .bind(user_id)
                         .execute(&mut *tx)
                         .await?;
-                    append_outbox!(tx, &payloads);
+                    append_outbox!(tx, &payloads, notify);
                     Modified::Deleted(current)
                 }
             };
@@ -515,7 +493,11 @@ impl Store {
             Ok(Ok(Some(outcome)))
         }
         .await);
-        result.map_err(|e| E::from(StoreError::from(e)))?
+        let outcome = result.map_err(|e| E::from(StoreError::from(e)))??;
+        if matches!(outcome, Some(Modified::Updated(_) | Modified::Deleted(_))) {
+            self.outbox_committed();
+        }
+        Ok(outcome)
     }
 
     /// One page of a user's tasks.

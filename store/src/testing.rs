@@ -1,7 +1,7 @@
 //! Test support for this and other crates (feature `testing`): fresh databases on
 //! each backend, and a macro that runs one behaviour against every backend.
 
-use crate::Store;
+use crate::{OutboxPosition, OutboxRecord, Store};
 
 /// A store backend under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +71,20 @@ pub async fn fresh_store(backend: Backend) -> Option<(Store, TestDb)> {
     let store = Store::connect(&db.url).await.expect("connect");
     store.migrate().await.expect("migrate");
     Some((store, db))
+}
+
+/// The outbox after `after`, once at least `expected` records are visible. On
+/// PostgreSQL records wait for every older transaction in the cluster to finish
+/// (other tests' included), so they can show up a moment after their commit.
+pub async fn outbox_settled(store: &Store, after: OutboxPosition, expected: usize) -> Vec<OutboxRecord> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let records = store.outbox_after(after, 1000).await.expect("read outbox");
+        if records.len() >= expected || std::time::Instant::now() > deadline {
+            return records;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 /// Expands each named behaviour `async fn name(backend: Backend)` into one test per

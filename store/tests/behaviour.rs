@@ -5,10 +5,10 @@ use chrono_tz::Tz;
 use errand_domain::event::{task_event, Actor, TaskEventKind};
 use errand_domain::{NewTask, Priority, RecurrenceInput, ReminderInput, Status, Task, TaskPatch};
 use errand_store::on_every_backend;
-use errand_store::testing::{fresh_db, fresh_store as store, Backend};
+use errand_store::testing::{fresh_db, fresh_store as store, outbox_settled, Backend};
 use errand_store::{
-    Cursor, IdempotentResponse, InsertOutcome, Modification, Modified, NewUser, SortKey, Store, StoreError,
-    TaskListQuery,
+    Cursor, IdempotentResponse, InsertOutcome, Modification, Modified, NewUser, OutboxPosition, SortKey, Store,
+    StoreError, TaskListQuery,
 };
 
 on_every_backend!(
@@ -180,7 +180,7 @@ async fn modify_changes_a_task_in_one_transaction(backend: Backend) {
     let stranger = user(&store, "b@example.com").await;
     let missing = store.modify_task(&stranger, &task.id, |_| Ok::<_, StoreError>(Modification::Unchanged)).await;
     assert_eq!(missing.unwrap(), None);
-    assert_eq!(store.outbox_after(0, 100).await.unwrap().len(), 2, "created + updated only");
+    assert_eq!(outbox_settled(&store, OutboxPosition::default(), 2).await.len(), 2, "created + updated only");
 }
 
 /// Writes `next` in place of the stored task through `modify_task`, with one event.
@@ -218,7 +218,7 @@ async fn concurrent_modifications_queue_instead_of_racing(backend: Backend) {
     let back = store.get_task(&owner, &task.id).await.unwrap().unwrap();
     assert_eq!(back.version, 21, "no lost update");
     assert_eq!(back.description.matches(';').count(), 20);
-    assert_eq!(store.outbox_after(0, 100).await.unwrap().len(), 21);
+    assert_eq!(outbox_settled(&store, OutboxPosition::default(), 21).await.len(), 21);
 }
 
 async fn every_write_commits_its_event_atomically(backend: Backend) {
@@ -235,7 +235,7 @@ async fn every_write_commits_its_event_atomically(backend: Backend) {
     let events = [task_event(TaskEventKind::Created, &task, &Actor::User, None, t0())];
     assert!(store.insert_task(&task, &events, None).await.is_err());
 
-    let outbox = store.outbox_after(0, 100).await.unwrap();
+    let outbox = outbox_settled(&store, OutboxPosition::default(), 2).await;
     let types: Vec<&str> = outbox.iter().map(|r| r.event_type.as_str()).collect();
     assert_eq!(types, ["task.created", "task.completed"]);
     assert!(outbox.windows(2).all(|w| w[0].seq < w[1].seq));
@@ -244,7 +244,7 @@ async fn every_write_commits_its_event_atomically(backend: Backend) {
     let envelope: serde_json::Value = serde_json::from_str(&outbox[1].payload).unwrap();
     assert_eq!(envelope["id"], outbox[1].event_id);
     assert_eq!(envelope["data"]["task"]["status"], "done");
-    assert_eq!(store.outbox_after(outbox[0].seq, 100).await.unwrap().len(), 1);
+    assert_eq!(outbox_settled(&store, outbox[0].position(), 1).await.len(), 1);
 }
 
 async fn deletes_cascade_tags_and_emit_events(backend: Backend) {
@@ -265,7 +265,8 @@ async fn deletes_cascade_tags_and_emit_events(backend: Backend) {
     let mut q = query("due");
     q.tags = vec!["t".into()];
     assert_eq!(titles(&store, &owner, &q).await, ["two"]);
-    let types: Vec<String> = store.outbox_after(0, 10).await.unwrap().into_iter().map(|r| r.event_type).collect();
+    let types: Vec<String> =
+        outbox_settled(&store, OutboxPosition::default(), 3).await.into_iter().map(|r| r.event_type).collect();
     assert_eq!(types, ["task.created", "task.deleted", "task.created"]);
 }
 
