@@ -22,6 +22,18 @@ pub mod topics {
     pub const AUDIT: &str = "audit.events";
 }
 
+/// Event types outside `todo.events` that people are notified about.
+pub mod types {
+    /// `reminder.events`: a reminder's time came and its task still needs doing.
+    pub const REMINDER_FIRED: &str = "reminder.fired";
+    /// `ai.events`: a destructive action waits for the user's yes or no.
+    pub const CONFIRMATION_REQUESTED: &str = "confirmation.requested";
+    /// `recurring.events`: the next task of a recurring series was created.
+    pub const OCCURRENCE_CREATED: &str = "recurring.occurrence_created";
+    /// `notification.events`: a workflow acting for the user failed.
+    pub const WORKFLOW_FAILED: &str = "workflow.failed";
+}
+
 /// The `source` attribute of every event Errand emits.
 pub const SOURCE: &str = "errand";
 
@@ -148,6 +160,34 @@ pub struct TaskEventData {
     pub changes: Option<TaskChange>,
 }
 
+impl OutboundEvent {
+    /// An event of `event_type` on `topic` about `subject`, with `data` (which must
+    /// carry `user_id` and `actor`).
+    pub fn new(
+        topic: &'static str,
+        event_type: &str,
+        user_id: &str,
+        subject: Option<&str>,
+        data: serde_json::Value,
+        time: DateTime<Utc>,
+    ) -> OutboundEvent {
+        OutboundEvent {
+            topic,
+            user_id: user_id.to_string(),
+            event: CloudEvent {
+                specversion: "1.0".into(),
+                id: crate::new_id(),
+                source: SOURCE.into(),
+                event_type: event_type.into(),
+                subject: subject.map(str::to_string),
+                time,
+                datacontenttype: "application/json".into(),
+                data,
+            },
+        }
+    }
+}
+
 /// Builds the `todo.events` event of a task write.
 pub fn task_event(
     kind: TaskEventKind,
@@ -162,20 +202,8 @@ pub fn task_event(
         task: task.clone(),
         changes: changes.cloned(),
     };
-    OutboundEvent {
-        topic: topics::TODO,
-        user_id: task.user_id.clone(),
-        event: CloudEvent {
-            specversion: "1.0".into(),
-            id: crate::new_id(),
-            source: SOURCE.into(),
-            event_type: kind.event_type().into(),
-            subject: Some(task.id.clone()),
-            time,
-            datacontenttype: "application/json".into(),
-            data: serde_json::to_value(data).unwrap_or(serde_json::Value::Null),
-        },
-    }
+    let data = serde_json::to_value(data).unwrap_or(serde_json::Value::Null);
+    OutboundEvent::new(topics::TODO, kind.event_type(), &task.user_id, Some(&task.id), data, time)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 mod audit;
 mod consumers;
+mod leadership;
 mod notifications;
 mod outbox;
 mod tasks;
@@ -25,6 +26,7 @@ use tokio::sync::watch;
 
 pub use audit::{AuditEntry, AuditPage};
 pub use consumers::DeadLetter;
+pub use leadership::Leadership;
 pub use notifications::{NewNotification, Notification};
 pub use outbox::{OutboxPosition, OutboxRecord};
 pub use tasks::{Cursor, IdempotentResponse, InsertOutcome, Modification, Modified, SortKey, TaskListQuery, TaskPage};

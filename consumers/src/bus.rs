@@ -1,0 +1,327 @@
+//! The embedded bus: every consumer reads the outbox from its own durable cursor,
+//! woken by commits, and applies each event at least once and in effect once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use errand_domain::event::CloudEvent;
+use errand_store::{DeadLetter, OutboxPosition, OutboxRecord, Store};
+use tokio::sync::watch;
+
+use crate::{Delivery, Handler, HandlerError};
+
+/// Delivery settings.
+#[derive(Debug, Clone)]
+pub struct BusConfig {
+    /// Attempts before an event is dead-lettered.
+    pub max_attempts: u32,
+    /// Wait before the first retry; doubles each time.
+    pub first_retry: Duration,
+    /// Longest wait between retries.
+    pub max_retry: Duration,
+    /// Poll interval when no commit wakes the consumer (other processes' writes on
+    /// SQLite, lost wake-ups); commits normally wake consumers at once.
+    pub fallback_poll: Duration,
+    /// Events read per batch.
+    pub batch: i64,
+    /// How often the outbox and dedup records are pruned and lag is measured.
+    pub upkeep_every: Duration,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        BusConfig {
+            max_attempts: 6,
+            first_retry: Duration::from_millis(100),
+            max_retry: Duration::from_secs(10),
+            fallback_poll: Duration::from_secs(2),
+            batch: 256,
+            upkeep_every: Duration::from_secs(15),
+        }
+    }
+}
+
+impl BusConfig {
+    /// The wait before retry number `attempt` (1-based).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
+        self.first_retry.saturating_mul(factor).min(self.max_retry)
+    }
+}
+
+/// How long applied-event records are kept for deduplication.
+const DEDUP_RETENTION: chrono::Duration = chrono::Duration::days(7);
+
+/// The in-process event bus.
+pub struct Bus {
+    store: Store,
+    handlers: Vec<Arc<dyn Handler>>,
+    config: BusConfig,
+}
+
+impl Bus {
+    /// A bus delivering `store`'s outbox to `handlers`.
+    pub fn new(store: Store, handlers: Vec<Arc<dyn Handler>>, config: BusConfig) -> Bus {
+        Bus { store, handlers, config }
+    }
+
+    /// Delivers until `shutdown` turns true. A consumer stops between events (an
+    /// event being retried is left for the next start, never skipped).
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        let names: Vec<&'static str> = self.handlers.iter().map(|h| h.name()).collect();
+        let mut tasks = tokio::task::JoinSet::new();
+        for handler in &self.handlers {
+            let consumer = Consumer {
+                store: self.store.clone(),
+                handler: handler.clone(),
+                config: self.config.clone(),
+                shutdown: shutdown.clone(),
+            };
+            tasks.spawn(consumer.run());
+        }
+        tasks.spawn(upkeep(self.store.clone(), names, self.config.clone(), shutdown));
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+struct Consumer {
+    store: Store,
+    handler: Arc<dyn Handler>,
+    config: BusConfig,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// Whether the consumer should keep going.
+enum Flow {
+    Continue,
+    Stop,
+}
+
+impl Consumer {
+    fn stopping(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Sleeps `duration`; false when shutdown came first.
+    async fn pause(&mut self, duration: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(duration) => true,
+            _ = self.shutdown.wait_for(|stop| *stop) => false,
+        }
+    }
+
+    async fn run(mut self) {
+        let name = self.handler.name();
+        // With several processes on one PostgreSQL database, one of them consumes.
+        let _leadership = loop {
+            match self.store.try_lead(&format!("consumer:{name}")).await {
+                Ok(Some(leadership)) => break leadership,
+                Ok(None) => tracing::debug!(consumer = name, "another process consumes; standing by"),
+                Err(e) => tracing::warn!(consumer = name, error = %e, "cannot take the consumer role"),
+            }
+            if !self.pause(Duration::from_secs(5)).await {
+                return;
+            }
+        };
+        let mut position = loop {
+            match self.store.consumer_position(name).await {
+                Ok(position) => break position,
+                Err(e) => tracing::warn!(consumer = name, error = %e, "cannot read the consumer cursor"),
+            }
+            if !self.pause(Duration::from_secs(1)).await {
+                return;
+            }
+        };
+        tracing::info!(consumer = name, tx = position.tx, seq = position.seq, "consumer started");
+        let mut signal = self.store.outbox_signal();
+        while !self.stopping() {
+            signal.borrow_and_update();
+            let batch = match self.store.outbox_after(position, self.config.batch).await {
+                Ok(batch) => batch,
+                Err(e) => {
+                    tracing::warn!(consumer = name, error = %e, "reading the outbox failed");
+                    if !self.pause(Duration::from_secs(1)).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            if batch.is_empty() {
+                tokio::select! {
+                    _ = signal.changed() => {}
+                    _ = tokio::time::sleep(self.config.fallback_poll) => {}
+                    _ = self.shutdown.wait_for(|stop| *stop) => return,
+                }
+                continue;
+            }
+            let mut unsaved_skip: Option<OutboxPosition> = None;
+            for record in batch {
+                if !self.handler.topics().contains(&record.topic.as_str()) {
+                    // Not for this consumer: move past it, saved with the next write.
+                    position = record.position();
+                    unsaved_skip = Some(position);
+                    continue;
+                }
+                match self.deliver(&record).await {
+                    Flow::Continue => {
+                        position = record.position();
+                        unsaved_skip = None;
+                    }
+                    Flow::Stop => return,
+                }
+            }
+            if let Some(skipped) = unsaved_skip {
+                if let Err(e) = self.store.advance_consumer(name, skipped, None, Utc::now()).await {
+                    tracing::warn!(consumer = name, error = %e, "saving the cursor failed; events will be re-read");
+                }
+            }
+        }
+    }
+
+    /// Applies one event with retries, then records it (or its dead letter) and the
+    /// new cursor in one transaction. Stops only for shutdown.
+    async fn deliver(&mut self, record: &OutboxRecord) -> Flow {
+        let name = self.handler.name();
+        let position = record.position();
+        let outcome = match serde_json::from_str::<CloudEvent>(&record.payload) {
+            Err(e) => Err((HandlerError::Reject(format!("the outbox payload is not a CloudEvent: {e}")), 0)),
+            Ok(event) => {
+                let delivery = Delivery { topic: record.topic.clone(), event };
+                match self.store.event_applied(name, &record.event_id).await {
+                    Ok(true) => Ok(()),
+                    _ => self.apply_with_retries(&delivery).await,
+                }
+            }
+        };
+        let saved = match outcome {
+            Ok(()) => {
+                metrics::counter!("errand_events_delivered_total", "consumer" => name).increment(1);
+                if let Ok(event) = serde_json::from_str::<CloudEvent>(&record.payload) {
+                    let latency = (Utc::now() - event.time).to_std().unwrap_or_default();
+                    metrics::histogram!("errand_event_delivery_seconds", "consumer" => name)
+                        .record(latency.as_secs_f64());
+                }
+                self.persist(|store| async move {
+                    store.advance_consumer(name, position, Some(&record.event_id), Utc::now()).await
+                })
+                .await
+            }
+            Err((_, _)) if self.stopping() => return Flow::Stop,
+            Err((error, attempts)) => {
+                tracing::error!(consumer = name, event_id = %record.event_id, attempts, %error, "dead-lettering event");
+                metrics::counter!("errand_events_dead_lettered_total", "consumer" => name).increment(1);
+                let letter = DeadLetter {
+                    id: errand_domain::new_id(),
+                    consumer: name.to_string(),
+                    event_id: record.event_id.clone(),
+                    topic: record.topic.clone(),
+                    payload: record.payload.clone(),
+                    error: error.to_string(),
+                    attempts: i64::from(attempts),
+                    created_at: Utc::now(),
+                    replayed_at: None,
+                };
+                self.persist(|store| {
+                    let letter = letter.clone();
+                    async move { store.dead_letter(&letter, Some(position)).await }
+                })
+                .await
+            }
+        };
+        if saved {
+            Flow::Continue
+        } else {
+            Flow::Stop
+        }
+    }
+
+    /// Runs the handler until it succeeds, rejects, runs out of attempts, or
+    /// shutdown comes. The error carries the attempts made.
+    async fn apply_with_retries(&mut self, delivery: &Delivery) -> Result<(), (HandlerError, u32)> {
+        let name = self.handler.name();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.handler.handle(delivery).await {
+                Ok(()) => return Ok(()),
+                Err(error @ HandlerError::Reject(_)) => return Err((error, attempt)),
+                Err(error) => {
+                    metrics::counter!("errand_events_failed_total", "consumer" => name).increment(1);
+                    if attempt >= self.config.max_attempts {
+                        return Err((error, attempt));
+                    }
+                    let wait = self.config.backoff(attempt);
+                    tracing::warn!(consumer = name, event_id = %delivery.event.id, attempt, %error, ?wait, "handler failed; retrying");
+                    if !self.pause(wait).await {
+                        return Err((error, attempt));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Retries a bookkeeping write until it succeeds; false when shutdown came first
+    /// (the event is then delivered again on the next start, and deduplicated).
+    async fn persist<F, Fut>(&mut self, write: F) -> bool
+    where
+        F: Fn(Store) -> Fut,
+        Fut: std::future::Future<Output = errand_store::StoreResult<()>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match write(self.store.clone()).await {
+                Ok(()) => return true,
+                Err(e) => {
+                    attempt += 1;
+                    tracing::warn!(consumer = self.handler.name(), error = %e, "saving delivery state failed; retrying");
+                    if !self.pause(self.config.backoff(attempt)).await {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Prunes what every consumer has passed and publishes consumer lag.
+async fn upkeep(store: Store, consumers: Vec<&'static str>, config: BusConfig, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        for name in &consumers {
+            if let Ok(position) = store.consumer_position(name).await {
+                if let Ok(backlog) = store.outbox_backlog(position).await {
+                    metrics::gauge!("errand_consumer_lag_events", "consumer" => *name).set(backlog as f64);
+                }
+            }
+        }
+        match store.prune_outbox(&consumers).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::debug!(removed, "pruned delivered outbox events"),
+            Err(e) => tracing::warn!(error = %e, "pruning the outbox failed"),
+        }
+        if let Err(e) = store.prune_applied_events(Utc::now() - DEDUP_RETENTION).await {
+            tracing::warn!(error = %e, "pruning dedup records failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(config.upkeep_every) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let config = BusConfig {
+            first_retry: Duration::from_millis(100),
+            max_retry: Duration::from_secs(1),
+            ..Default::default()
+        };
+        let waits: Vec<u128> = (1..=6).map(|a| config.backoff(a).as_millis()).collect();
+        assert_eq!(waits, [100, 200, 400, 800, 1000, 1000]);
+        assert_eq!(config.backoff(1000), Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,55 @@
+use std::future::Future;
+use std::pin::Pin;
+
+use errand_domain::event::CloudEvent;
+
+/// One event handed to a consumer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// The topic it was published on.
+    pub topic: String,
+    /// The envelope.
+    pub event: CloudEvent,
+}
+
+impl Delivery {
+    /// `data.user_id`, which every Errand event carries.
+    pub fn user_id(&self) -> Result<&str, HandlerError> {
+        self.event.data["user_id"]
+            .as_str()
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| HandlerError::Reject(format!("event {} has no data.user_id", self.event.id)))
+    }
+}
+
+/// Why a handler did not apply an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandlerError {
+    /// Might work later (e.g. the database is unavailable): retry with backoff.
+    #[error("temporary failure: {0}")]
+    Retry(String),
+    /// Can never work (e.g. the event is malformed): dead-letter it at once.
+    #[error("rejected: {0}")]
+    Reject(String),
+}
+
+impl From<errand_store::StoreError> for HandlerError {
+    fn from(error: errand_store::StoreError) -> Self {
+        HandlerError::Retry(error.to_string())
+    }
+}
+
+/// What a handler returns.
+pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send + 'a>>;
+
+/// A consumer: a name (its cursor and dedup key), the topics it reads, and what it
+/// does with one event. Handlers must tolerate seeing an event twice; the delivery
+/// machinery deduplicates by event id, and handlers also write idempotently.
+pub trait Handler: Send + Sync + 'static {
+    /// Stable name, e.g. `audit`.
+    fn name(&self) -> &'static str;
+    /// Topics it reads.
+    fn topics(&self) -> &'static [&'static str];
+    /// Applies one event. Events of its topics that it does not care about are `Ok`.
+    fn handle<'a>(&'a self, delivery: &'a Delivery) -> HandlerFuture<'a>;
+}
