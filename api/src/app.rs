@@ -1,15 +1,20 @@
 //! The composition root of `errand serve`: config -> `App::build` -> `App::serve`.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::FromRef;
+use errand_consumers::{Bus, BusConfig, DaprConfig, DaprPublisher};
+use errand_store::Store;
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::auth::{load_or_create_secret, Tokens};
-use crate::config::Config;
+use crate::config::{Config, Runtime};
 use crate::routes;
 use crate::tasks::TaskService;
-use errand_store::Store;
 
 /// What every handler can reach; cheap to clone.
 #[derive(Clone)]
@@ -20,6 +25,10 @@ pub struct AppState {
     pub tokens: Tokens,
     /// Task operations.
     pub tasks: TaskService,
+    /// Turns true when the server shuts down (long-lived streams end then).
+    pub shutdown: watch::Receiver<bool>,
+    /// Renders `GET /metrics`.
+    pub metrics: Option<PrometheusHandle>,
 }
 
 impl FromRef<AppState> for Store {
@@ -37,6 +46,9 @@ impl FromRef<AppState> for Tokens {
 /// A built application, ready to serve.
 pub struct App {
     state: AppState,
+    stop: Arc<watch::Sender<bool>>,
+    runtime: Runtime,
+    dapr: DaprConfig,
 }
 
 /// Why the application could not start.
@@ -63,22 +75,63 @@ impl App {
             .map_err(|e| StartError::DataDir(data_dir, e))?;
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
-        let state =
-            AppState { tasks: TaskService::new(store.clone()), tokens: Tokens::new(&secret, config.token_ttl), store };
-        Ok(App { state })
+        let (stop, shutdown) = watch::channel(false);
+        let state = AppState {
+            tasks: TaskService::new(store.clone()),
+            tokens: Tokens::new(&secret, config.token_ttl),
+            store,
+            shutdown,
+            metrics: crate::telemetry::metrics(),
+        };
+        let dapr = DaprConfig { http_endpoint: config.dapr_http_endpoint.clone(), pubsub: config.dapr_pubsub.clone() };
+        Ok(App { state, stop: Arc::new(stop), runtime: config.runtime, dapr })
     }
 
-    /// Serves HTTP on `listener` until `shutdown` completes, lets in-flight requests
-    /// finish, then closes the database.
+    /// Serves HTTP on `listener`, with the event delivery of the runtime (the
+    /// embedded bus, or the Dapr publisher), until `shutdown` completes; then lets
+    /// in-flight requests finish, stops delivery between events, and closes the
+    /// database.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let store = self.state.store.clone();
+        let stopped = self.state.shutdown.clone();
+        let listening = tokio::spawn({
+            let store = store.clone();
+            let mut stopped = stopped.clone();
+            async move {
+                tokio::select! {
+                    _ = store.listen_for_commits() => {}
+                    _ = stopped.wait_for(|stop| *stop) => {}
+                }
+            }
+        });
+        let delivery = match self.runtime {
+            Runtime::Embedded => {
+                let bus = Bus::new(store.clone(), errand_consumers::handlers(&store), BusConfig::default());
+                tokio::spawn(bus.run(stopped.clone()))
+            }
+            Runtime::Dapr => {
+                let publisher = DaprPublisher::new(store.clone(), self.dapr.clone(), BusConfig::default());
+                tokio::spawn(publisher.run(stopped.clone()))
+            }
+        };
         let housekeeping = tokio::spawn(housekeeping(store.clone()));
         let router = routes::router(self.state);
-        let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+        let stop = self.stop.clone();
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = stop.send(true);
+            })
+            .await;
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(Duration::from_secs(10), delivery).await.is_err() {
+            tracing::warn!("event delivery did not stop within 10 s");
+        }
+        listening.abort();
         housekeeping.abort();
         store.close().await;
         tracing::info!("stopped");
@@ -93,7 +146,7 @@ pub async fn bind(config: &Config) -> Result<TcpListener, StartError> {
 
 /// Periodic upkeep of the store: forgets expired idempotency keys.
 async fn housekeeping(store: Store) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every.tick().await;
         match store.prune_idempotency_keys(crate::tasks::now()).await {

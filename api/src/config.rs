@@ -44,6 +44,10 @@ pub struct Config {
     pub token_ttl: chrono::Duration,
     /// Log format.
     pub log_format: LogFormat,
+    /// daprd's HTTP endpoint (Dapr runtime).
+    pub dapr_http_endpoint: String,
+    /// The Dapr pub/sub component (Dapr runtime).
+    pub dapr_pubsub: String,
 }
 
 /// One layer of settings; later layers override earlier ones field by field.
@@ -64,6 +68,10 @@ pub struct Settings {
     pub token_ttl_hours: Option<u32>,
     /// `log_format`
     pub log_format: Option<String>,
+    /// `dapr_http_endpoint`
+    pub dapr_http_endpoint: Option<String>,
+    /// `dapr_pubsub`
+    pub dapr_pubsub: Option<String>,
 }
 
 impl Settings {
@@ -76,6 +84,8 @@ impl Settings {
             jwt_secret: self.jwt_secret.or(base.jwt_secret),
             token_ttl_hours: self.token_ttl_hours.or(base.token_ttl_hours),
             log_format: self.log_format.or(base.log_format),
+            dapr_http_endpoint: self.dapr_http_endpoint.or(base.dapr_http_endpoint),
+            dapr_pubsub: self.dapr_pubsub.or(base.dapr_pubsub),
         }
     }
 
@@ -97,6 +107,10 @@ impl Settings {
             jwt_secret: get("ERRAND_JWT_SECRET"),
             token_ttl_hours,
             log_format: get("ERRAND_LOG_FORMAT"),
+            // Dapr's own variables: the sidecar sets DAPR_HTTP_PORT for its app.
+            dapr_http_endpoint: get("DAPR_HTTP_ENDPOINT")
+                .or_else(|| get("DAPR_HTTP_PORT").map(|port| format!("http://127.0.0.1:{port}"))),
+            dapr_pubsub: get("ERRAND_DAPR_PUBSUB"),
         })
     }
 
@@ -174,7 +188,16 @@ impl Config {
                 return Err(ConfigError::Invalid("log_format", format!("{other:?} is neither json nor pretty")))
             }
         };
+        let dapr_http_endpoint = s.dapr_http_endpoint.unwrap_or_else(|| "http://127.0.0.1:3500".into());
+        if !(dapr_http_endpoint.starts_with("http://") || dapr_http_endpoint.starts_with("https://")) {
+            return Err(ConfigError::Invalid(
+                "dapr_http_endpoint",
+                format!("{dapr_http_endpoint:?} is not an http(s) URL"),
+            ));
+        }
         Ok(Config {
+            dapr_http_endpoint,
+            dapr_pubsub: s.dapr_pubsub.unwrap_or_else(|| "pubsub".into()),
             listen,
             data_dir,
             database_url,
@@ -212,12 +235,15 @@ mod tests {
     fn later_layers_win_field_by_field() {
         let file: Settings =
             toml::from_str("listen = \"127.0.0.1:1\"\ndata_dir = \"/f\"\nruntime = \"embedded\"").unwrap();
-        let env = env(&[("ERRAND_LISTEN", "127.0.0.1:2"), ("ERRAND_DATA_DIR", "/e")]);
+        let environment = env(&[("ERRAND_LISTEN", "127.0.0.1:2"), ("ERRAND_DATA_DIR", "/e")]);
         let flags = Settings { listen: Some("127.0.0.1:3".into()), ..Default::default() };
-        let c = Config::resolve(file, env, flags, Surroundings::default()).unwrap();
+        let c = Config::resolve(file, environment, flags, Surroundings::default()).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:3");
         assert_eq!(c.data_dir, PathBuf::from("/e"));
         assert_eq!(c.database_url, "sqlite:///e/errand.db");
+        let dapr = env(&[("DAPR_HTTP_PORT", "3999"), ("ERRAND_DAPR_PUBSUB", "kafka")]);
+        let c = Config::resolve(Settings::default(), dapr, Settings::default(), Surroundings::default()).unwrap();
+        assert_eq!((c.dapr_http_endpoint.as_str(), c.dapr_pubsub.as_str()), ("http://127.0.0.1:3999", "kafka"));
     }
 
     #[test]
@@ -229,6 +255,10 @@ mod tests {
             (Settings { jwt_secret: Some("short".into()), ..Default::default() }, "jwt_secret"),
             (Settings { log_format: Some("xml".into()), ..Default::default() }, "log_format"),
             (Settings { token_ttl_hours: Some(0), ..Default::default() }, "token_ttl_hours"),
+            (
+                Settings { dapr_http_endpoint: Some("localhost:3500".into()), ..Default::default() },
+                "dapr_http_endpoint",
+            ),
         ];
         for (flags, name) in cases {
             match Config::resolve(Settings::default(), Settings::default(), flags, Surroundings::default()) {

@@ -109,6 +109,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     }
 }
 
+/// `?access_token=` of an event stream: browsers' EventSource cannot set headers.
+/// Other routes take the header only, keeping tokens out of URLs.
+fn query_token(parts: &Parts) -> Option<String> {
+    if !parts.uri.path().ends_with("/stream") {
+        return None;
+    }
+    form_urlencoded::parse(parts.uri.query()?.as_bytes())
+        .find(|(name, _)| name == "access_token")
+        .map(|(_, value)| value.into_owned())
+        .filter(|t| !t.is_empty())
+}
+
 /// The authenticated caller, from `Authorization: Bearer <token>`.
 pub struct AuthUser(pub UserRecord);
 
@@ -121,18 +133,19 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer <token> header".into()))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be Bearer <token>".into()))?;
-        let user_id = Tokens::from_ref(state).verify(token)?;
+        let token = match parts.headers.get(header::AUTHORIZATION) {
+            Some(header) => header
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be Bearer <token>".into()))?,
+            None => query_token(parts)
+                .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer <token> header".into()))?,
+        };
+        let user_id = Tokens::from_ref(state).verify(&token)?;
         let user = Store::from_ref(state)
             .user_by_id(&user_id)
             .await?

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use errand_api::app::{bind, App};
-use errand_api::config::{Config, Runtime, Settings, Surroundings};
+use errand_api::config::{Config, Settings, Surroundings};
 use errand_api::telemetry;
 use errand_store::Store;
 
@@ -49,12 +49,41 @@ enum Command {
         #[arg(long)]
         runtime: Option<String>,
     },
+    /// Run one event consumer as its own process, subscribed through Dapr pub/sub
+    /// (the Dapr runtime); it serves daprd's subscriber API on --listen.
+    Consumer {
+        /// audit or notification
+        name: String,
+        /// Address daprd reaches this app on [default: 127.0.0.1:8080] [env: ERRAND_LISTEN]
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Inspect and replay events that consumers gave up on.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
     /// Apply database migrations and exit (serve also applies them at start).
     Migrate,
     /// Account administration.
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// List dead letters, newest first.
+    DeadLetters {
+        /// Include those already replayed.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Deliver a dead letter to its consumer again.
+    Replay {
+        /// Dead-letter id.
+        id: String,
     },
 }
 
@@ -110,9 +139,13 @@ fn load_config(cli: &Cli, env: &HashMap<String, String>) -> Result<Config, Strin
         database_url: cli.global.database_url.clone(),
         ..Default::default()
     };
-    if let Command::Serve { listen, runtime } = &cli.command {
-        flags.listen = listen.clone();
-        flags.runtime = runtime.clone();
+    match &cli.command {
+        Command::Serve { listen, runtime } => {
+            flags.listen = listen.clone();
+            flags.runtime = runtime.clone();
+        }
+        Command::Consumer { listen, .. } => flags.listen = listen.clone(),
+        _ => {}
     }
     let around = Surroundings {
         in_container: PathBuf::from("/.dockerenv").exists() || env.contains_key("KUBERNETES_SERVICE_HOST"),
@@ -124,17 +157,16 @@ fn load_config(cli: &Cli, env: &HashMap<String, String>) -> Result<Config, Strin
 async fn run(command: Command, config: Config) -> Result<(), String> {
     match command {
         Command::Serve { .. } => serve(config).await,
+        Command::Consumer { name, .. } => consumer(config, &name).await,
+        Command::Events { command } => events(config, command).await,
         Command::Migrate => {
-            std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("data directory: {e}"))?;
-            let store = Store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
-            store.migrate().await.map_err(|e| e.to_string())?;
+            let store = open_store(&config).await?;
             store.close().await;
             println!("migrations applied to the {} database", store.backend());
             Ok(())
         }
         Command::Admin { command: AdminCommand::Grant { email } } => {
-            let store = Store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
-            store.migrate().await.map_err(|e| e.to_string())?;
+            let store = open_store(&config).await?;
             let granted = store.grant_admin(&email).await.map_err(|e| e.to_string())?;
             store.close().await;
             if granted {
@@ -148,11 +180,6 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
 }
 
 async fn serve(config: Config) -> Result<(), String> {
-    if config.runtime == Runtime::Dapr {
-        return Err("the dapr runtime needs the event, workflow and activity adapters, which this build does not \
-                    have yet; run with --runtime embedded"
-            .into());
-    }
     let app = App::build(&config).await.map_err(|e| e.to_string())?;
     let listener = bind(&config).await.map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -160,6 +187,68 @@ async fn serve(config: Config) -> Result<(), String> {
     // Tests and scripts read this line to learn the port when listening on :0.
     println!("errand listening on http://{addr}");
     app.serve(listener, shutdown_signal()).await.map_err(|e| e.to_string())
+}
+
+async fn open_store(config: &Config) -> Result<Store, String> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("data directory: {e}"))?;
+    let store = Store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
+    store.migrate().await.map_err(|e| e.to_string())?;
+    Ok(store)
+}
+
+async fn consumer(config: Config, name: &str) -> Result<(), String> {
+    let store = open_store(&config).await?;
+    let handler = errand_consumers::handlers(&store)
+        .into_iter()
+        .find(|h| h.name() == name)
+        .ok_or_else(|| format!("no consumer named {name:?}; use audit or notification"))?;
+    let mut router = errand_consumers::subscriber_router(store.clone(), handler, &config.dapr_pubsub);
+    if let Some(metrics) = telemetry::metrics() {
+        router = router.route("/metrics", axum::routing::get(move || std::future::ready(metrics.render())));
+    }
+    let listener = bind(&config).await.map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%addr, consumer = name, pubsub = %config.dapr_pubsub, "consumer listening");
+    println!("errand consumer {name} listening on http://{addr}");
+    let served = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await;
+    store.close().await;
+    served.map_err(|e| e.to_string())
+}
+
+async fn events(config: Config, command: EventsCommand) -> Result<(), String> {
+    let store = open_store(&config).await?;
+    let result = match command {
+        EventsCommand::DeadLetters { all } => {
+            let letters = store.dead_letters(!all, 1000).await.map_err(|e| e.to_string())?;
+            if letters.is_empty() {
+                println!("no dead letters");
+            }
+            for l in letters {
+                let replayed = l.replayed_at.map(|at| format!(" replayed {}", at.to_rfc3339())).unwrap_or_default();
+                println!(
+                    "{}  {}  consumer={} topic={} event={} attempts={}{}\n    error: {}",
+                    l.id,
+                    l.created_at.to_rfc3339(),
+                    l.consumer,
+                    l.topic,
+                    l.event_id,
+                    l.attempts,
+                    replayed,
+                    l.error
+                );
+            }
+            Ok(())
+        }
+        EventsCommand::Replay { id } => {
+            let handlers = errand_consumers::handlers(&store);
+            errand_consumers::replay(&store, &handlers, &id)
+                .await
+                .map(|l| println!("replayed {} to {}", l.id, l.consumer))
+                .map_err(|e| e.to_string())
+        }
+    };
+    store.close().await;
+    result
 }
 
 /// Hides the password of a database URL in logs.

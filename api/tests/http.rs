@@ -571,8 +571,15 @@ async fn health_readiness_and_openapi() {
         ("/api/v1/tasks/{id}", "delete"),
         ("/api/v1/tasks/{id}/complete", "post"),
         ("/api/v1/tasks/{id}/reopen", "post"),
+        ("/api/v1/audit", "get"),
+        ("/api/v1/notifications", "get"),
+        ("/api/v1/notifications/stream", "get"),
+        ("/api/v1/notifications/{id}/read", "post"),
+        ("/api/v1/ops/dead-letters", "get"),
+        ("/api/v1/ops/dead-letters/{id}/replay", "post"),
         ("/healthz", "get"),
         ("/readyz", "get"),
+        ("/metrics", "get"),
     ];
     for (path, method) in expected {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "openapi lacks {method} {path}");

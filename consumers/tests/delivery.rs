@@ -212,7 +212,10 @@ async fn failing_handlers_are_retried_then_dead_lettered_and_replayable(backend:
     let replayed = replay(&store, std::slice::from_ref(&fixed), &letters[0].id).await.unwrap();
     assert!(replayed.replayed_at.is_some());
     assert_eq!(store.dead_letters(true, 10).await.unwrap().len(), 1);
-    assert!(matches!(replay(&store, std::slice::from_ref(&fixed), &letters[0].id).await, Err(ReplayError::AlreadyReplayed(_))));
+    assert!(matches!(
+        replay(&store, std::slice::from_ref(&fixed), &letters[0].id).await,
+        Err(ReplayError::AlreadyReplayed(_))
+    ));
     assert!(matches!(replay(&store, std::slice::from_ref(&fixed), "nope").await, Err(ReplayError::NotFound(_))));
     let still_broken: Arc<dyn Handler> = Flaky::new("hopeless", u32::MAX);
     assert!(matches!(replay(&store, &[still_broken], &letters[1].id).await, Err(ReplayError::Failed(_))));

@@ -8,7 +8,7 @@ use crate::app::AppState;
 use crate::error::ApiError;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
 }
 
 /// Health or readiness.
@@ -35,4 +35,17 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
         Ok(false) => Err(ApiError::Unavailable("migrations are not applied".into())),
         Err(e) => Err(ApiError::Unavailable(e.to_string())),
     }
+}
+
+/// Prometheus metrics: HTTP requests, and the event bus (published, delivered,
+/// failed, dead-lettered per consumer; consumer lag; delivery latency).
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics(
+    State(state): State<AppState>,
+) -> Result<([(axum::http::HeaderName, &'static str); 1], String), ApiError> {
+    let handle = state
+        .metrics
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable("metrics are not recorded in this process".into()))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()))
 }

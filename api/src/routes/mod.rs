@@ -1,9 +1,12 @@
 //! The HTTP edge. Each module exports `router()`; this root only merges them and
 //! adds the layers every request passes through.
 
+mod audit;
 mod auth;
 mod health;
+mod notifications;
 mod openapi;
+mod ops;
 mod tasks;
 
 use std::time::Duration;
@@ -22,9 +25,28 @@ use crate::extract::BODY_LIMIT;
 
 pub use openapi::ApiDoc;
 
+/// Default and largest page sizes of the paged lists.
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 200;
+
+/// The page size of a list request: `limit` when given (1 to 200), else 50.
+fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_parameter("limit", format!("limit must be between 1 and {MAX_PAGE}")));
+    }
+    Ok(limit)
+}
+
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new().merge(auth::router()).merge(tasks::router()).merge(openapi::router());
+    let api = Router::new()
+        .merge(auth::router())
+        .merge(tasks::router())
+        .merge(audit::router())
+        .merge(notifications::router())
+        .merge(ops::router())
+        .merge(openapi::router());
     Router::new()
         .nest("/api/v1", api)
         .merge(health::router())
@@ -57,6 +79,9 @@ pub fn router(state: AppState) -> Router {
                     span.record("status", res.status().as_u16());
                     span.record("latency_ms", latency.as_secs_f64() * 1000.0);
                     tracing::info!("request done");
+                    let status = res.status().as_u16().to_string();
+                    metrics::counter!("errand_http_requests_total", "status" => status).increment(1);
+                    metrics::histogram!("errand_http_request_duration_seconds").record(latency.as_secs_f64());
                 })
                 .on_failure(()),
         )

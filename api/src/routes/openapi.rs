@@ -17,7 +17,10 @@ pub fn router() -> Router<AppState> {
         super::auth::signup, super::auth::login, super::auth::me,
         super::tasks::create_task, super::tasks::list_tasks, super::tasks::get_task,
         super::tasks::update_task, super::tasks::delete_task, super::tasks::complete_task, super::tasks::reopen_task,
-        super::health::healthz, super::health::readyz,
+        super::audit::audit_trail,
+        super::notifications::list_notifications, super::notifications::mark_read, super::notifications::stream_notifications,
+        super::ops::list_dead_letters, super::ops::replay_dead_letter,
+        super::health::healthz, super::health::readyz, super::health::metrics,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::error::ErrorDetail,
@@ -26,7 +29,7 @@ pub fn router() -> Router<AppState> {
         errand_domain::RecurrenceInput, errand_domain::RecurrenceView, errand_domain::UserProfile, errand_domain::Role,
     )),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "tasks"), (name = "operations")),
+    tags((name = "auth"), (name = "tasks"), (name = "events"), (name = "operations")),
 )]
 pub struct ApiDoc;
 

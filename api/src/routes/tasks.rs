@@ -23,9 +23,6 @@ pub fn router() -> Router<AppState> {
         .route("/tasks/{id}/reopen", post(reopen_task))
 }
 
-const DEFAULT_LIMIT: u32 = 50;
-const MAX_LIMIT: u32 = 200;
-
 /// A page of tasks.
 #[derive(Serialize, ToSchema)]
 pub struct TaskList {
@@ -102,10 +99,7 @@ fn list_query(params: ListParams, user: &UserRecord) -> Result<TaskListQuery, Ap
             ),
         )
     })?;
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_parameter("limit", format!("limit must be between 1 and {MAX_LIMIT}")));
-    }
+    let limit = super::page_limit(params.limit)?;
     let after = params
         .cursor
         .map(|text| {
