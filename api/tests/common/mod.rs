@@ -23,23 +23,14 @@ pub struct Server {
 impl Server {
     /// Starts the binary against `database_url`, keeping state in `data_dir`.
     pub fn start(database_url: &str, data_dir: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_errand"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url, "--data-dir"])
-            .arg(data_dir)
-            .env("ERRAND_LOG_FORMAT", "json")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn errand");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
-        let base = line
-            .trim()
-            .strip_prefix("errand listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line from errand: {line:?}"))
-            .to_string();
+        Server::start_with(database_url, data_dir, &[], &[])
+    }
+
+    /// Starts `errand serve` with extra flags and environment variables.
+    pub fn start_with(database_url: &str, data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_errand"));
+        command.args(["serve", "--listen", "127.0.0.1:0"]).args(args);
+        let (child, base) = spawn_listening(command, database_url, data_dir, envs, "errand listening on ");
         Server {
             base,
             client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
@@ -47,6 +38,12 @@ impl Server {
             data_dir: data_dir.to_path_buf(),
             database_url: database_url.to_string(),
         }
+    }
+
+    /// Ends the process at once (SIGKILL): nothing gets to finish or flush.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Starts a server on a fresh database of `backend`; `None` when unavailable.
@@ -100,6 +97,50 @@ impl Drop for Server {
         if let Ok(None) = self.child.try_wait() {
             self.terminate();
         }
+    }
+}
+
+/// Spawns an `errand` command on `database_url`/`data_dir` and waits for its
+/// "<prefix>http://addr" line. Returns the child and the base URL.
+pub fn spawn_listening(
+    mut command: Command,
+    database_url: &str,
+    data_dir: &Path,
+    envs: &[(&str, &str)],
+    prefix: &str,
+) -> (Child, String) {
+    command
+        .args(["--database-url", database_url, "--data-dir"])
+        .arg(data_dir)
+        .env("ERRAND_LOG_FORMAT", "json")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (name, value) in envs {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("spawn errand");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
+    let base = line
+        .trim()
+        .strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("unexpected first line from errand: {line:?}"))
+        .to_string();
+    (child, base)
+}
+
+/// Polls `check` every 20 ms until it is true; fails the test after `seconds`.
+pub async fn eventually<F, Fut>(what: &str, seconds: u64, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
