@@ -1,7 +1,7 @@
 # Errand. `make run` starts it; `make test` proves it works.
 CARGO ?= cargo
 
-.PHONY: run build test lint fmt load
+.PHONY: run build test lint fmt load bench
 
 ## Build everything (release) and start Errand on http://localhost:8080 (SQLite + embedded defaults).
 run:
@@ -25,3 +25,7 @@ fmt:
 ## Load figures for POST and GET /api/v1/tasks (wrk, 50 connections, SQLite).
 load: build
 	scripts/load.sh
+
+## Benchmarks against the targets of DESIGN §7 (figures with a baseline from the same run).
+bench:
+	$(CARGO) bench --locked -p errand-consumers --bench latency

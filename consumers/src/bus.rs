@@ -92,10 +92,19 @@ struct Consumer {
     shutdown: watch::Receiver<bool>,
 }
 
-/// Whether the consumer should keep going.
-enum Flow {
-    Continue,
-    Stop,
+/// What became of one event.
+enum Outcome {
+    Applied,
+    AlreadyApplied,
+    Dead(DeadLetter),
+    Stopped,
+}
+
+/// Delivered but not yet saved: the cursor and the applied event ids.
+#[derive(Default)]
+struct Progress {
+    position: Option<OutboxPosition>,
+    applied: Vec<String>,
 }
 
 impl Consumer {
@@ -155,85 +164,98 @@ impl Consumer {
                 }
                 continue;
             }
-            let mut unsaved_skip: Option<OutboxPosition> = None;
+            // Progress is saved once per batch (and before a dead letter): a crash
+            // re-delivers at most one batch, which dedup and idempotent handlers absorb.
+            let mut progress = Progress::default();
             for record in batch {
-                if !self.handler.topics().contains(&record.topic.as_str()) {
-                    // Not for this consumer: move past it, saved with the next write.
-                    position = record.position();
-                    unsaved_skip = Some(position);
-                    continue;
-                }
-                match self.deliver(&record).await {
-                    Flow::Continue => {
-                        position = record.position();
-                        unsaved_skip = None;
+                if self.handler.topics().contains(&record.topic.as_str()) {
+                    match self.deliver(&record).await {
+                        Outcome::Applied => progress.applied.push(record.event_id.clone()),
+                        Outcome::AlreadyApplied => {}
+                        Outcome::Dead(letter) => {
+                            if !self.save(&mut progress).await || !self.bury(&letter, record.position()).await {
+                                return;
+                            }
+                        }
+                        Outcome::Stopped => {
+                            self.save(&mut progress).await;
+                            return;
+                        }
                     }
-                    Flow::Stop => return,
                 }
+                position = record.position();
+                progress.position = Some(position);
             }
-            if let Some(skipped) = unsaved_skip {
-                if let Err(e) = self.store.advance_consumer(name, skipped, None, Utc::now()).await {
-                    tracing::warn!(consumer = name, error = %e, "saving the cursor failed; events will be re-read");
-                }
+            if !self.save(&mut progress).await {
+                return;
             }
         }
     }
 
-    /// Applies one event with retries, then records it (or its dead letter) and the
-    /// new cursor in one transaction. Stops only for shutdown.
-    async fn deliver(&mut self, record: &OutboxRecord) -> Flow {
+    /// Applies one event with retries.
+    async fn deliver(&mut self, record: &OutboxRecord) -> Outcome {
         let name = self.handler.name();
-        let position = record.position();
-        let outcome = match serde_json::from_str::<CloudEvent>(&record.payload) {
-            Err(e) => Err((HandlerError::Reject(format!("the outbox payload is not a CloudEvent: {e}")), 0)),
-            Ok(event) => {
-                let delivery = Delivery { topic: record.topic.clone(), event };
-                match self.store.event_applied(name, &record.event_id).await {
-                    Ok(true) => Ok(()),
-                    _ => self.apply_with_retries(&delivery).await,
-                }
+        let event = match serde_json::from_str::<CloudEvent>(&record.payload) {
+            Ok(event) => event,
+            Err(e) => {
+                return Outcome::Dead(self.letter(record, &format!("the outbox payload is not a CloudEvent: {e}"), 0))
             }
         };
-        let saved = match outcome {
+        if let Ok(true) = self.store.event_applied(name, &record.event_id).await {
+            return Outcome::AlreadyApplied;
+        }
+        let time = event.time;
+        let delivery = Delivery { topic: record.topic.clone(), event };
+        match self.apply_with_retries(&delivery).await {
             Ok(()) => {
                 metrics::counter!("errand_events_delivered_total", "consumer" => name).increment(1);
-                if let Ok(event) = serde_json::from_str::<CloudEvent>(&record.payload) {
-                    let latency = (Utc::now() - event.time).to_std().unwrap_or_default();
-                    metrics::histogram!("errand_event_delivery_seconds", "consumer" => name)
-                        .record(latency.as_secs_f64());
-                }
-                self.persist(|store| async move {
-                    store.advance_consumer(name, position, Some(&record.event_id), Utc::now()).await
-                })
-                .await
+                let latency = (Utc::now() - time).to_std().unwrap_or_default();
+                metrics::histogram!("errand_event_delivery_seconds", "consumer" => name).record(latency.as_secs_f64());
+                Outcome::Applied
             }
-            Err((_, _)) if self.stopping() => return Flow::Stop,
-            Err((error, attempts)) => {
-                tracing::error!(consumer = name, event_id = %record.event_id, attempts, %error, "dead-lettering event");
-                metrics::counter!("errand_events_dead_lettered_total", "consumer" => name).increment(1);
-                let letter = DeadLetter {
-                    id: errand_domain::new_id(),
-                    consumer: name.to_string(),
-                    event_id: record.event_id.clone(),
-                    topic: record.topic.clone(),
-                    payload: record.payload.clone(),
-                    error: error.to_string(),
-                    attempts: i64::from(attempts),
-                    created_at: Utc::now(),
-                    replayed_at: None,
-                };
-                self.persist(|store| {
-                    let letter = letter.clone();
-                    async move { store.dead_letter(&letter, Some(position)).await }
-                })
-                .await
-            }
-        };
-        if saved {
-            Flow::Continue
-        } else {
-            Flow::Stop
+            Err(_) if self.stopping() => Outcome::Stopped,
+            Err((error, attempts)) => Outcome::Dead(self.letter(record, &error.to_string(), attempts)),
         }
+    }
+
+    fn letter(&self, record: &OutboxRecord, error: &str, attempts: u32) -> DeadLetter {
+        DeadLetter {
+            id: errand_domain::new_id(),
+            consumer: self.handler.name().to_string(),
+            event_id: record.event_id.clone(),
+            topic: record.topic.clone(),
+            payload: record.payload.clone(),
+            error: error.to_string(),
+            attempts: i64::from(attempts),
+            created_at: Utc::now(),
+            replayed_at: None,
+        }
+    }
+
+    /// Stores a dead letter and moves the cursor past it; false on shutdown.
+    async fn bury(&mut self, letter: &DeadLetter, position: OutboxPosition) -> bool {
+        let name = self.handler.name();
+        tracing::error!(consumer = name, event_id = %letter.event_id, attempts = letter.attempts, error = %letter.error, "dead-lettering event");
+        metrics::counter!("errand_events_dead_lettered_total", "consumer" => name).increment(1);
+        self.persist(|store| {
+            let letter = letter.clone();
+            async move { store.dead_letter(&letter, Some(position)).await }
+        })
+        .await
+    }
+
+    /// Saves the cursor and applied events of `progress`, then clears it; false on
+    /// shutdown before it could be saved.
+    async fn save(&mut self, progress: &mut Progress) -> bool {
+        let Some(position) = progress.position else { return true };
+        let name = self.handler.name();
+        let applied = std::mem::take(&mut progress.applied);
+        progress.position = None;
+        self.persist(|store| {
+            let applied = applied.clone();
+            async move { store.advance_consumer(name, position, &applied, Utc::now()).await }
+        })
+        .await
     }
 
     /// Runs the handler until it succeeds, rejects, runs out of attempts, or

@@ -70,6 +70,16 @@ impl DaprPublisher {
         }
     }
 
+    async fn save_position(&self, position: errand_store::OutboxPosition) {
+        for attempt in 1..=5 {
+            match self.store.advance_consumer(DAPR_PUBLISHER, position, &[], Utc::now()).await {
+                Ok(()) => return,
+                Err(e) => tracing::warn!(error = %e, attempt, "saving the publisher cursor failed"),
+            }
+            tokio::time::sleep(self.config.backoff(attempt)).await;
+        }
+    }
+
     /// Publishes until `shutdown` turns true.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let stopping = |s: &watch::Receiver<bool>| *s.borrow();
@@ -113,11 +123,11 @@ impl DaprPublisher {
                 }
                 continue;
             }
-            for record in batch {
+            for record in &batch {
                 let mut attempt = 0;
                 // In order: an event that cannot be published holds back the rest.
                 loop {
-                    match self.publish(&record).await {
+                    match self.publish(record).await {
                         Ok(()) => break,
                         Err(error) => {
                             attempt += 1;
@@ -125,23 +135,23 @@ impl DaprPublisher {
                                 .increment(1);
                             let wait = self.config.backoff(attempt);
                             tracing::warn!(event_id = %record.event_id, attempt, %error, ?wait, "publishing failed; retrying");
-                            tokio::select! {
-                                _ = tokio::time::sleep(wait) => {}
-                                _ = shutdown.wait_for(|stop| *stop) => return,
+                            let stopped = tokio::select! {
+                                _ = tokio::time::sleep(wait) => false,
+                                _ = shutdown.wait_for(|stop| *stop) => true,
+                            };
+                            if stopped {
+                                self.save_position(position).await;
+                                return;
                             }
                         }
                     }
                 }
                 metrics::counter!("errand_events_published_total", "topic" => record.topic.clone()).increment(1);
                 position = record.position();
-                while let Err(e) = self.store.advance_consumer(DAPR_PUBLISHER, position, None, Utc::now()).await {
-                    tracing::warn!(error = %e, "saving the publisher cursor failed; retrying");
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        _ = shutdown.wait_for(|stop| *stop) => return,
-                    }
-                }
             }
+            // Saved per batch: after a crash at most one batch is published again,
+            // and consumers deduplicate by event id.
+            self.save_position(position).await;
         }
     }
 }

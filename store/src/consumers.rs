@@ -104,18 +104,18 @@ impl Store {
         Ok(row.map(|(tx, seq)| OutboxPosition { tx, seq }).unwrap_or_default())
     }
 
-    /// Moves `consumer` to `position`, recording `applied` (an event id) as applied
+    /// Moves `consumer` to `position`, recording the `applied` event ids as applied
     /// in the same transaction.
     pub async fn advance_consumer(
         &self,
         consumer: &str,
         position: OutboxPosition,
-        applied: Option<&str>,
+        applied: &[String],
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         on_write!(self, |pool| async {
             let mut tx = pool.begin().await?;
-            if let Some(event_id) = applied {
+            for event_id in applied {
                 let _new = mark_applied!(tx, consumer, event_id, now);
             }
             save_cursor!(tx, consumer, position, now);

@@ -82,7 +82,7 @@ async fn cursors_dedup_and_pruning(backend: Backend) {
     }
     let all = outbox_settled(&store, OutboxPosition::default(), 4).await;
     assert_eq!(store.consumer_position("audit").await.unwrap(), OutboxPosition::default());
-    store.advance_consumer("audit", all[2].position(), Some(&all[2].event_id), t0()).await.unwrap();
+    store.advance_consumer("audit", all[2].position(), std::slice::from_ref(&all[2].event_id), t0()).await.unwrap();
     assert_eq!(store.consumer_position("audit").await.unwrap(), all[2].position());
     assert!(store.event_applied("audit", &all[2].event_id).await.unwrap());
     assert!(!store.event_applied("notification", &all[2].event_id).await.unwrap());
@@ -91,7 +91,7 @@ async fn cursors_dedup_and_pruning(backend: Backend) {
 
     // Pruning keeps whatever the slowest consumer has not passed.
     assert_eq!(store.prune_outbox(&["audit", "notification"]).await.unwrap(), 0, "notification has no cursor");
-    store.advance_consumer("notification", all[0].position(), None, t0()).await.unwrap();
+    store.advance_consumer("notification", all[0].position(), &[], t0()).await.unwrap();
     assert_eq!(store.prune_outbox(&["audit", "notification"]).await.unwrap(), 1);
     assert_eq!(store.prune_outbox(&["audit"]).await.unwrap(), 2);
     let left = store.outbox_after(OutboxPosition::default(), 100).await.unwrap();
