@@ -113,7 +113,7 @@ pub fn spawn_listening(
         .args(["--database-url", database_url, "--data-dir"])
         .arg(data_dir)
         .env("ERRAND_LOG_FORMAT", "json")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     for (name, value) in envs {
