@@ -117,7 +117,7 @@ fn mentions_time_of_day(phrase: &str) -> bool {
 }
 
 /// The UTC instant at which `date` starts in `tz`.
-pub(crate) fn start_of_day(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
+pub fn start_of_day(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
     local_to_utc(tz, date.and_time(NaiveTime::MIN))
 }
 

@@ -22,7 +22,7 @@ mod tags;
 mod task;
 mod user;
 
-pub use due::{parse_due, Due};
+pub use due::{parse_due, start_of_day, Due};
 pub use error::Invalid;
 pub use priority::Priority;
 pub use recurrence::{Recurrence, RecurrenceInput, RecurrenceView};

@@ -79,11 +79,17 @@ pub struct Store {
 struct Signals {
     outbox: watch::Sender<u64>,
     notifications: watch::Sender<u64>,
+    /// Each user's latest committed outbox position through this handle.
+    last_writes: std::sync::Mutex<std::collections::HashMap<String, OutboxPosition>>,
 }
 
 impl Signals {
     fn new() -> Arc<Signals> {
-        Arc::new(Signals { outbox: watch::Sender::new(0), notifications: watch::Sender::new(0) })
+        Arc::new(Signals {
+            outbox: watch::Sender::new(0),
+            notifications: watch::Sender::new(0),
+            last_writes: Default::default(),
+        })
     }
 }
 

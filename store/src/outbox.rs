@@ -55,12 +55,14 @@ pub(crate) fn event_payloads(events: &[OutboundEvent]) -> StoreResult<Vec<(&Outb
 
 /// Appends encoded events to the outbox inside the transaction `$tx`, then runs
 /// `$notify` (PostgreSQL `pg_notify`, delivered at commit) when there is one.
+/// Evaluates to the position of each event's owner's last event.
 macro_rules! append_outbox {
-    ($tx:expr, $payloads:expr, $notify:expr) => {
+    ($tx:expr, $payloads:expr, $notify:expr) => {{
+        let mut written: Vec<(String, $crate::OutboxPosition)> = Vec::new();
         for (event, payload) in $payloads {
-            sqlx::query(
+            let (tx_id, seq): (i64, i64) = sqlx::query_as(
                 "INSERT INTO outbox (event_id, topic, event_type, subject, user_id, payload, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING tx, seq",
             )
             .bind(&event.event.id)
             .bind(event.topic)
@@ -69,13 +71,15 @@ macro_rules! append_outbox {
             .bind(&event.user_id)
             .bind(payload)
             .bind($crate::to_ms(event.event.time))
-            .execute(&mut *$tx)
+            .fetch_one(&mut *$tx)
             .await?;
+            written.push((event.user_id.clone(), $crate::OutboxPosition { tx: tx_id, seq }));
         }
         if let Some(notify) = $notify {
             sqlx::query(notify).execute(&mut *$tx).await?;
         }
-    };
+        written
+    }};
 }
 pub(crate) use append_outbox;
 
@@ -91,8 +95,14 @@ impl Store {
         }
     }
 
-    /// Tells local waiters that events were committed.
-    pub(crate) fn outbox_committed(&self) {
+    /// Records the committed events' positions per user and wakes local waiters.
+    pub(crate) fn outbox_committed(&self, written: &[(String, OutboxPosition)]) {
+        if let Ok(mut last) = self.signals.last_writes.lock() {
+            for (user, position) in written {
+                let entry = last.entry(user.clone()).or_default();
+                *entry = (*entry).max(*position);
+            }
+        }
         self.signals.outbox.send_modify(|n| *n = n.wrapping_add(1));
     }
 
@@ -106,13 +116,14 @@ impl Store {
     pub async fn append_events(&self, events: &[OutboundEvent]) -> StoreResult<()> {
         let payloads = event_payloads(events)?;
         let notify = self.notify_sql(OUTBOX_CHANNEL);
-        on_write!(self, |pool| async {
+        let written = on_write!(self, |pool| async {
             let mut tx = pool.begin().await?;
-            append_outbox!(tx, &payloads, notify);
-            tx.commit().await
+            let written = append_outbox!(tx, &payloads, notify);
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(written)
         }
         .await)?;
-        self.outbox_committed();
+        self.outbox_committed(&written);
         Ok(())
     }
 
@@ -133,6 +144,36 @@ impl Store {
             sqlx::query_as(&sql).bind(after.tx).bind(after.seq).bind(limit).fetch_all(pool).await
         })?;
         Ok(rows)
+    }
+
+    /// The position of the newest event readers can see (the start when none is).
+    pub async fn outbox_head(&self) -> StoreResult<OutboxPosition> {
+        let barrier = match self.db {
+            Db::Postgres(_) => " WHERE tx < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint)",
+            Db::Sqlite { .. } => "",
+        };
+        let sql = format!("SELECT tx, seq FROM outbox{barrier} ORDER BY tx DESC, seq DESC LIMIT 1");
+        let row: Option<(i64, i64)> = on_read!(self, |pool| sqlx::query_as(&sql).fetch_optional(pool).await)?;
+        match row {
+            Some((tx, seq)) => Ok(OutboxPosition { tx, seq }),
+            // Everything was pruned: the consumers' cursors say how far the outbox got.
+            None => self.pruned_up_to().await,
+        }
+    }
+
+    async fn pruned_up_to(&self) -> StoreResult<OutboxPosition> {
+        let row: Option<(i64, i64)> = on_read!(self, |pool| {
+            sqlx::query_as("SELECT tx, seq FROM consumer_cursors ORDER BY tx DESC, seq DESC LIMIT 1")
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(row.map(|(tx, seq)| OutboxPosition { tx, seq }).unwrap_or_default())
+    }
+
+    /// The outbox position of `user_id`'s latest write through this store handle:
+    /// a reader of derived data (the search index) waits for it to show the write.
+    pub fn last_write_position(&self, user_id: &str) -> Option<OutboxPosition> {
+        self.signals.last_writes.lock().ok()?.get(user_id).copied()
     }
 
     /// How many committed events lie after `after`.
@@ -191,7 +232,7 @@ impl Store {
         loop {
             let notification = listener.recv().await?;
             match notification.channel() {
-                OUTBOX_CHANNEL => self.outbox_committed(),
+                OUTBOX_CHANNEL => self.outbox_committed(&[]),
                 _ => self.notifications_committed(),
             }
         }

@@ -346,15 +346,12 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             insert_tags!(tx, task);
-            append_outbox!(tx, &payloads, notify);
+            let written = append_outbox!(tx, &payloads, notify);
             tx.commit().await?;
+            self.outbox_committed(&written);
             Ok(InsertOutcome::Inserted)
         });
-        let outcome = outcome?;
-        if outcome == InsertOutcome::Inserted {
-            self.outbox_committed();
-        }
-        Ok(outcome)
+        Ok(outcome?)
     }
 
     /// The response remembered for `key`, if it is younger than a day.
@@ -398,6 +395,14 @@ impl Store {
         Ok(removed)
     }
 
+    /// Every user's tasks in id order, after `after_id`: for rebuilding indexes.
+    pub async fn tasks_after(&self, after_id: Option<&str>, limit: i64) -> StoreResult<Vec<Task>> {
+        let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id > $1 ORDER BY id LIMIT $2");
+        let rows: Vec<TaskRow> =
+            on_read!(self, |pool| sqlx::query_as(&sql).bind(after_id.unwrap_or("")).bind(limit).fetch_all(pool).await)?;
+        rows.into_iter().map(TaskRow::into_task).collect()
+    }
+
     /// One task of one user.
     pub async fn get_task(&self, user_id: &str, id: &str) -> StoreResult<Option<Task>> {
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2");
@@ -427,6 +432,7 @@ impl Store {
             let mut tx = pool.begin().await?;
             let row: Option<TaskRow> = sqlx::query_as(&select).bind(id).bind(user_id).fetch_optional(&mut *tx).await?;
             let Some(row) = row else { return Ok(Ok(None)) };
+            let mut written = Vec::new();
             let current = match row.into_task() {
                 Ok(task) => task,
                 Err(e) => return Ok(Err(E::from(e))),
@@ -472,7 +478,7 @@ impl Store {
                             .await?;
                         insert_tags!(tx, task);
                     }
-                    append_outbox!(tx, &payloads, notify);
+                    written = append_outbox!(tx, &payloads, notify);
                     Modified::Updated(task)
                 }
                 Modification::Delete { events } => {
@@ -485,19 +491,16 @@ impl Store {
                         .bind(user_id)
                         .execute(&mut *tx)
                         .await?;
-                    append_outbox!(tx, &payloads, notify);
+                    written = append_outbox!(tx, &payloads, notify);
                     Modified::Deleted(current)
                 }
             };
             tx.commit().await?;
+            self.outbox_committed(&written);
             Ok(Ok(Some(outcome)))
         }
         .await);
-        let outcome = result.map_err(|e| E::from(StoreError::from(e)))??;
-        if matches!(outcome, Some(Modified::Updated(_) | Modified::Deleted(_))) {
-            self.outbox_committed();
-        }
-        Ok(outcome)
+        result.map_err(|e| E::from(StoreError::from(e)))?
     }
 
     /// One page of a user's tasks.

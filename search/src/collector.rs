@@ -1,0 +1,187 @@
+//! One page of a sorted list in a single pass: the total count, and the first
+//! `limit` documents after the cursor in (sort key, id) order.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use serde::{Deserialize, Serialize};
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
+
+use crate::query::{Sort, SortKey};
+use crate::schema::names;
+
+/// The value a document is sorted by.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Primary {
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl Primary {
+    fn compare(&self, other: &Primary) -> Ordering {
+        match (self, other) {
+            (Primary::Int(a), Primary::Int(b)) => a.cmp(b),
+            (Primary::Float(a), Primary::Float(b)) => a.total_cmp(b),
+            (Primary::Text(a), Primary::Text(b)) => a.cmp(b),
+            _ => Ordering::Equal,
+        }
+    }
+}
+
+/// A document's position in a sorted list: its sort value, then its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Key {
+    #[serde(rename = "k")]
+    pub primary: Primary,
+    #[serde(rename = "h")]
+    pub hi: u64,
+    #[serde(rename = "l")]
+    pub lo: u64,
+}
+
+impl Key {
+    /// Order in the list: ascending sorts by (value, id), descending by both reversed.
+    pub fn list_order(&self, other: &Key, descending: bool) -> Ordering {
+        let natural = self.primary.compare(&other.primary).then(self.hi.cmp(&other.hi)).then(self.lo.cmp(&other.lo));
+        if descending {
+            natural.reverse()
+        } else {
+            natural
+        }
+    }
+}
+
+/// A document found for the page.
+pub(crate) struct Hit {
+    pub key: Key,
+    pub address: DocAddress,
+    descending: bool,
+}
+
+impl PartialEq for Hit {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Hit {}
+impl PartialOrd for Hit {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Hit {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key.list_order(&other.key, self.descending)
+    }
+}
+
+pub(crate) struct PageCollector {
+    pub sort: Sort,
+    /// Documents to keep: the page size plus one, to know whether more follow.
+    pub keep: usize,
+    pub after: Option<Key>,
+}
+
+pub(crate) struct PageSegment {
+    segment: SegmentOrdinal,
+    sort: Sort,
+    keep: usize,
+    after: Option<Key>,
+    hi: Column<u64>,
+    lo: Column<u64>,
+    value: Value,
+    heap: BinaryHeap<Hit>,
+    total: usize,
+}
+
+enum Value {
+    Int(Column<i64>),
+    Unsigned(Column<u64>),
+    Text(Option<StrColumn>),
+    Score,
+}
+
+impl Collector for PageCollector {
+    type Fruit = (Vec<Hit>, usize);
+    type Child = PageSegment;
+
+    fn for_segment(&self, segment: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<PageSegment> {
+        let fast = reader.fast_fields();
+        let value = match self.sort.key {
+            SortKey::Due => Value::Int(fast.i64(names::DUE)?),
+            SortKey::Created => Value::Int(fast.i64(names::CREATED)?),
+            SortKey::Updated => Value::Int(fast.i64(names::UPDATED)?),
+            SortKey::Priority => Value::Unsigned(fast.u64(names::PRIORITY)?),
+            SortKey::Title => Value::Text(fast.str(names::TITLE_KEY)?),
+            SortKey::Relevance => Value::Score,
+        };
+        Ok(PageSegment {
+            segment,
+            sort: self.sort,
+            keep: self.keep,
+            after: self.after.clone(),
+            hi: fast.u64(names::ID_HI)?,
+            lo: fast.u64(names::ID_LO)?,
+            value,
+            heap: BinaryHeap::with_capacity(self.keep + 1),
+            total: 0,
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.sort.key == SortKey::Relevance
+    }
+
+    fn merge_fruits(&self, fruits: Vec<(Vec<Hit>, usize)>) -> tantivy::Result<(Vec<Hit>, usize)> {
+        let total = fruits.iter().map(|(_, n)| n).sum();
+        let mut hits: Vec<Hit> = fruits.into_iter().flat_map(|(hits, _)| hits).collect();
+        hits.sort();
+        hits.truncate(self.keep);
+        Ok((hits, total))
+    }
+}
+
+impl SegmentCollector for PageSegment {
+    type Fruit = (Vec<Hit>, usize);
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        self.total += 1;
+        let primary =
+            match &self.value {
+                // Undated tasks come last whichever the direction.
+                Value::Int(column) => Primary::Int(column.first(doc).unwrap_or(
+                    if self.sort.descending && self.sort.key == SortKey::Due { i64::MIN } else { i64::MAX },
+                )),
+                Value::Unsigned(column) => Primary::Int(column.first(doc).unwrap_or(0) as i64),
+                Value::Text(column) => {
+                    let mut text = String::new();
+                    if let Some(column) = column {
+                        if let Some(ord) = column.term_ords(doc).next() {
+                            let _ = column.ord_to_str(ord, &mut text);
+                        }
+                    }
+                    Primary::Text(text)
+                }
+                // Best first when ascending.
+                Value::Score => Primary::Float(-f64::from(score)),
+            };
+        let key = Key { primary, hi: self.hi.first(doc).unwrap_or(0), lo: self.lo.first(doc).unwrap_or(0) };
+        if let Some(after) = &self.after {
+            if key.list_order(after, self.sort.descending) != Ordering::Greater {
+                return;
+            }
+        }
+        self.heap.push(Hit { key, address: DocAddress::new(self.segment, doc), descending: self.sort.descending });
+        if self.heap.len() > self.keep {
+            self.heap.pop();
+        }
+    }
+
+    fn harvest(self) -> (Vec<Hit>, usize) {
+        (self.heap.into_vec(), self.total)
+    }
+}

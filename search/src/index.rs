@@ -1,0 +1,291 @@
+//! The index on disk: opened (or rebuilt from the database when missing, corrupt or
+//! of another schema version), searched, and updated by the indexer. The outbox
+//! position it reflects is stored in each commit's payload, so a restart resumes
+//! exactly where the last commit left off.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64_cursor::{decode_cursor, encode_cursor};
+use errand_domain::Task;
+use errand_store::{OutboxPosition, Store};
+use serde::{Deserialize, Serialize};
+use tantivy::collector::TopDocs;
+use tantivy::indexer::LogMergePolicy;
+use tantivy::query::TermQuery;
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tokio::sync::watch;
+
+use crate::collector::{Key, PageCollector};
+use crate::query::{request_query, SearchRequest};
+use crate::schema::{names, schema, Fields, SCHEMA_VERSION};
+use crate::text::{analyzer, ANALYZER};
+use crate::SearchError;
+
+/// What a commit records besides the documents.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+struct Payload {
+    schema: u32,
+    tx: i64,
+    seq: i64,
+}
+
+/// One page of results.
+#[derive(Debug, Clone)]
+pub struct SearchPage {
+    /// Tasks in order.
+    pub items: Vec<Task>,
+    /// Cursor of the next page.
+    pub next_cursor: Option<String>,
+    /// Matches across all pages.
+    pub total: usize,
+}
+
+/// Writer memory: small, since commits are frequent and documents small.
+const WRITER_MEMORY: usize = 50_000_000;
+
+/// The task index; cheap to share behind an `Arc`.
+pub struct SearchIndex {
+    reader: IndexReader,
+    writer: Mutex<Writer>,
+    fields: Fields,
+    applied: watch::Sender<OutboxPosition>,
+}
+
+struct Writer {
+    inner: IndexWriter<TantivyDocument>,
+    /// Versions written since the last commit (not yet visible to searchers).
+    pending: HashMap<String, i64>,
+}
+
+impl SearchIndex {
+    /// Opens the index under `root` (`<data dir>/search`), rebuilding it from `store`
+    /// when it is missing, unreadable or of another schema version.
+    pub async fn open(root: &Path, store: &Store) -> Result<Arc<SearchIndex>, SearchError> {
+        match Self::open_current(root) {
+            Ok(Some(index)) => return Ok(Arc::new(index)),
+            Ok(None) => tracing::info!(path = %root.display(), "no search index yet; building it"),
+            Err(e) => tracing::warn!(error = %e, path = %root.display(), "search index unusable; rebuilding it"),
+        }
+        Self::rebuild(root, store).await
+    }
+
+    fn open_current(root: &Path) -> Result<Option<SearchIndex>, SearchError> {
+        let Some(dir) = current_dir(root)? else { return Ok(None) };
+        let index = Index::open_in_dir(&dir)?;
+        let payload = read_payload(&index)?;
+        match payload {
+            Some(p) if p.schema == SCHEMA_VERSION => {
+                Ok(Some(Self::from_index(index, OutboxPosition { tx: p.tx, seq: p.seq })?))
+            }
+            Some(p) => Err(SearchError::Outdated(p.schema)),
+            None => Err(SearchError::Outdated(0)),
+        }
+    }
+
+    fn from_index(index: Index, position: OutboxPosition) -> Result<SearchIndex, SearchError> {
+        let (expected, fields) = schema();
+        if index.schema() != expected {
+            return Err(SearchError::Outdated(SCHEMA_VERSION));
+        }
+        index.tokenizers().register(ANALYZER, analyzer());
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let inner: IndexWriter<TantivyDocument> = index.writer_with_num_threads(1, WRITER_MEMORY)?;
+        let mut merge = LogMergePolicy::default();
+        // Updates delete the old document: merge segments before deletions pile up.
+        merge.set_del_docs_ratio_before_merge(0.2);
+        merge.set_min_num_segments(4);
+        inner.set_merge_policy(Box::new(merge));
+        Ok(SearchIndex {
+            reader,
+            writer: Mutex::new(Writer { inner, pending: HashMap::new() }),
+            fields,
+            applied: watch::Sender::new(position),
+        })
+    }
+
+    /// Builds a fresh index of every task into a new directory, then makes it the
+    /// current one; the previous directory is removed.
+    pub async fn rebuild(root: &Path, store: &Store) -> Result<Arc<SearchIndex>, SearchError> {
+        std::fs::create_dir_all(root)?;
+        // Events after this position are applied on top; an event older than the
+        // rows read below is skipped by its version.
+        let head = store.outbox_head().await?;
+        let dir = root.join(format!("index-{}", errand_domain::new_id()));
+        std::fs::create_dir_all(&dir)?;
+        let (schema, fields) = schema();
+        let index = Index::create_in_dir(&dir, schema)?;
+        index.tokenizers().register(ANALYZER, analyzer());
+        let mut writer: IndexWriter<TantivyDocument> = index.writer_with_num_threads(1, WRITER_MEMORY)?;
+        let mut after: Option<String> = None;
+        let mut count = 0usize;
+        loop {
+            let batch = store.tasks_after(after.as_deref(), 2000).await?;
+            let Some(last) = batch.last() else { break };
+            after = Some(last.id.clone());
+            for task in &batch {
+                writer.add_document(fields.document(task))?;
+            }
+            count += batch.len();
+        }
+        let mut commit = writer.prepare_commit()?;
+        commit.set_payload(&serde_json::to_string(&Payload { schema: SCHEMA_VERSION, tx: head.tx, seq: head.seq })?);
+        commit.commit()?;
+        writer.wait_merging_threads()?;
+        let previous = current_dir(root).ok().flatten();
+        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let temp = root.join("CURRENT.tmp");
+        std::fs::write(&temp, &name)?;
+        std::fs::rename(&temp, root.join("CURRENT"))?;
+        if let Some(previous) = previous {
+            if previous != dir {
+                let _ = std::fs::remove_dir_all(previous);
+            }
+        }
+        tracing::info!(tasks = count, path = %dir.display(), "search index built");
+        let index = Index::open_in_dir(&dir)?;
+        Ok(Arc::new(Self::from_index(index, head)?))
+    }
+
+    /// The outbox position the searchable index reflects.
+    pub fn applied(&self) -> OutboxPosition {
+        *self.applied.borrow()
+    }
+
+    /// Waits until the index reflects `position`, at most `timeout`. False on timeout.
+    pub async fn wait_for(&self, position: OutboxPosition, timeout: Duration) -> bool {
+        let mut applied = self.applied.subscribe();
+        tokio::time::timeout(timeout, applied.wait_for(|p| *p >= position)).await.is_ok_and(|r| r.is_ok())
+    }
+
+    /// Runs a request.
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchPage, SearchError> {
+        let after = match &request.cursor {
+            Some(text) => Some(decode_cursor(text, &request.sort.name()).ok_or(SearchError::BadCursor)?),
+            None => None,
+        };
+        let searcher = self.reader.searcher();
+        let query = request_query(&self.fields, request);
+        let collector = PageCollector { sort: request.sort, keep: request.limit + 1, after };
+        let (mut hits, total) = searcher.search(&query, &collector)?;
+        let more = hits.len() > request.limit;
+        hits.truncate(request.limit);
+        let next_cursor = if more { hits.last().map(|h| encode_cursor(&request.sort.name(), &h.key)) } else { None };
+        let items = hits
+            .iter()
+            .map(|hit| {
+                let doc: TantivyDocument = searcher.doc(hit.address)?;
+                let bytes = doc.get_first(self.fields.stored).and_then(|v| v.as_bytes()).unwrap_or_default();
+                serde_json::from_slice::<Task>(bytes).map_err(SearchError::from)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SearchPage { items, next_cursor, total })
+    }
+
+    /// The indexed version of a task (committed or pending), if any.
+    fn version_of(&self, writer: &Writer, id: &str) -> Result<Option<i64>, SearchError> {
+        if let Some(version) = writer.pending.get(id) {
+            return Ok(Some(*version));
+        }
+        let searcher = self.reader.searcher();
+        let query = TermQuery::new(Term::from_field_text(self.fields.id, id), IndexRecordOption::Basic);
+        let found = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+        let Some((_, address)) = found.first() else { return Ok(None) };
+        let column = searcher.segment_reader(address.segment_ord).fast_fields().u64(names::VERSION)?;
+        Ok(column.first(address.doc_id).map(|v| v as i64))
+    }
+
+    /// Indexes a task unless the index already has this or a later version.
+    pub fn upsert(&self, task: &Task) -> Result<bool, SearchError> {
+        let mut writer = self.writer.lock().map_err(|_| SearchError::Poisoned)?;
+        if self.version_of(&writer, &task.id)?.is_some_and(|v| v >= task.version) {
+            return Ok(false);
+        }
+        writer.inner.delete_term(Term::from_field_text(self.fields.id, &task.id));
+        writer.inner.add_document(self.fields.document(task))?;
+        writer.pending.insert(task.id.clone(), task.version);
+        Ok(true)
+    }
+
+    /// Removes a task.
+    pub fn remove(&self, id: &str) -> Result<(), SearchError> {
+        let mut writer = self.writer.lock().map_err(|_| SearchError::Poisoned)?;
+        writer.inner.delete_term(Term::from_field_text(self.fields.id, id));
+        // A later replay of an older upsert must not bring it back before the commit.
+        writer.pending.insert(id.to_string(), i64::MAX);
+        Ok(())
+    }
+
+    /// Commits what was written as reflecting `position`, and makes it searchable.
+    pub fn commit(&self, position: OutboxPosition) -> Result<(), SearchError> {
+        {
+            let mut writer = self.writer.lock().map_err(|_| SearchError::Poisoned)?;
+            let payload =
+                serde_json::to_string(&Payload { schema: SCHEMA_VERSION, tx: position.tx, seq: position.seq })?;
+            let mut commit = writer.inner.prepare_commit()?;
+            commit.set_payload(&payload);
+            commit.commit()?;
+            writer.pending.clear();
+        }
+        self.reader.reload()?;
+        self.applied.send_replace(position);
+        Ok(())
+    }
+
+    /// Segment and deleted-document counts, for tuning and tests.
+    pub fn segment_stats(&self) -> (usize, u32) {
+        let searcher = self.reader.searcher();
+        let deleted = searcher.segment_readers().iter().map(|s| s.num_deleted_docs()).sum();
+        (searcher.segment_readers().len(), deleted)
+    }
+
+    /// Live documents in the searchable index.
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+}
+
+fn current_dir(root: &Path) -> Result<Option<PathBuf>, SearchError> {
+    match std::fs::read_to_string(root.join("CURRENT")) {
+        Ok(name) => {
+            let dir = root.join(name.trim());
+            Ok(dir.is_dir().then_some(dir))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn read_payload(index: &Index) -> Result<Option<Payload>, SearchError> {
+    let metas = index.load_metas()?;
+    Ok(metas.payload.as_deref().and_then(|p| serde_json::from_str(p).ok()))
+}
+
+/// Cursors are base64url JSON of the sort name and the last key; a cursor only
+/// works with the sort it was made for.
+mod base64_cursor {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    use serde::{Deserialize, Serialize};
+
+    use super::Key;
+
+    #[derive(Serialize, Deserialize)]
+    struct Cursor {
+        s: String,
+        #[serde(flatten)]
+        key: Key,
+    }
+
+    pub fn encode_cursor(sort: &str, key: &Key) -> String {
+        URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(&Cursor { s: sort.to_string(), key: key.clone() }).unwrap_or_default())
+    }
+
+    pub fn decode_cursor(text: &str, sort: &str) -> Option<Key> {
+        let cursor: Cursor = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(text).ok()?).ok()?;
+        (cursor.s == sort).then_some(cursor.key)
+    }
+}

@@ -1,0 +1,58 @@
+//! Errand's task search: every list, search, filter and sort is served from an
+//! embedded tantivy index kept in step with the database through `todo.events`.
+//!
+//! Public surface:
+//! - [`SearchIndex`]: open (or rebuild) the index, [`SearchIndex::search`] a
+//!   [`SearchRequest`] into a [`SearchPage`], wait for a write to become visible.
+//! - [`run_indexer`], [`catch_up`]: the indexer, fed from the outbox.
+//! - [`Filter`], [`Atom`], [`FilterError`]: the filter language.
+//! - [`Sort`], [`SortKey`]: orders.
+//! - [`eval`]: the reference meaning of filters and text search, for tests.
+
+pub mod eval;
+
+mod collector;
+mod filter;
+mod index;
+mod indexer;
+mod query;
+mod schema;
+mod text;
+
+pub use filter::{Atom, Filter, FilterError};
+pub use index::{SearchIndex, SearchPage};
+pub use indexer::{catch_up, run_indexer, SEARCH_CURSOR};
+pub use query::{SearchRequest, Sort, SortKey};
+pub use schema::SCHEMA_VERSION;
+
+/// Errors of the search index.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// tantivy failed.
+    #[error("search index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    /// The index directory cannot be read or written.
+    #[error("search index files: {0}")]
+    Io(#[from] std::io::Error),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] errand_store::StoreError),
+    /// A stored document or payload does not decode.
+    #[error("search index data: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The index was built with another schema version.
+    #[error("search index has schema version {0}, this build uses {SCHEMA_VERSION}")]
+    Outdated(u32),
+    /// A cursor is malformed or belongs to another sort.
+    #[error("cursor is malformed or belongs to another sort")]
+    BadCursor,
+    /// A thread panicked while holding the writer.
+    #[error("search index writer is unusable after a panic")]
+    Poisoned,
+}
+
+impl From<tantivy::directory::error::OpenDirectoryError> for SearchError {
+    fn from(e: tantivy::directory::error::OpenDirectoryError) -> Self {
+        SearchError::Index(e.into())
+    }
+}

@@ -1,0 +1,240 @@
+//! A search request and its translation into a tantivy query. Every query carries
+//! a required term on the user id, built here from the authenticated user, never
+//! from user text.
+
+use std::ops::Bound;
+
+use chrono::{DateTime, Utc};
+use errand_domain::{Priority, Status};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, RangeQuery, RegexQuery, TermQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::Term;
+
+use crate::filter::{Atom, Filter};
+use crate::schema::{status_code, Fields};
+use crate::text::query_words;
+
+/// What lists can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// Due date; undated tasks last in both directions.
+    Due,
+    /// Priority, `none` lowest.
+    Priority,
+    /// Creation time.
+    Created,
+    /// Last change.
+    Updated,
+    /// Title, ignoring case.
+    Title,
+    /// Best match first.
+    Relevance,
+}
+
+/// A sort: key and direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    /// The key.
+    pub key: SortKey,
+    /// `-` prefix: descending.
+    pub descending: bool,
+}
+
+impl Sort {
+    /// Parses `due`, `-priority`, `relevance`, ...
+    pub fn parse(text: &str) -> Option<Sort> {
+        let (name, descending) = match text.strip_prefix('-') {
+            Some(name) => (name, true),
+            None => (text, false),
+        };
+        let key = match name {
+            "due" => SortKey::Due,
+            "priority" => SortKey::Priority,
+            "created" => SortKey::Created,
+            "updated" => SortKey::Updated,
+            "title" => SortKey::Title,
+            "relevance" => SortKey::Relevance,
+            _ => return None,
+        };
+        Some(Sort { key, descending })
+    }
+
+    /// The text form, as parsed.
+    pub fn name(&self) -> String {
+        let name = match self.key {
+            SortKey::Due => "due",
+            SortKey::Priority => "priority",
+            SortKey::Created => "created",
+            SortKey::Updated => "updated",
+            SortKey::Title => "title",
+            SortKey::Relevance => "relevance",
+        };
+        if self.descending {
+            format!("-{name}")
+        } else {
+            name.to_string()
+        }
+    }
+}
+
+/// One user's list request.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    /// The owner; set from the authenticated user.
+    pub user_id: String,
+    /// Only this status; `None` for all.
+    pub status: Option<Status>,
+    /// Any of these priorities; empty for all.
+    pub priorities: Vec<Priority>,
+    /// Every one of these tags.
+    pub tags: Vec<String>,
+    /// Due strictly before.
+    pub due_before: Option<DateTime<Utc>>,
+    /// Due at or after.
+    pub due_after: Option<DateTime<Utc>>,
+    /// Full-text words (`q`).
+    pub text: Option<String>,
+    /// A parsed filter expression.
+    pub filter: Option<Filter>,
+    /// Order.
+    pub sort: Sort,
+    /// Page size.
+    pub limit: usize,
+    /// Continue after this cursor (from the previous page).
+    pub cursor: Option<String>,
+}
+
+fn term(field: Field, value: u64) -> Box<dyn Query> {
+    Box::new(TermQuery::new(Term::from_field_u64(field, value), IndexRecordOption::Basic))
+}
+
+fn text_term(field: Field, value: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+}
+
+fn range_i64(field: Field, lower: Bound<i64>, upper: Bound<i64>) -> Box<dyn Query> {
+    let to_term = |b: Bound<i64>| match b {
+        Bound::Included(v) => Bound::Included(Term::from_field_i64(field, v)),
+        Bound::Excluded(v) => Bound::Excluded(Term::from_field_i64(field, v)),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    Box::new(RangeQuery::new(to_term(lower), to_term(upper)))
+}
+
+fn all(clauses: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    Box::new(BooleanQuery::new(clauses.into_iter().map(|q| (Occur::Must, q)).collect()))
+}
+
+fn any(clauses: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    Box::new(BooleanQuery::new(clauses.into_iter().map(|q| (Occur::Should, q)).collect()))
+}
+
+/// Every word must match the title (weighted double), description or tags.
+pub(crate) fn text_query(fields: &Fields, text: &str) -> Box<dyn Query> {
+    let words = query_words(text);
+    if words.is_empty() {
+        return Box::new(AllQuery);
+    }
+    let per_word = words
+        .iter()
+        .map(|word| {
+            let mut options: Vec<Box<dyn Query>> = Vec::new();
+            for (field, boost) in [(fields.title, 2.0), (fields.description, 1.0), (fields.tag_words, 1.0)] {
+                let term = Term::from_field_text(field, &word.text);
+                let mut matchers: Vec<Box<dyn Query>> =
+                    vec![Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs))];
+                if word.prefix {
+                    matchers.push(Box::new(FuzzyTermQuery::new_prefix(term.clone(), 0, true)));
+                }
+                if word.typo {
+                    matchers.push(Box::new(FuzzyTermQuery::new(term, 1, true)));
+                }
+                for matcher in matchers {
+                    options.push(Box::new(BoostQuery::new(matcher, boost)));
+                }
+            }
+            any(options)
+        })
+        .collect();
+    all(per_word)
+}
+
+/// Escapes a literal for tantivy's regex syntax.
+fn regex_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for c in text.chars() {
+        if !c.is_alphanumeric() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn atom_query(fields: &Fields, atom: &Atom) -> Box<dyn Query> {
+    use Bound::{Excluded, Included, Unbounded};
+    match atom {
+        Atom::DueWithin { from, to } => range_i64(fields.due, Included(*from), Excluded(*to)),
+        Atom::Overdue { now, start_of_today } => any(vec![
+            all(vec![term(fields.all_day, 1), range_i64(fields.due, Unbounded, Excluded(*start_of_today))]),
+            all(vec![term(fields.all_day, 0), range_i64(fields.due, Unbounded, Excluded(*now))]),
+        ]),
+        Atom::NoDate => term(fields.has_due, 0),
+        Atom::DueBefore(t) => range_i64(fields.due, Unbounded, Excluded(*t)),
+        Atom::DueAfter(t) => range_i64(fields.due, Included(*t), Unbounded),
+        Atom::CreatedBefore(t) => range_i64(fields.created, Unbounded, Excluded(*t)),
+        Atom::CreatedAfter(t) => range_i64(fields.created, Included(*t), Unbounded),
+        Atom::Priority(p) => term(fields.priority, p.rank() as u64),
+        Atom::Tag(tag) => text_term(fields.tags, tag),
+        Atom::TagPrefix(prefix) => match RegexQuery::from_pattern(&format!("{}.*", regex_literal(prefix)), fields.tags)
+        {
+            Ok(query) => Box::new(query),
+            Err(_) => Box::new(tantivy::query::EmptyQuery),
+        },
+        Atom::NoTags => term(fields.has_tags, 0),
+        Atom::Recurring => term(fields.recurring, 1),
+        Atom::Status(status) => term(fields.status, status_code(*status)),
+        Atom::Search(text) => text_query(fields, text),
+    }
+}
+
+pub(crate) fn filter_query(fields: &Fields, filter: &Filter) -> Box<dyn Query> {
+    match filter {
+        Filter::And(a, b) => all(vec![filter_query(fields, a), filter_query(fields, b)]),
+        Filter::Or(a, b) => any(vec![filter_query(fields, a), filter_query(fields, b)]),
+        Filter::Not(a) => Box::new(BooleanQuery::new(vec![
+            (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
+            (Occur::MustNot, filter_query(fields, a)),
+        ])),
+        Filter::Atom(atom) => atom_query(fields, atom),
+    }
+}
+
+/// The whole query of a request.
+pub(crate) fn request_query(fields: &Fields, request: &SearchRequest) -> Box<dyn Query> {
+    let mut clauses = vec![text_term(fields.user, &request.user_id)];
+    if let Some(status) = request.status {
+        clauses.push(term(fields.status, status_code(status)));
+    }
+    if !request.priorities.is_empty() {
+        clauses.push(any(request.priorities.iter().map(|p| term(fields.priority, p.rank() as u64)).collect()));
+    }
+    for tag in &request.tags {
+        clauses.push(text_term(fields.tags, tag));
+    }
+    if let Some(before) = request.due_before {
+        clauses.push(range_i64(fields.due, Bound::Unbounded, Bound::Excluded(before.timestamp_millis())));
+    }
+    if let Some(after) = request.due_after {
+        clauses.push(range_i64(fields.due, Bound::Included(after.timestamp_millis()), Bound::Unbounded));
+    }
+    if let Some(text) = &request.text {
+        clauses.push(text_query(fields, text));
+    }
+    if let Some(filter) = &request.filter {
+        clauses.push(filter_query(fields, filter));
+    }
+    all(clauses)
+}

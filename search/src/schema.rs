@@ -1,0 +1,159 @@
+//! The index schema: one document per task, with every filter and sort as an
+//! indexed fast field and the task itself stored for serving lists.
+
+use errand_domain::{Status, Task};
+use tantivy::schema::{
+    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST, STORED, STRING,
+};
+use tantivy::TantivyDocument;
+
+use crate::text::ANALYZER;
+
+/// Bumped whenever the schema or the analysis changes: an index built with another
+/// version is rebuilt on start.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The fields of the schema.
+#[derive(Clone, Copy)]
+pub struct Fields {
+    pub(crate) id: Field,
+    pub(crate) id_hi: Field,
+    pub(crate) id_lo: Field,
+    pub(crate) user: Field,
+    pub(crate) title: Field,
+    pub(crate) description: Field,
+    pub(crate) tag_words: Field,
+    pub(crate) tags: Field,
+    pub(crate) has_tags: Field,
+    pub(crate) priority: Field,
+    pub(crate) status: Field,
+    pub(crate) due: Field,
+    pub(crate) has_due: Field,
+    pub(crate) all_day: Field,
+    pub(crate) created: Field,
+    pub(crate) updated: Field,
+    pub(crate) recurring: Field,
+    pub(crate) version: Field,
+    pub(crate) title_key: Field,
+    pub(crate) stored: Field,
+}
+
+/// Fast-field names read by the collector.
+pub(crate) mod names {
+    pub const ID_HI: &str = "id_hi";
+    pub const ID_LO: &str = "id_lo";
+    pub const PRIORITY: &str = "priority";
+    pub const DUE: &str = "due";
+    pub const CREATED: &str = "created";
+    pub const UPDATED: &str = "updated";
+    pub const VERSION: &str = "version";
+    pub const TITLE_KEY: &str = "title_key";
+}
+
+/// Builds the schema and its fields.
+pub fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default().set_tokenizer(ANALYZER).set_index_option(IndexRecordOption::WithFreqs),
+    );
+    let number = NumericOptions::default().set_indexed().set_fast();
+    let flag = NumericOptions::default().set_indexed();
+    let fields = Fields {
+        id: builder.add_text_field("id", STRING | STORED),
+        id_hi: builder.add_u64_field(names::ID_HI, FAST),
+        id_lo: builder.add_u64_field(names::ID_LO, FAST),
+        user: builder.add_text_field("user", STRING),
+        title: builder.add_text_field("title", text.clone()),
+        description: builder.add_text_field("description", text.clone()),
+        tag_words: builder.add_text_field("tag_words", text),
+        tags: builder.add_text_field("tags", STRING),
+        has_tags: builder.add_u64_field("has_tags", flag.clone()),
+        priority: builder.add_u64_field(names::PRIORITY, number.clone()),
+        status: builder.add_u64_field("status", flag.clone()),
+        due: builder.add_i64_field(names::DUE, number.clone()),
+        has_due: builder.add_u64_field("has_due", flag.clone()),
+        all_day: builder.add_u64_field("all_day", flag.clone()),
+        created: builder.add_i64_field(names::CREATED, number.clone()),
+        updated: builder.add_i64_field(names::UPDATED, number),
+        recurring: builder.add_u64_field("recurring", flag),
+        version: builder.add_u64_field(names::VERSION, FAST),
+        title_key: builder.add_text_field(names::TITLE_KEY, STRING | FAST),
+        stored: builder.add_bytes_field("task", STORED),
+    };
+    (builder.build(), fields)
+}
+
+/// `0` for open, `1` for done.
+pub(crate) fn status_code(status: Status) -> u64 {
+    match status {
+        Status::Open => 0,
+        Status::Done => 1,
+    }
+}
+
+/// The id as two numbers whose order is the order of the id text (UUIDs; other
+/// ids fall back to their leading bytes).
+pub(crate) fn id_parts(id: &str) -> (u64, u64) {
+    let hex: String = id.chars().filter(|c| *c != '-').collect();
+    if hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        let hi = u64::from_str_radix(&hex[..16], 16).unwrap_or(0);
+        let lo = u64::from_str_radix(&hex[16..], 16).unwrap_or(0);
+        return (hi, lo);
+    }
+    let mut bytes = [0u8; 16];
+    for (slot, byte) in bytes.iter_mut().zip(id.bytes()) {
+        *slot = byte;
+    }
+    let (hi, lo) = bytes.split_at(8);
+    (u64::from_be_bytes(hi.try_into().unwrap_or_default()), u64::from_be_bytes(lo.try_into().unwrap_or_default()))
+}
+
+impl Fields {
+    /// The document of a task.
+    pub fn document(&self, task: &Task) -> TantivyDocument {
+        let mut doc = TantivyDocument::new();
+        let (hi, lo) = id_parts(&task.id);
+        doc.add_text(self.id, &task.id);
+        doc.add_u64(self.id_hi, hi);
+        doc.add_u64(self.id_lo, lo);
+        doc.add_text(self.user, &task.user_id);
+        doc.add_text(self.title, &task.title);
+        doc.add_text(self.description, &task.description);
+        for tag in &task.tags {
+            doc.add_text(self.tags, tag);
+            doc.add_text(self.tag_words, tag);
+        }
+        doc.add_u64(self.has_tags, u64::from(!task.tags.is_empty()));
+        doc.add_u64(self.priority, task.priority.rank() as u64);
+        doc.add_u64(self.status, status_code(task.status));
+        if let Some(due) = task.due_at {
+            doc.add_i64(self.due, due.timestamp_millis());
+        }
+        doc.add_u64(self.has_due, u64::from(task.due_at.is_some()));
+        doc.add_u64(self.all_day, u64::from(task.all_day));
+        doc.add_i64(self.created, task.created_at.timestamp_millis());
+        doc.add_i64(self.updated, task.updated_at.timestamp_millis());
+        doc.add_u64(self.recurring, u64::from(task.recurrence.is_some()));
+        doc.add_u64(self.version, task.version as u64);
+        doc.add_text(self.title_key, task.title.to_lowercase());
+        doc.add_bytes(self.stored, &serde_json::to_vec(task).unwrap_or_default());
+        doc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_parts_order_like_the_text() {
+        let mut ids: Vec<String> = (0..50).map(|_| errand_domain::new_id()).collect();
+        ids.push("00000000-0000-7000-8000-000000000000".into());
+        ids.push("ffffffff-ffff-7fff-bfff-ffffffffffff".into());
+        let mut by_text = ids.clone();
+        by_text.sort();
+        let mut by_parts = ids.clone();
+        by_parts.sort_by_key(|id| id_parts(id));
+        assert_eq!(by_text, by_parts);
+    }
+}
