@@ -12,12 +12,12 @@ use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 use crate::query::{Sort, SortKey};
 use crate::schema::names;
 
-/// The value a document is sorted by.
+/// The value a document is sorted by. Scores are kept as integers (see
+/// [`score_key`]): JSON does not round-trip every float exactly, and a cursor must.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum Primary {
     Int(i64),
-    Float(f64),
     Text(String),
 }
 
@@ -25,11 +25,16 @@ impl Primary {
     fn compare(&self, other: &Primary) -> Ordering {
         match (self, other) {
             (Primary::Int(a), Primary::Int(b)) => a.cmp(b),
-            (Primary::Float(a), Primary::Float(b)) => a.total_cmp(b),
             (Primary::Text(a), Primary::Text(b)) => a.cmp(b),
             _ => Ordering::Equal,
         }
     }
+}
+
+/// An integer that orders like the float (IEEE 754 total order).
+pub(crate) fn score_key(score: f32) -> i64 {
+    let bits = score.to_bits() as i32;
+    i64::from(bits ^ ((((bits >> 31) as u32) >> 1) as i32))
 }
 
 /// A document's position in a sorted list: its sort value, then its id.
@@ -167,7 +172,7 @@ impl SegmentCollector for PageSegment {
                     Primary::Text(text)
                 }
                 // Best first when ascending.
-                Value::Score => Primary::Float(-f64::from(score)),
+                Value::Score => Primary::Int(score_key(-score)),
             };
         let key = Key { primary, hi: self.hi.first(doc).unwrap_or(0), lo: self.lo.first(doc).unwrap_or(0) };
         if let Some(after) = &self.after {
@@ -183,5 +188,18 @@ impl SegmentCollector for PageSegment {
 
     fn harvest(self) -> (Vec<Hit>, usize) {
         (self.heap.into_vec(), self.total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::score_key;
+
+    #[test]
+    fn score_keys_order_like_floats() {
+        let mut scores = vec![-3.5f32, -0.0, 0.0, 1e-9, 2.25, 17.0, -17.0, f32::MAX, f32::MIN, 9.201_347];
+        scores.sort_by(|a, b| a.total_cmp(b));
+        let keys: Vec<i64> = scores.iter().map(|s| score_key(*s)).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{scores:?} {keys:?}");
     }
 }

@@ -289,3 +289,19 @@ mod base64_cursor {
         (cursor.s == sort).then_some(cursor.key)
     }
 }
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::base64_cursor::{decode_cursor, encode_cursor};
+    use crate::collector::{Key, Primary};
+
+    #[test]
+    fn cursors_round_trip_every_kind_of_key() {
+        for primary in [Primary::Int(-5), Primary::Int(i64::MAX), Primary::Int(i64::MIN), Primary::Text("abc".into())] {
+            let key = Key { primary, hi: u64::MAX, lo: 7 };
+            let text = encode_cursor("due", &key);
+            assert_eq!(decode_cursor(&text, "due"), Some(key.clone()), "{key:?}");
+            assert_eq!(decode_cursor(&text, "-due"), None);
+        }
+    }
+}

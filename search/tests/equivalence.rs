@@ -1,0 +1,247 @@
+//! Randomised cases: every page of every result equals a brute-force evaluation of
+//! the same request over the same tasks, and no request reaches another user's task.
+
+use std::cmp::Ordering;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono_tz::Tz;
+use errand_domain::{NewTask, Priority, RecurrenceInput, Status, Task};
+use errand_search::{eval, Filter, SearchIndex, SearchRequest, Sort, SortKey};
+use errand_store::{NewUser, Store};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const WORDS: &[&str] = &[
+    "milk",
+    "invoice",
+    "report",
+    "garden",
+    "meeting",
+    "dentist",
+    "taxes",
+    "passport",
+    "groceries",
+    "bike",
+    "project",
+    "review",
+    "call",
+    "email",
+    "plan",
+    "budget",
+    "travel",
+    "birthday",
+    "laundry",
+    "cleanup",
+    "quarterly",
+    "café",
+];
+const TAGS: &[&str] = &["home", "work", "money", "health", "errand", "home-office", "family"];
+const FILTERS: &[&str] = &[
+    "today",
+    "tomorrow",
+    "overdue",
+    "no date",
+    "7 days",
+    "p1",
+    "p2",
+    "p3",
+    "p4",
+    "no priority",
+    "@home",
+    "@home*",
+    "@work",
+    "@money",
+    "no tags",
+    "recurring",
+    "done",
+    "open",
+    "due before: nov 30",
+    "due after: dec 5",
+    "created after: nov 10",
+    "search: invoice",
+    "search: meet",
+    "search: grocries",
+    "search: plan budget",
+];
+const SORTS: &[&str] = &[
+    "due",
+    "-due",
+    "priority",
+    "-priority",
+    "created",
+    "-created",
+    "updated",
+    "-updated",
+    "title",
+    "-title",
+    "relevance",
+];
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap()
+}
+
+fn tz() -> Tz {
+    "America/New_York".parse().unwrap()
+}
+
+fn pick<'a>(rng: &mut StdRng, items: &[&'a str]) -> &'a str {
+    items[rng.gen_range(0..items.len())]
+}
+
+fn random_task(rng: &mut StdRng, user: &str) -> Task {
+    let words = |rng: &mut StdRng, n: usize| (0..n).map(|_| pick(rng, WORDS)).collect::<Vec<_>>().join(" ");
+    let created = now() - Duration::minutes(rng.gen_range(0..60 * 24 * 30));
+    let due = (rng.gen_bool(0.7)).then(|| {
+        let at = now() + Duration::minutes(rng.gen_range(-60 * 24 * 20..60 * 24 * 20));
+        if rng.gen_bool(0.3) {
+            at.with_timezone(&tz()).format("%Y-%m-%d").to_string()
+        } else {
+            at.to_rfc3339()
+        }
+    });
+    let tags: Vec<String> = (0..rng.gen_range(0..3)).map(|_| pick(rng, TAGS).to_string()).collect();
+    let (title_len, description_len) = (rng.gen_range(1..4), rng.gen_range(0..6));
+    let input = NewTask {
+        title: words(rng, title_len),
+        description: Some(words(rng, description_len)),
+        priority: Some(Priority::ALL[rng.gen_range(0..5)]),
+        tags: Some(tags),
+        due,
+        recurrence: rng
+            .gen_bool(0.15)
+            .then(|| RecurrenceInput { rule: Some("FREQ=DAILY".into()), ..Default::default() }),
+        ..Default::default()
+    };
+    let mut task = Task::create(errand_domain::new_id(), user.into(), &input, tz(), created).unwrap();
+    if rng.gen_bool(0.25) {
+        task = task.completed(created + Duration::minutes(rng.gen_range(1..600))).unwrap().0;
+    }
+    task
+}
+
+/// The brute-force order of a sort.
+fn compare(a: &Task, b: &Task, sort: Sort) -> Ordering {
+    let due =
+        |t: &Task| t.due_at.map(|d| d.timestamp_millis()).unwrap_or(if sort.descending { i64::MIN } else { i64::MAX });
+    let natural = match sort.key {
+        SortKey::Due => due(a).cmp(&due(b)),
+        SortKey::Priority => a.priority.cmp(&b.priority),
+        SortKey::Created => a.created_at.cmp(&b.created_at),
+        SortKey::Updated => a.updated_at.cmp(&b.updated_at),
+        SortKey::Title => a.title.to_lowercase().cmp(&b.title.to_lowercase()),
+        SortKey::Relevance => Ordering::Equal,
+    }
+    .then_with(|| a.id.cmp(&b.id));
+    if sort.descending {
+        natural.reverse()
+    } else {
+        natural
+    }
+}
+
+fn random_filter(rng: &mut StdRng, depth: u32) -> String {
+    if depth == 0 || rng.gen_bool(0.4) {
+        let atom = pick(rng, FILTERS).to_string();
+        return if rng.gen_bool(0.2) { format!("!{atom}") } else { atom };
+    }
+    let op = if rng.gen_bool(0.5) { "&" } else { "|" };
+    format!("({} {op} {})", random_filter(rng, depth - 1), random_filter(rng, depth - 1))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_results_equal_brute_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
+    store.migrate().await.unwrap();
+    let mut rng = StdRng::seed_from_u64(0x5EA4C4);
+    let mut users = Vec::new();
+    let mut tasks: Vec<Task> = Vec::new();
+    for n in 0..3 {
+        let id = errand_domain::new_id();
+        let new = NewUser {
+            id: id.clone(),
+            email: format!("u{n}@example.com"),
+            name: None,
+            password_hash: "x".into(),
+            timezone: "America/New_York".into(),
+            created_at: now(),
+        };
+        store.create_user(&new).await.unwrap();
+        for _ in 0..150 {
+            let task = random_task(&mut rng, &id);
+            store.insert_task(&task, &[], None).await.unwrap();
+            tasks.push(task);
+        }
+        users.push(id);
+    }
+    let index = SearchIndex::open(&dir.path().join("search"), &store).await.unwrap();
+
+    for case in 0..250 {
+        let user = users[rng.gen_range(0..users.len())].clone();
+        let status = [None, Some(Status::Open), Some(Status::Done)][rng.gen_range(0..3)];
+        let text = rng.gen_bool(0.3).then(|| {
+            let word = pick(&mut rng, WORDS);
+            // Sometimes a prefix for type-ahead, sometimes a typo.
+            match rng.gen_range(0..3) {
+                0 => word.chars().take(3).collect(),
+                1 if word.len() >= 6 => format!("{}{}", &word[..2], &word[3..]),
+                _ => word.to_string(),
+            }
+        });
+        let filter_text = rng.gen_bool(0.7).then(|| random_filter(&mut rng, 2));
+        let filter = filter_text.as_ref().map(|f| Filter::parse(f, tz(), now()).unwrap_or_else(|e| panic!("{f}: {e}")));
+        let sort_name = if text.is_some() && rng.gen_bool(0.5) { "relevance" } else { pick(&mut rng, &SORTS[..10]) };
+        let sort = Sort::parse(sort_name).unwrap();
+        let limit = rng.gen_range(1..15);
+        let describe =
+            format!("case {case}: status {status:?} q {text:?} filter {filter_text:?} sort {sort_name} limit {limit}");
+
+        let mut expected: Vec<&Task> = tasks
+            .iter()
+            .filter(|t| t.user_id == user)
+            .filter(|t| eval::status_matches(status, t))
+            .filter(|t| filter.as_ref().is_none_or(|f| eval::matches(f, t)))
+            .filter(|t| text.as_ref().is_none_or(|q| eval::text_matches(q, t)))
+            .collect();
+        expected.sort_by(|a, b| compare(a, b, sort));
+
+        let mut request = SearchRequest {
+            user_id: user.clone(),
+            status,
+            priorities: vec![],
+            tags: vec![],
+            due_before: None,
+            due_after: None,
+            text: text.clone(),
+            filter: filter.clone(),
+            sort,
+            limit,
+            cursor: None,
+        };
+        let mut found: Vec<Task> = Vec::new();
+        loop {
+            let page = index.search(&request).unwrap();
+            assert_eq!(page.total, expected.len(), "total, {describe}");
+            assert!(page.items.len() <= limit);
+            assert!(page.items.iter().all(|t| t.user_id == user), "another user's task, {describe}");
+            found.extend(page.items);
+            match page.next_cursor {
+                Some(cursor) => request.cursor = Some(cursor),
+                None => break,
+            }
+            assert!(found.len() <= expected.len(), "more results than expected, {describe}");
+        }
+        let found_ids: Vec<&str> = found.iter().map(|t| t.id.as_str()).collect();
+        let expected_ids: Vec<&str> = expected.iter().map(|t| t.id.as_str()).collect();
+        if sort.key == SortKey::Relevance {
+            let mut a = found_ids.clone();
+            let mut b = expected_ids.clone();
+            a.sort();
+            b.sort();
+            assert_eq!(a, b, "{describe}");
+        } else {
+            assert_eq!(found_ids, expected_ids, "{describe}");
+        }
+    }
+}
