@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use errand_consumers::{Bus, BusConfig, DaprConfig, DaprPublisher};
+use errand_search::{run_indexer, SearchIndex, SEARCH_CURSOR};
 use errand_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
@@ -25,6 +26,8 @@ pub struct AppState {
     pub tokens: Tokens,
     /// Task operations.
     pub tasks: TaskService,
+    /// The task search index.
+    pub search: Arc<SearchIndex>,
     /// Turns true when the server shuts down (long-lived streams end then).
     pub shutdown: watch::Receiver<bool>,
     /// Renders `GET /metrics`.
@@ -60,6 +63,9 @@ pub enum StartError {
     /// The database cannot be opened or migrated.
     #[error(transparent)]
     Store(#[from] errand_store::StoreError),
+    /// The search index cannot be opened or built.
+    #[error(transparent)]
+    Search(#[from] errand_search::SearchError),
     /// The listen address cannot be bound.
     #[error("cannot listen on {0}: {1}")]
     Listen(String, std::io::Error),
@@ -75,9 +81,11 @@ impl App {
             .map_err(|e| StartError::DataDir(data_dir, e))?;
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
+        let search = SearchIndex::open(&config.data_dir.join("search"), &store).await?;
         let (stop, shutdown) = watch::channel(false);
         let state = AppState {
-            tasks: TaskService::new(store.clone()),
+            tasks: TaskService::new(store.clone(), search.clone()),
+            search,
             tokens: Tokens::new(&secret, config.token_ttl),
             store,
             shutdown,
@@ -108,16 +116,19 @@ impl App {
                 }
             }
         });
+        // The outbox is pruned only past what the search indexer has read, too.
+        let bus_config = BusConfig { outbox_readers: vec![SEARCH_CURSOR], ..BusConfig::default() };
         let delivery = match self.runtime {
             Runtime::Embedded => {
-                let bus = Bus::new(store.clone(), errand_consumers::handlers(&store), BusConfig::default());
+                let bus = Bus::new(store.clone(), errand_consumers::handlers(&store), bus_config);
                 tokio::spawn(bus.run(stopped.clone()))
             }
             Runtime::Dapr => {
-                let publisher = DaprPublisher::new(store.clone(), self.dapr.clone(), BusConfig::default());
+                let publisher = DaprPublisher::new(store.clone(), self.dapr.clone(), bus_config);
                 tokio::spawn(publisher.run(stopped.clone()))
             }
         };
+        let indexing = tokio::spawn(run_indexer(self.state.search.clone(), store.clone(), stopped.clone()));
         let housekeeping = tokio::spawn(housekeeping(store.clone()));
         let router = routes::router(self.state);
         let stop = self.stop.clone();
@@ -130,6 +141,9 @@ impl App {
         let _ = self.stop.send(true);
         if tokio::time::timeout(Duration::from_secs(10), delivery).await.is_err() {
             tracing::warn!("event delivery did not stop within 10 s");
+        }
+        if tokio::time::timeout(Duration::from_secs(10), indexing).await.is_err() {
+            tracing::warn!("the search indexer did not stop within 10 s");
         }
         listening.abort();
         housekeeping.abort();

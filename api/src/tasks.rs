@@ -2,21 +2,26 @@
 //! rules and commits each change with its events in one transaction. The HTTP
 //! routes call it; later the assistant's tools and the workflows' activities will too.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use errand_domain::event::{task_event, Actor, TaskEventKind};
 use errand_domain::{NewTask, Task, TaskChange, TaskPatch};
+use errand_search::{SearchError, SearchIndex, SearchPage, SearchRequest};
 use serde_json::json;
 
 use crate::error::ApiError;
-use errand_store::{
-    IdempotentResponse, InsertOutcome, Modification, Modified, Store, TaskListQuery, TaskPage, UserRecord,
-};
+use errand_store::{IdempotentResponse, InsertOutcome, Modification, Modified, Store, UserRecord};
 
 /// Task operations on behalf of one user at a time; cheap to clone.
 #[derive(Clone)]
 pub struct TaskService {
     store: Store,
+    search: Arc<SearchIndex>,
 }
+
+/// How long a list waits for the index to show the caller's latest write.
+const READ_YOUR_WRITES_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The outcome of an idempotent create: the response to send.
 #[derive(Debug, Clone)]
@@ -36,9 +41,9 @@ pub fn now() -> DateTime<Utc> {
 }
 
 impl TaskService {
-    /// A service over `store`.
-    pub fn new(store: Store) -> Self {
-        TaskService { store }
+    /// A service over `store`, listing from `search`.
+    pub fn new(store: Store, search: Arc<SearchIndex>) -> Self {
+        TaskService { store, search }
     }
 
     /// Creates a task.
@@ -97,9 +102,24 @@ impl TaskService {
         self.store.get_task(&user.profile.id, id).await?.ok_or(ApiError::NotFound("task"))
     }
 
-    /// A page of the user's tasks.
-    pub async fn list(&self, user: &UserRecord, query: &TaskListQuery) -> Result<TaskPage, ApiError> {
-        Ok(self.store.list_tasks(&user.profile.id, query).await?)
+    /// A page of the user's tasks from the search index, after waiting (bounded)
+    /// for the index to reflect the user's own latest write.
+    pub async fn search(&self, user: &UserRecord, request: SearchRequest) -> Result<SearchPage, ApiError> {
+        if let Some(position) = self.store.last_write_position(&user.profile.id) {
+            if !self.search.wait_for(position, READ_YOUR_WRITES_WAIT).await {
+                tracing::warn!(user_id = %user.profile.id, "search index lags; serving a list without the latest write");
+            }
+        }
+        let index = self.search.clone();
+        let page = tokio::task::spawn_blocking(move || index.search(&request))
+            .await
+            .map_err(|e| ApiError::Internal(format!("search task: {e}")))?;
+        page.map_err(|e| match e {
+            SearchError::BadCursor => {
+                ApiError::bad_parameter("cursor", "cursor is malformed or belongs to another sort")
+            }
+            other => ApiError::Internal(other.to_string()),
+        })
     }
 
     /// Applies a partial update. With `expected_version`, a stale version is a 412;

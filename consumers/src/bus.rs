@@ -27,6 +27,9 @@ pub struct BusConfig {
     pub batch: i64,
     /// How often the outbox and dedup records are pruned and lag is measured.
     pub upkeep_every: Duration,
+    /// Other readers of the outbox (by cursor name) whose position pruning must
+    /// respect, e.g. the search indexer.
+    pub outbox_readers: Vec<&'static str>,
 }
 
 impl Default for BusConfig {
@@ -38,6 +41,7 @@ impl Default for BusConfig {
             fallback_poll: Duration::from_secs(2),
             batch: 256,
             upkeep_every: Duration::from_secs(15),
+            outbox_readers: Vec::new(),
         }
     }
 }
@@ -69,7 +73,8 @@ impl Bus {
     /// Delivers until `shutdown` turns true. A consumer stops between events (an
     /// event being retried is left for the next start, never skipped).
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
-        let names: Vec<&'static str> = self.handlers.iter().map(|h| h.name()).collect();
+        let mut names: Vec<&'static str> = self.handlers.iter().map(|h| h.name()).collect();
+        names.extend(self.config.outbox_readers.iter().copied());
         let mut tasks = tokio::task::JoinSet::new();
         for handler in &self.handlers {
             let consumer = Consumer {
@@ -309,7 +314,7 @@ impl Consumer {
 /// Prunes what every consumer has passed and publishes consumer lag.
 async fn upkeep(store: Store, consumers: Vec<&'static str>, config: BusConfig, mut shutdown: watch::Receiver<bool>) {
     loop {
-        for name in &consumers {
+        for name in consumers.iter().filter(|name| !config.outbox_readers.contains(name)) {
             if let Ok(position) = store.consumer_position(name).await {
                 if let Ok(backlog) = store.outbox_backlog(position).await {
                     metrics::gauge!("errand_consumer_lag_events", "consumer" => *name).set(backlog as f64);

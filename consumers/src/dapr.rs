@@ -112,7 +112,9 @@ impl DaprPublisher {
             if batch.is_empty() {
                 if last_upkeep.elapsed() > self.config.upkeep_every {
                     last_upkeep = std::time::Instant::now();
-                    if let Err(e) = self.store.prune_outbox(&[DAPR_PUBLISHER]).await {
+                    let mut readers = vec![DAPR_PUBLISHER];
+                    readers.extend(self.config.outbox_readers.iter().copied());
+                    if let Err(e) = self.store.prune_outbox(&readers).await {
                         tracing::warn!(error = %e, "pruning the outbox failed");
                     }
                 }

@@ -34,6 +34,7 @@ fn fast() -> BusConfig {
         fallback_poll: Duration::from_millis(200),
         batch: 50,
         upkeep_every: Duration::from_millis(100),
+        outbox_readers: Vec::new(),
     }
 }
 

@@ -29,7 +29,7 @@ pub use consumers::DeadLetter;
 pub use leadership::Leadership;
 pub use notifications::{NewNotification, Notification};
 pub use outbox::{OutboxPosition, OutboxRecord};
-pub use tasks::{Cursor, IdempotentResponse, InsertOutcome, Modification, Modified, SortKey, TaskListQuery, TaskPage};
+pub use tasks::{IdempotentResponse, InsertOutcome, Modification, Modified};
 pub use users::{NewUser, UserRecord};
 
 /// Errors of the store. Expected outcomes (a taken email, a stale version) are

@@ -1,141 +1,9 @@
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, Utc};
 use errand_domain::{event::OutboundEvent, Priority, Status, Task};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::outbox::{append_outbox, event_payloads, OUTBOX_CHANNEL};
 use crate::{corrupt, from_ms, on_read, on_write, to_ms, Store, StoreError, StoreResult};
-
-/// What lists can be sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
-    /// Due date; tasks without one come last in both directions.
-    Due,
-    /// Priority rank, `none` lowest.
-    Priority,
-    /// Creation time.
-    Created,
-    /// Last change.
-    Updated,
-    /// Title, ignoring case.
-    Title,
-}
-
-impl SortKey {
-    /// Parses `due`, `-priority`, ...: the key and whether it is descending.
-    pub fn parse(text: &str) -> Option<(SortKey, bool)> {
-        let (name, descending) = match text.strip_prefix('-') {
-            Some(name) => (name, true),
-            None => (text, false),
-        };
-        let key = match name {
-            "due" => SortKey::Due,
-            "priority" => SortKey::Priority,
-            "created" => SortKey::Created,
-            "updated" => SortKey::Updated,
-            "title" => SortKey::Title,
-            _ => return None,
-        };
-        Some((key, descending))
-    }
-
-    /// The SQL expression ordered by. Undated tasks get a sentinel that puts them
-    /// last whichever the direction.
-    fn expression(self, descending: bool) -> &'static str {
-        match (self, descending) {
-            (SortKey::Due, false) => "COALESCE(due_at, 9223372036854775807)",
-            (SortKey::Due, true) => "COALESCE(due_at, -9223372036854775807)",
-            (SortKey::Priority, _) => "priority",
-            (SortKey::Created, _) => "created_at",
-            (SortKey::Updated, _) => "updated_at",
-            (SortKey::Title, _) => "title_key",
-        }
-    }
-
-    /// The value of [`Self::expression`] for a task, for the next page's cursor.
-    fn value_of(self, task: &Task, descending: bool) -> CursorValue {
-        match self {
-            SortKey::Due => {
-                CursorValue::Int(task.due_at.map(to_ms).unwrap_or(if descending { -i64::MAX } else { i64::MAX }))
-            }
-            SortKey::Priority => CursorValue::Int(task.priority.rank()),
-            SortKey::Created => CursorValue::Int(to_ms(task.created_at)),
-            SortKey::Updated => CursorValue::Int(to_ms(task.updated_at)),
-            SortKey::Title => CursorValue::Text(title_key(&task.title)),
-        }
-    }
-}
-
-fn title_key(title: &str) -> String {
-    title.to_lowercase()
-}
-
-/// A position in a sorted list: the sort key and id of the last item returned.
-/// Opaque to clients (base64 of JSON); bound to the sort it was made for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cursor {
-    #[serde(rename = "s")]
-    sort: String,
-    #[serde(rename = "k")]
-    key: CursorValue,
-    #[serde(rename = "i")]
-    id: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-enum CursorValue {
-    Int(i64),
-    Text(String),
-}
-
-impl Cursor {
-    /// The opaque text form.
-    pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
-    }
-
-    /// Parses a cursor made for `sort`; `None` when it is malformed or for another sort.
-    pub fn decode(text: &str, sort: &str) -> Option<Cursor> {
-        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
-        let cursor: Cursor = serde_json::from_slice(&bytes).ok()?;
-        (cursor.sort == sort).then_some(cursor)
-    }
-}
-
-/// The filters, order and page of a task list.
-#[derive(Debug, Clone)]
-pub struct TaskListQuery {
-    /// Only tasks with this status; `None` for all.
-    pub status: Option<Status>,
-    /// Any of these priorities; empty for all.
-    pub priorities: Vec<Priority>,
-    /// Every one of these tags.
-    pub tags: Vec<String>,
-    /// Due strictly before.
-    pub due_before: Option<DateTime<Utc>>,
-    /// Due at or after.
-    pub due_after: Option<DateTime<Utc>>,
-    /// Sort key and direction.
-    pub sort: (SortKey, bool),
-    /// The sort as the client wrote it, e.g. `-priority`; cursors are bound to it.
-    pub sort_name: String,
-    /// Page size.
-    pub limit: u32,
-    /// Continue after this position.
-    pub after: Option<Cursor>,
-}
-
-/// One page of a task list.
-#[derive(Debug, Clone)]
-pub struct TaskPage {
-    /// Tasks in order.
-    pub items: Vec<Task>,
-    /// Cursor of the next page, when there is one.
-    pub next_cursor: Option<String>,
-    /// Tasks matching the filters, across all pages.
-    pub total: i64,
-}
 
 /// A response stored under an `Idempotency-Key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,21 +94,6 @@ fn encode(task: &Task) -> StoreResult<Encoded> {
     })
 }
 
-/// Inserts the tag rows of `$task` inside the transaction `$tx`, in one statement.
-macro_rules! insert_tags {
-    ($tx:expr, $task:expr) => {
-        if !$task.tags.is_empty() {
-            let rows: Vec<String> = (0..$task.tags.len()).map(|i| format!("($1, $2, ${})", i + 3)).collect();
-            let sql = format!("INSERT INTO task_tags (task_id, user_id, tag) VALUES {}", rows.join(", "));
-            let mut insert = sqlx::query(&sql).bind(&$task.id).bind(&$task.user_id);
-            for tag in &$task.tags {
-                insert = insert.bind(tag);
-            }
-            insert.execute(&mut *$tx).await?;
-        }
-    };
-}
-
 /// What [`Store::modify_task`] should do with the task it read.
 // One short-lived value per write: boxing the large variant would buy nothing.
 #[allow(clippy::large_enum_variant)]
@@ -275,11 +128,6 @@ pub enum Modified {
 
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_TTL: chrono::Duration = chrono::Duration::hours(24);
-
-enum Arg {
-    Int(i64),
-    Text(String),
-}
 
 impl Store {
     /// Inserts a new task with its events, and, when given, the response to replay
@@ -322,14 +170,13 @@ impl Store {
                 }
             }
             sqlx::query(
-                "INSERT INTO tasks (id, user_id, title, title_key, description, status, priority, tags, due_at, \
+                "INSERT INTO tasks (id, user_id, title, description, status, priority, tags, due_at, \
                  all_day, reminders, recurrence, series_id, completed_at, created_at, updated_at, version) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
             )
             .bind(&task.id)
             .bind(&task.user_id)
             .bind(&task.title)
-            .bind(title_key(&task.title))
             .bind(&task.description)
             .bind(task.status.as_str())
             .bind(task.priority.rank())
@@ -345,7 +192,6 @@ impl Store {
             .bind(task.version)
             .execute(&mut *tx)
             .await?;
-            insert_tags!(tx, task);
             let written = append_outbox!(tx, &payloads, notify);
             tx.commit().await?;
             self.outbox_committed(&written);
@@ -449,14 +295,13 @@ impl Store {
                         Err(e) => return Ok(Err(E::from(e))),
                     };
                     sqlx::query(
-                        "UPDATE tasks SET title = $3, title_key = $4, description = $5, status = $6, priority = $7, \
-                         tags = $8, due_at = $9, all_day = $10, reminders = $11, recurrence = $12, series_id = $13, \
-                         completed_at = $14, updated_at = $15, version = $16 WHERE id = $1 AND user_id = $2",
+                        "UPDATE tasks SET title = $3, description = $4, status = $5, priority = $6, tags = $7, \
+                         due_at = $8, all_day = $9, reminders = $10, recurrence = $11, series_id = $12, \
+                         completed_at = $13, updated_at = $14, version = $15 WHERE id = $1 AND user_id = $2",
                     )
                     .bind(&task.id)
                     .bind(&task.user_id)
                     .bind(&task.title)
-                    .bind(title_key(&task.title))
                     .bind(&task.description)
                     .bind(task.status.as_str())
                     .bind(task.priority.rank())
@@ -471,13 +316,6 @@ impl Store {
                     .bind(task.version)
                     .execute(&mut *tx)
                     .await?;
-                    if task.tags != current.tags {
-                        sqlx::query("DELETE FROM task_tags WHERE task_id = $1")
-                            .bind(&task.id)
-                            .execute(&mut *tx)
-                            .await?;
-                        insert_tags!(tx, task);
-                    }
                     written = append_outbox!(tx, &payloads, notify);
                     Modified::Updated(task)
                 }
@@ -501,85 +339,5 @@ impl Store {
         }
         .await);
         result.map_err(|e| E::from(StoreError::from(e)))?
-    }
-
-    /// One page of a user's tasks.
-    pub async fn list_tasks(&self, user_id: &str, query: &TaskListQuery) -> StoreResult<TaskPage> {
-        let mut args = vec![Arg::Text(user_id.to_string())];
-        let next = |args: &mut Vec<Arg>, arg: Arg| {
-            args.push(arg);
-            format!("${}", args.len())
-        };
-        let mut filters = String::from("user_id = $1");
-        if let Some(status) = query.status {
-            filters += &format!(" AND status = {}", next(&mut args, Arg::Text(status.as_str().into())));
-        }
-        if !query.priorities.is_empty() {
-            let slots: Vec<String> = query.priorities.iter().map(|p| next(&mut args, Arg::Int(p.rank()))).collect();
-            filters += &format!(" AND priority IN ({})", slots.join(", "));
-        }
-        for tag in &query.tags {
-            let slot = next(&mut args, Arg::Text(tag.clone()));
-            filters += &format!(
-                " AND EXISTS (SELECT 1 FROM task_tags tt WHERE tt.task_id = tasks.id AND tt.user_id = $1 AND tt.tag = {slot})"
-            );
-        }
-        if let Some(before) = query.due_before {
-            filters += &format!(" AND due_at < {}", next(&mut args, Arg::Int(to_ms(before))));
-        }
-        if let Some(after) = query.due_after {
-            filters += &format!(" AND due_at >= {}", next(&mut args, Arg::Int(to_ms(after))));
-        }
-        let filter_args = args.len();
-
-        let (key, descending) = query.sort;
-        let expr = key.expression(descending);
-        let mut page_filters = filters.clone();
-        if let Some(cursor) = &query.after {
-            let value = match &cursor.key {
-                CursorValue::Int(v) => Arg::Int(*v),
-                CursorValue::Text(v) => Arg::Text(v.clone()),
-            };
-            let k = next(&mut args, value);
-            let id = next(&mut args, Arg::Text(cursor.id.clone()));
-            // Ties break by id in the direction of the sort, so a descending list is
-            // exactly the ascending one reversed (undated tasks aside).
-            let cmp = if descending { "<" } else { ">" };
-            page_filters += &format!(" AND ({expr} {cmp} {k} OR ({expr} = {k} AND id {cmp} {id}))");
-        }
-        let direction = if descending { "DESC" } else { "ASC" };
-        let limit = next(&mut args, Arg::Int(i64::from(query.limit) + 1));
-        let page_sql =
-            format!("SELECT {TASK_COLUMNS} FROM tasks WHERE {page_filters} ORDER BY {expr} {direction}, id {direction} LIMIT {limit}");
-        let count_sql = format!("SELECT COUNT(*) FROM tasks WHERE {filters}");
-
-        let (rows, total): (Vec<TaskRow>, i64) = on_read!(self, |pool| {
-            let mut page = sqlx::query_as::<_, TaskRow>(&page_sql);
-            for arg in &args {
-                page = match arg {
-                    Arg::Int(v) => page.bind(*v),
-                    Arg::Text(v) => page.bind(v.as_str()),
-                };
-            }
-            let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
-            for arg in &args[..filter_args] {
-                count = match arg {
-                    Arg::Int(v) => count.bind(*v),
-                    Arg::Text(v) => count.bind(v.as_str()),
-                };
-            }
-            (page.fetch_all(pool).await?, count.fetch_one(pool).await?)
-        });
-        let mut items = rows.into_iter().map(TaskRow::into_task).collect::<StoreResult<Vec<_>>>()?;
-        let next_cursor = if items.len() > query.limit as usize {
-            items.truncate(query.limit as usize);
-            items.last().map(|last| {
-                Cursor { sort: query.sort_name.clone(), key: key.value_of(last, descending), id: last.id.clone() }
-                    .encode()
-            })
-        } else {
-            None
-        };
-        Ok(TaskPage { items, next_cursor, total })
     }
 }

@@ -13,7 +13,8 @@ use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthUser, Json, JsonWithBytes, Query};
 use crate::tasks::now;
-use errand_store::{Cursor, SortKey, TaskListQuery, UserRecord};
+use errand_search::{Filter, SearchRequest, Sort};
+use errand_store::UserRecord;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -39,7 +40,12 @@ pub struct TaskList {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// `open` (default), `done` or `all`.
+    /// Words that must all appear in the title, description or tags (the last one
+    /// also as a prefix; small typos tolerated on longer words).
+    pub q: Option<String>,
+    /// A filter expression, e.g. `(today | overdue) & @work & !p4`.
+    pub filter: Option<String>,
+    /// `open`, `done` or `all`; by default open, unless the filter names `done` or `open`.
     pub status: Option<String>,
     /// Priorities, comma-separated (any of): `none,low,medium,high,urgent`.
     pub priority: Option<String>,
@@ -49,7 +55,8 @@ pub struct ListParams {
     pub due_before: Option<String>,
     /// Due at or after this date.
     pub due_after: Option<String>,
-    /// `due` (default), `priority`, `created`, `updated`, `title`; `-` prefix for descending.
+    /// `due`, `priority`, `created`, `updated`, `title`, `relevance` (best first); `-`
+    /// prefix for descending. Default: `relevance` with `q`, else `due`.
     pub sort: Option<String>,
     /// Page size, 1 to 200 (default 50).
     pub limit: Option<u32>,
@@ -57,8 +64,21 @@ pub struct ListParams {
     pub cursor: Option<String>,
 }
 
-fn list_query(params: ListParams, user: &UserRecord) -> Result<TaskListQuery, ApiError> {
+fn search_request(params: ListParams, user: &UserRecord) -> Result<SearchRequest, ApiError> {
+    let now = now();
+    let filter = params
+        .filter
+        .as_deref()
+        .filter(|f| !f.trim().is_empty())
+        .map(|text| Filter::parse(text, user.tz, now))
+        .transpose()
+        .map_err(|e| ApiError::Unprocessable {
+            code: "invalid_filter",
+            message: format!("filter: {e}"),
+            details: serde_json::json!({ "parameter": "filter", "position": e.position, "expected": e.expected, "found": e.found }),
+        })?;
     let status = match params.status.as_deref() {
+        None if filter.as_ref().is_some_and(Filter::mentions_status) => None,
         None | Some("open") => Some(Status::Open),
         Some("done") => Some(Status::Done),
         Some("all") => None,
@@ -78,7 +98,6 @@ fn list_query(params: ListParams, user: &UserRecord) -> Result<TaskListQuery, Ap
         .collect::<Result<Vec<_>, _>>()?;
     let tags: Vec<&str> = split_list(params.tag.as_deref()).collect();
     let tags = normalize_tags(&tags).map_err(|e| ApiError::bad_parameter("tag", format!("tag {}", e.message)))?;
-    let now = now();
     let date = |name: &'static str, value: Option<String>| {
         value
             .map(|text| {
@@ -90,24 +109,29 @@ fn list_query(params: ListParams, user: &UserRecord) -> Result<TaskListQuery, Ap
     };
     let due_before = date("due_before", params.due_before)?;
     let due_after = date("due_after", params.due_after)?;
-    let sort_name = params.sort.unwrap_or_else(|| "due".to_string());
-    let sort = SortKey::parse(&sort_name).ok_or_else(|| {
+    let text = params.q.filter(|q| !q.trim().is_empty());
+    let default_sort = if text.is_some() { "relevance" } else { "due" };
+    let sort_name = params.sort.unwrap_or_else(|| default_sort.to_string());
+    let sort = Sort::parse(&sort_name).ok_or_else(|| {
         ApiError::bad_parameter(
             "sort",
-            format!(
-                "sort {sort_name:?} is not one of due, priority, created, updated, title (optionally with a - prefix)"
-            ),
+            format!("sort {sort_name:?} is not one of due, priority, created, updated, title, relevance (optionally with a - prefix)"),
         )
     })?;
     let limit = super::page_limit(params.limit)?;
-    let after = params
-        .cursor
-        .map(|text| {
-            Cursor::decode(&text, &sort_name)
-                .ok_or_else(|| ApiError::bad_parameter("cursor", "cursor is malformed or belongs to another sort"))
-        })
-        .transpose()?;
-    Ok(TaskListQuery { status, priorities, tags, due_before, due_after, sort, sort_name, limit, after })
+    Ok(SearchRequest {
+        user_id: user.profile.id.clone(),
+        status,
+        priorities,
+        tags,
+        due_before,
+        due_after,
+        text,
+        filter,
+        sort,
+        limit: limit as usize,
+        cursor: params.cursor,
+    })
 }
 
 fn split_list(value: Option<&str>) -> impl Iterator<Item = &str> {
@@ -206,21 +230,24 @@ fn set_location(response: &mut Response, id: &str) {
     }
 }
 
-/// List the caller's tasks with filters, a sort and keyset paging.
+/// List the caller's tasks: full-text `q`, the filter language, structured filters,
+/// any sort, and cursor paging — served from the search index, which reflects the
+/// caller's own writes as soon as they return.
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", security(("bearer" = [])), params(ListParams),
-    responses((status = 200, body = TaskList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = TaskList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 422, description = "the filter does not parse; details give position and expectation", body = ErrorBody)))]
 pub async fn list_tasks(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     Query(params): Query<ListParams>,
 ) -> Result<axum::Json<TaskList>, ApiError> {
-    let query = list_query(params, &user)?;
-    let page = state.tasks.list(&user, &query).await?;
+    let request = search_request(params, &user)?;
+    let page = state.tasks.search(&user, request).await?;
     let now = now();
     Ok(axum::Json(TaskList {
         items: page.items.iter().map(|t| t.view(user.tz, now)).collect(),
         next_cursor: page.next_cursor,
-        total: page.total,
+        total: page.total as i64,
     }))
 }
 

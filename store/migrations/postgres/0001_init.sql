@@ -22,7 +22,6 @@ CREATE TABLE tasks (
     id           TEXT PRIMARY KEY,
     user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     title        TEXT NOT NULL,
-    title_key    TEXT NOT NULL,           -- lowercased title, the `title` sort key
     description  TEXT NOT NULL,
     status       TEXT NOT NULL CHECK (status IN ('open', 'done')),
     priority     BIGINT NOT NULL CHECK (priority BETWEEN 0 AND 4),
@@ -37,21 +36,9 @@ CREATE TABLE tasks (
     updated_at   BIGINT NOT NULL,
     version      BIGINT NOT NULL
 );
--- One index per common list order. The due orders index the exact expressions the
--- list query sorts by (undated last in both directions), so pages need no sort step.
-CREATE INDEX tasks_user_status_due_asc ON tasks (user_id, status, (COALESCE(due_at, 9223372036854775807)), id);
-CREATE INDEX tasks_user_status_due_desc ON tasks (user_id, status, (COALESCE(due_at, -9223372036854775807)), id);
-CREATE INDEX tasks_user_status_priority ON tasks (user_id, status, priority, id);
-CREATE INDEX tasks_user_status_created ON tasks (user_id, status, created_at, id);
-
--- Tags again, one row each, so that lists can filter by tag through an index.
-CREATE TABLE task_tags (
-    task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
-    user_id TEXT NOT NULL,
-    tag     TEXT NOT NULL,
-    PRIMARY KEY (task_id, tag)
-);
-CREATE INDEX task_tags_user_tag ON task_tags (user_id, tag, task_id);
+-- Lists, search, filters and sorts are served by the search index; the database
+-- only needs each user's tasks (rebuilds read every task in id order).
+CREATE INDEX tasks_user ON tasks (user_id);
 
 CREATE TABLE idempotency_keys (
     user_id       TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
