@@ -63,6 +63,9 @@ enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Rebuild the search index from the database (with the server stopped; serve
+    /// also rebuilds a missing, damaged or outdated index at start).
+    Reindex,
     /// Apply database migrations and exit (serve also applies them at start).
     Migrate,
     /// Account administration.
@@ -159,6 +162,14 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         Command::Serve { .. } => serve(config).await,
         Command::Consumer { name, .. } => consumer(config, &name).await,
         Command::Events { command } => events(config, command).await,
+        Command::Reindex => {
+            let store = open_store(&config).await?;
+            let result = errand_search::SearchIndex::reindex(&config.data_dir.join("search"), &store).await;
+            store.close().await;
+            let index = result.map_err(|e| e.to_string())?;
+            println!("search index rebuilt: {} tasks", index.num_docs());
+            Ok(())
+        }
         Command::Migrate => {
             let store = open_store(&config).await?;
             store.close().await;

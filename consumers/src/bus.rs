@@ -148,11 +148,15 @@ impl Consumer {
             }
         };
         tracing::info!(consumer = name, tx = position.tx, seq = position.seq, "consumer started");
-        let mut signal = self.store.outbox_signal();
-        while !self.stopping() {
-            signal.borrow_and_update();
-            let batch = match self.store.outbox_after(position, self.config.batch).await {
-                Ok(batch) => batch,
+        loop {
+            let mut shutdown = self.shutdown.clone();
+            let batch = match self
+                .store
+                .next_events(position, self.config.batch, self.config.fallback_poll, &mut shutdown)
+                .await
+            {
+                Ok(Some(batch)) => batch,
+                Ok(None) => return,
                 Err(e) => {
                     tracing::warn!(consumer = name, error = %e, "reading the outbox failed");
                     if !self.pause(Duration::from_secs(1)).await {
@@ -161,14 +165,6 @@ impl Consumer {
                     continue;
                 }
             };
-            if batch.is_empty() {
-                tokio::select! {
-                    _ = signal.changed() => {}
-                    _ = tokio::time::sleep(self.config.fallback_poll) => {}
-                    _ = self.shutdown.wait_for(|stop| *stop) => return,
-                }
-                continue;
-            }
             // Progress is saved once per batch (and before a dead letter): a crash
             // re-delivers at most one batch, which dedup and idempotent handlers absorb.
             let mut progress = Progress::default();

@@ -82,7 +82,6 @@ impl DaprPublisher {
 
     /// Publishes until `shutdown` turns true.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let stopping = |s: &watch::Receiver<bool>| *s.borrow();
         let _leadership = loop {
             match self.store.try_lead(DAPR_PUBLISHER).await {
                 Ok(Some(leadership)) => break leadership,
@@ -94,7 +93,6 @@ impl DaprPublisher {
                 _ = shutdown.wait_for(|stop| *stop) => return,
             }
         };
-        let mut signal = self.store.outbox_signal();
         let mut position = match self.store.consumer_position(DAPR_PUBLISHER).await {
             Ok(position) => position,
             Err(e) => {
@@ -103,28 +101,28 @@ impl DaprPublisher {
             }
         };
         let mut last_upkeep = std::time::Instant::now();
-        while !stopping(&shutdown) {
-            signal.borrow_and_update();
-            let batch = self.store.outbox_after(position, self.config.batch).await.unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "reading the outbox failed");
-                Vec::new()
-            });
-            if batch.is_empty() {
-                if last_upkeep.elapsed() > self.config.upkeep_every {
-                    last_upkeep = std::time::Instant::now();
-                    let mut readers = vec![DAPR_PUBLISHER];
-                    readers.extend(self.config.outbox_readers.iter().copied());
-                    if let Err(e) = self.store.prune_outbox(&readers).await {
-                        tracing::warn!(error = %e, "pruning the outbox failed");
-                    }
+        loop {
+            if last_upkeep.elapsed() > self.config.upkeep_every {
+                last_upkeep = std::time::Instant::now();
+                let mut readers = vec![DAPR_PUBLISHER];
+                readers.extend(self.config.outbox_readers.iter().copied());
+                if let Err(e) = self.store.prune_outbox(&readers).await {
+                    tracing::warn!(error = %e, "pruning the outbox failed");
                 }
-                tokio::select! {
-                    _ = signal.changed() => {}
-                    _ = tokio::time::sleep(self.config.fallback_poll) => {}
-                    _ = shutdown.wait_for(|stop| *stop) => return,
-                }
-                continue;
             }
+            let batch = match self
+                .store
+                .next_events(position, self.config.batch, self.config.upkeep_every, &mut shutdown)
+                .await
+            {
+                Ok(Some(batch)) => batch,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the outbox failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
             for record in &batch {
                 let mut attempt = 0;
                 // In order: an event that cannot be published holds back the rest.

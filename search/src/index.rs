@@ -150,6 +150,21 @@ impl SearchIndex {
         Ok(Arc::new(Self::from_index(index, head)?))
     }
 
+    /// Rebuilds the index on demand (`errand reindex`). Refused while a running
+    /// server holds the current index.
+    pub async fn reindex(root: &Path, store: &Store) -> Result<Arc<SearchIndex>, SearchError> {
+        if let Some(dir) = current_dir(root)? {
+            if let Ok(index) = Index::open_in_dir(&dir) {
+                match index.writer_with_num_threads::<TantivyDocument>(1, 15_000_000) {
+                    Ok(writer) => drop(writer),
+                    Err(tantivy::TantivyError::LockFailure(..)) => return Err(SearchError::InUse),
+                    Err(e) => tracing::warn!(error = %e, "the current index is unusable; replacing it"),
+                }
+            }
+        }
+        Self::rebuild(root, store).await
+    }
+
     /// The outbox position the searchable index reflects.
     pub fn applied(&self) -> OutboxPosition {
         *self.applied.borrow()

@@ -22,53 +22,56 @@ const FALLBACK_POLL: Duration = Duration::from_secs(2);
 
 /// Feeds the index from the outbox until `shutdown` turns true.
 pub async fn run_indexer(index: Arc<SearchIndex>, store: Store, mut shutdown: watch::Receiver<bool>) {
-    let mut signal = store.outbox_signal();
-    while !*shutdown.borrow() {
-        signal.borrow_and_update();
-        match catch_up(&index, &store).await {
-            Ok(true) => continue,
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "indexing failed; retrying"),
-        }
-        tokio::select! {
-            _ = signal.changed() => {}
-            _ = tokio::time::sleep(FALLBACK_POLL) => {}
-            _ = shutdown.wait_for(|stop| *stop) => return,
+    loop {
+        match store.next_events(index.applied(), 1000, FALLBACK_POLL, &mut shutdown).await {
+            Ok(None) => return,
+            Ok(Some(batch)) => {
+                if let Err(e) = apply_and_commit(&index, &store, batch).await {
+                    tracing::warn!(error = %e, "indexing failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the outbox for indexing failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
         }
     }
 }
 
-/// Applies what is new in the outbox, grouping events that arrive within a short
-/// window into one commit. Returns whether anything was applied.
-pub async fn catch_up(index: &Arc<SearchIndex>, store: &Store) -> Result<bool, SearchError> {
+/// Applies a batch, gathers whatever else arrives within a short window into the
+/// same commit, then commits and records the position.
+async fn apply_and_commit(
+    index: &Arc<SearchIndex>,
+    store: &Store,
+    first: Vec<OutboxRecord>,
+) -> Result<(), SearchError> {
     let started = Instant::now();
+    let mut batch = first;
     let mut position = index.applied();
-    let mut applied_any = false;
     loop {
-        let batch = store.outbox_after(position, 1000).await?;
-        let Some(last) = batch.last() else { break };
-        let last = last.position();
         for record in &batch {
             apply(index, record)?;
+            position = record.position();
         }
-        position = last;
-        applied_any = true;
         if started.elapsed() > GROUP_WINDOW {
             break;
         }
-    }
-    if applied_any {
-        // Commits write files and wait for the indexing thread: off the async workers.
-        let committing = index.clone();
-        tokio::task::spawn_blocking(move || committing.commit(position))
-            .await
-            .map_err(|e| SearchError::Io(std::io::Error::other(e.to_string())))??;
-        metrics::counter!("errand_search_commits_total").increment(1);
-        if let Err(e) = store.advance_consumer(SEARCH_CURSOR, position, &[], Utc::now()).await {
-            tracing::warn!(error = %e, "saving the search cursor failed");
+        batch = store.outbox_after(position, 1000).await?;
+        if batch.is_empty() {
+            break;
         }
     }
-    Ok(applied_any)
+    // Commits write files and wait for the indexing thread: off the async workers.
+    let committing = index.clone();
+    tokio::task::spawn_blocking(move || committing.commit(position))
+        .await
+        .map_err(|e| SearchError::Io(std::io::Error::other(e.to_string())))??;
+    metrics::counter!("errand_search_commits_total").increment(1);
+    if let Err(e) = store.advance_consumer(SEARCH_CURSOR, position, &[], Utc::now()).await {
+        tracing::warn!(error = %e, "saving the search cursor failed");
+    }
+    Ok(())
 }
 
 fn apply(index: &SearchIndex, record: &OutboxRecord) -> Result<(), SearchError> {

@@ -4,7 +4,7 @@
 //! Public surface:
 //! - [`SearchIndex`]: open (or rebuild) the index, [`SearchIndex::search`] a
 //!   [`SearchRequest`] into a [`SearchPage`], wait for a write to become visible.
-//! - [`run_indexer`], [`catch_up`]: the indexer, fed from the outbox.
+//! - [`run_indexer`]: the indexer, fed from the outbox.
 //! - [`Filter`], [`Atom`], [`FilterError`]: the filter language.
 //! - [`Sort`], [`SortKey`]: orders.
 //! - [`eval`]: the reference meaning of filters and text search, for tests.
@@ -21,7 +21,7 @@ mod text;
 
 pub use filter::{Atom, Filter, FilterError};
 pub use index::{SearchIndex, SearchPage};
-pub use indexer::{catch_up, run_indexer, SEARCH_CURSOR};
+pub use indexer::{run_indexer, SEARCH_CURSOR};
 pub use query::{SearchRequest, Sort, SortKey};
 pub use schema::SCHEMA_VERSION;
 
@@ -46,6 +46,11 @@ pub enum SearchError {
     /// A cursor is malformed or belongs to another sort.
     #[error("cursor is malformed or belongs to another sort")]
     BadCursor,
+    /// Another process (a running `errand serve`) holds the index.
+    #[error(
+        "the search index is in use by a running errand serve; stop it first (a restart also rebuilds a damaged index)"
+    )]
+    InUse,
     /// A thread panicked while holding the writer.
     #[error("search index writer is unusable after a panic")]
     Poisoned,

@@ -83,6 +83,9 @@ macro_rules! append_outbox {
 }
 pub(crate) use append_outbox;
 
+/// How soon to look again when committed events wait behind the barrier.
+const HELD_BACK_RECHECK: std::time::Duration = std::time::Duration::from_millis(3);
+
 const OUTBOX_COLUMNS: &str = "tx, seq, event_id, topic, event_type, subject, user_id, payload";
 
 impl Store {
@@ -174,6 +177,49 @@ impl Store {
     /// a reader of derived data (the search index) waits for it to show the write.
     pub fn last_write_position(&self, user_id: &str) -> Option<OutboxPosition> {
         self.signals.last_writes.lock().ok()?.get(user_id).copied()
+    }
+
+    /// The next events after `after`, waiting for them when there are none: woken
+    /// by commits (with `idle_poll` as a fallback), and re-checking within
+    /// milliseconds while PostgreSQL's visibility barrier holds back committed
+    /// events behind a running transaction. `None` once `shutdown` turns true.
+    pub async fn next_events(
+        &self,
+        after: OutboxPosition,
+        limit: i64,
+        idle_poll: std::time::Duration,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> StoreResult<Option<Vec<OutboxRecord>>> {
+        let mut signal = self.outbox_signal();
+        loop {
+            if *shutdown.borrow() {
+                return Ok(None);
+            }
+            signal.borrow_and_update();
+            let batch = self.outbox_after(after, limit).await?;
+            if !batch.is_empty() {
+                return Ok(Some(batch));
+            }
+            let wait = if self.held_back(after).await? { HELD_BACK_RECHECK } else { idle_poll };
+            tokio::select! {
+                _ = signal.changed() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.wait_for(|stop| *stop) => return Ok(None),
+            }
+        }
+    }
+
+    /// Whether committed events after `after` wait behind the visibility barrier.
+    async fn held_back(&self, after: OutboxPosition) -> StoreResult<bool> {
+        let Db::Postgres(pool) = &self.db else { return Ok(false) };
+        let found: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE tx > $1 OR (tx = $1 AND seq > $2) LIMIT 1) AS pending",
+        )
+        .bind(after.tx)
+        .bind(after.seq)
+        .fetch_one(pool)
+        .await?;
+        Ok(found > 0)
     }
 
     /// How many committed events lie after `after`.
