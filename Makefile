@@ -26,6 +26,8 @@ fmt:
 load: build
 	scripts/load.sh
 
-## Benchmarks against the targets of DESIGN §7 (figures with a baseline from the same run).
+## Benchmarks against the targets of DESIGN §7 (figures with baselines from the same run):
+## event latency, and search over 1M tasks against SQLite FTS5 and PostgreSQL full-text.
 bench:
 	$(CARGO) bench --locked -p errand-consumers --bench latency
+	scripts/with-postgres.sh $(CARGO) bench --locked -p errand-api --bench search

@@ -200,6 +200,43 @@ impl Store {
         Ok(outcome?)
     }
 
+    /// Inserts many tasks in one transaction, without events: for imports and
+    /// benchmarks that build derived data (the search index) afterwards.
+    pub async fn insert_tasks_bulk(&self, tasks: &[Task]) -> StoreResult<()> {
+        let encoded = tasks.iter().map(|t| encode(t).map(|e| (t, e))).collect::<StoreResult<Vec<_>>>()?;
+        on_write!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            for (task, enc) in &encoded {
+                sqlx::query(
+                    "INSERT INTO tasks (id, user_id, title, description, status, priority, tags, due_at, \
+                     all_day, reminders, recurrence, series_id, completed_at, created_at, updated_at, version) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                )
+                .bind(&task.id)
+                .bind(&task.user_id)
+                .bind(&task.title)
+                .bind(&task.description)
+                .bind(task.status.as_str())
+                .bind(task.priority.rank())
+                .bind(&enc.tags)
+                .bind(task.due_at.map(to_ms))
+                .bind(task.all_day)
+                .bind(&enc.reminders)
+                .bind(&enc.recurrence)
+                .bind(&task.series_id)
+                .bind(task.completed_at.map(to_ms))
+                .bind(to_ms(task.created_at))
+                .bind(to_ms(task.updated_at))
+                .bind(task.version)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
+        }
+        .await)?;
+        Ok(())
+    }
+
     /// The response remembered for `key`, if it is younger than a day.
     pub async fn idempotent_response(
         &self,
