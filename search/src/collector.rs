@@ -174,6 +174,17 @@ impl SegmentCollector for PageSegment {
                 // Best first when ascending.
                 Value::Score => Primary::Int(score_key(-score)),
             };
+        // Most documents of a big list sort after the page kept so far: drop them
+        // before reading their ids or touching the heap.
+        if self.heap.len() >= self.keep {
+            if let Some(worst) = self.heap.peek() {
+                let order = primary.compare(&worst.key.primary);
+                let order = if self.sort.descending { order.reverse() } else { order };
+                if order == Ordering::Greater {
+                    return;
+                }
+            }
+        }
         let key = Key { primary, hi: self.hi.first(doc).unwrap_or(0), lo: self.lo.first(doc).unwrap_or(0) };
         if let Some(after) = &self.after {
             if key.list_order(after, self.sort.descending) != Ordering::Greater {

@@ -22,7 +22,6 @@ use tokio::sync::watch;
 use crate::collector::{Key, PageCollector};
 use crate::query::{request_query, SearchRequest};
 use crate::schema::{names, schema, Fields, SCHEMA_VERSION};
-use crate::text::{analyzer, ANALYZER};
 use crate::SearchError;
 
 /// What a commit records besides the documents.
@@ -91,7 +90,6 @@ impl SearchIndex {
         if index.schema() != expected {
             return Err(SearchError::Outdated(SCHEMA_VERSION));
         }
-        index.tokenizers().register(ANALYZER, analyzer());
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let inner: IndexWriter<TantivyDocument> = index.writer_with_num_threads(1, WRITER_MEMORY)?;
         let mut merge = LogMergePolicy::default();
@@ -118,7 +116,6 @@ impl SearchIndex {
         std::fs::create_dir_all(&dir)?;
         let (schema, fields) = schema();
         let index = Index::create_in_dir(&dir, schema)?;
-        index.tokenizers().register(ANALYZER, analyzer());
         let mut writer: IndexWriter<TantivyDocument> = index.writer_with_num_threads(1, WRITER_MEMORY)?;
         let mut after: Option<String> = None;
         let mut count = 0usize;
@@ -250,8 +247,10 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Segment and deleted-document counts, for tuning and tests.
+    /// Segment and deleted-document counts (including finished background merges),
+    /// for tuning and tests.
     pub fn segment_stats(&self) -> (usize, u32) {
+        let _ = self.reader.reload();
         let searcher = self.reader.searcher();
         let deleted = searcher.segment_readers().iter().map(|s| s.num_deleted_docs()).sum();
         (searcher.segment_readers().len(), deleted)

@@ -13,7 +13,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::Term;
 
 use crate::filter::{Atom, Filter};
-use crate::schema::{status_code, Fields};
+use crate::schema::{owned, owner_code, status_code, Fields};
 use crate::text::query_words;
 
 /// What lists can be sorted by.
@@ -131,8 +131,9 @@ fn any(clauses: Vec<Box<dyn Query>>) -> Box<dyn Query> {
     Box::new(BooleanQuery::new(clauses.into_iter().map(|q| (Occur::Should, q)).collect()))
 }
 
-/// Every word must match the title (weighted double), description or tags.
-pub(crate) fn text_query(fields: &Fields, text: &str) -> Box<dyn Query> {
+/// Every word must match a word of the title, description or tags (title matches
+/// rank higher). Terms carry the owner's code, so only that user's postings are read.
+pub(crate) fn text_query(fields: &Fields, code: &str, text: &str) -> Box<dyn Query> {
     let words = query_words(text);
     if words.is_empty() {
         return Box::new(AllQuery);
@@ -140,20 +141,18 @@ pub(crate) fn text_query(fields: &Fields, text: &str) -> Box<dyn Query> {
     let per_word = words
         .iter()
         .map(|word| {
-            let mut options: Vec<Box<dyn Query>> = Vec::new();
-            for (field, boost) in [(fields.title, 2.0), (fields.description, 1.0), (fields.tag_words, 1.0)] {
-                let term = Term::from_field_text(field, &word.text);
-                let mut matchers: Vec<Box<dyn Query>> =
-                    vec![Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs))];
-                if word.prefix {
-                    matchers.push(Box::new(FuzzyTermQuery::new_prefix(term.clone(), 0, true)));
-                }
-                if word.typo {
-                    matchers.push(Box::new(FuzzyTermQuery::new(term, 1, true)));
-                }
-                for matcher in matchers {
-                    options.push(Box::new(BoostQuery::new(matcher, boost)));
-                }
+            let owned_word = owned(code, &word.text);
+            let term = Term::from_field_text(fields.words, &owned_word);
+            let title = Term::from_field_text(fields.title_words, &owned_word);
+            let mut options: Vec<Box<dyn Query>> = vec![
+                Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)),
+                Box::new(BoostQuery::new(Box::new(TermQuery::new(title, IndexRecordOption::WithFreqs)), 2.0)),
+            ];
+            if word.prefix {
+                options.push(Box::new(FuzzyTermQuery::new_prefix(term.clone(), 0, true)));
+            }
+            if word.typo {
+                options.push(Box::new(FuzzyTermQuery::new(term, 1, true)));
             }
             any(options)
         })
@@ -173,7 +172,7 @@ fn regex_literal(text: &str) -> String {
     out
 }
 
-fn atom_query(fields: &Fields, atom: &Atom) -> Box<dyn Query> {
+fn atom_query(fields: &Fields, code: &str, atom: &Atom) -> Box<dyn Query> {
     use Bound::{Excluded, Included, Unbounded};
     match atom {
         Atom::DueWithin { from, to } => range_i64(fields.due, Included(*from), Excluded(*to)),
@@ -187,33 +186,35 @@ fn atom_query(fields: &Fields, atom: &Atom) -> Box<dyn Query> {
         Atom::CreatedBefore(t) => range_i64(fields.created, Unbounded, Excluded(*t)),
         Atom::CreatedAfter(t) => range_i64(fields.created, Included(*t), Unbounded),
         Atom::Priority(p) => term(fields.priority, p.rank() as u64),
-        Atom::Tag(tag) => text_term(fields.tags, tag),
-        Atom::TagPrefix(prefix) => match RegexQuery::from_pattern(&format!("{}.*", regex_literal(prefix)), fields.tags)
-        {
-            Ok(query) => Box::new(query),
-            Err(_) => Box::new(tantivy::query::EmptyQuery),
-        },
+        Atom::Tag(tag) => text_term(fields.tags, &owned(code, tag)),
+        Atom::TagPrefix(prefix) => {
+            match RegexQuery::from_pattern(&format!("{}.*", regex_literal(&owned(code, prefix))), fields.tags) {
+                Ok(query) => Box::new(query),
+                Err(_) => Box::new(tantivy::query::EmptyQuery),
+            }
+        }
         Atom::NoTags => term(fields.has_tags, 0),
         Atom::Recurring => term(fields.recurring, 1),
         Atom::Status(status) => term(fields.status, status_code(*status)),
-        Atom::Search(text) => text_query(fields, text),
+        Atom::Search(text) => text_query(fields, code, text),
     }
 }
 
-pub(crate) fn filter_query(fields: &Fields, filter: &Filter) -> Box<dyn Query> {
+fn filter_query(fields: &Fields, code: &str, filter: &Filter) -> Box<dyn Query> {
     match filter {
-        Filter::And(a, b) => all(vec![filter_query(fields, a), filter_query(fields, b)]),
-        Filter::Or(a, b) => any(vec![filter_query(fields, a), filter_query(fields, b)]),
+        Filter::And(a, b) => all(vec![filter_query(fields, code, a), filter_query(fields, code, b)]),
+        Filter::Or(a, b) => any(vec![filter_query(fields, code, a), filter_query(fields, code, b)]),
         Filter::Not(a) => Box::new(BooleanQuery::new(vec![
             (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
-            (Occur::MustNot, filter_query(fields, a)),
+            (Occur::MustNot, filter_query(fields, code, a)),
         ])),
-        Filter::Atom(atom) => atom_query(fields, atom),
+        Filter::Atom(atom) => atom_query(fields, code, atom),
     }
 }
 
 /// The whole query of a request.
 pub(crate) fn request_query(fields: &Fields, request: &SearchRequest) -> Box<dyn Query> {
+    let code = owner_code(&request.user_id);
     let mut clauses = vec![text_term(fields.user, &request.user_id)];
     if let Some(status) = request.status {
         clauses.push(term(fields.status, status_code(status)));
@@ -222,7 +223,7 @@ pub(crate) fn request_query(fields: &Fields, request: &SearchRequest) -> Box<dyn
         clauses.push(any(request.priorities.iter().map(|p| term(fields.priority, p.rank() as u64)).collect()));
     }
     for tag in &request.tags {
-        clauses.push(text_term(fields.tags, tag));
+        clauses.push(text_term(fields.tags, &owned(&code, tag)));
     }
     if let Some(before) = request.due_before {
         clauses.push(range_i64(fields.due, Bound::Unbounded, Bound::Excluded(before.timestamp_millis())));
@@ -231,10 +232,10 @@ pub(crate) fn request_query(fields: &Fields, request: &SearchRequest) -> Box<dyn
         clauses.push(range_i64(fields.due, Bound::Included(after.timestamp_millis()), Bound::Unbounded));
     }
     if let Some(text) = &request.text {
-        clauses.push(text_query(fields, text));
+        clauses.push(text_query(fields, &code, text));
     }
     if let Some(filter) = &request.filter {
-        clauses.push(filter_query(fields, filter));
+        clauses.push(filter_query(fields, &code, filter));
     }
     all(clauses)
 }

@@ -7,11 +7,15 @@ use tantivy::schema::{
 };
 use tantivy::TantivyDocument;
 
-use crate::text::ANALYZER;
+use crate::text::words;
 
 /// Bumped whenever the schema or the analysis changes: an index built with another
 /// version is rebuilt on start.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Tokenizer of the pre-analysed word fields: the words arrive already analysed
+/// and prefixed with the owner's code, separated by spaces.
+const WORDS_TOKENIZER: &str = "whitespace";
 
 /// The fields of the schema.
 #[derive(Clone, Copy)]
@@ -20,9 +24,11 @@ pub struct Fields {
     pub(crate) id_hi: Field,
     pub(crate) id_lo: Field,
     pub(crate) user: Field,
-    pub(crate) title: Field,
-    pub(crate) description: Field,
-    pub(crate) tag_words: Field,
+    /// Title, description and tag words, each as `<owner code>:<word>`.
+    pub(crate) words: Field,
+    /// Title words alone (same form), to rank title matches higher.
+    pub(crate) title_words: Field,
+    /// Tags as `<owner code>:<tag>`.
     pub(crate) tags: Field,
     pub(crate) has_tags: Field,
     pub(crate) priority: Field,
@@ -54,7 +60,7 @@ pub(crate) mod names {
 pub fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
     let text = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default().set_tokenizer(ANALYZER).set_index_option(IndexRecordOption::WithFreqs),
+        TextFieldIndexing::default().set_tokenizer(WORDS_TOKENIZER).set_index_option(IndexRecordOption::WithFreqs),
     );
     let number = NumericOptions::default().set_indexed().set_fast();
     let flag = NumericOptions::default().set_indexed();
@@ -63,9 +69,8 @@ pub fn schema() -> (Schema, Fields) {
         id_hi: builder.add_u64_field(names::ID_HI, FAST),
         id_lo: builder.add_u64_field(names::ID_LO, FAST),
         user: builder.add_text_field("user", STRING),
-        title: builder.add_text_field("title", text.clone()),
-        description: builder.add_text_field("description", text.clone()),
-        tag_words: builder.add_text_field("tag_words", text),
+        words: builder.add_text_field("words", text.clone()),
+        title_words: builder.add_text_field("title_words", text),
         tags: builder.add_text_field("tags", STRING),
         has_tags: builder.add_u64_field("has_tags", flag.clone()),
         priority: builder.add_u64_field(names::PRIORITY, number.clone()),
@@ -81,6 +86,24 @@ pub fn schema() -> (Schema, Fields) {
         stored: builder.add_bytes_field("task", STORED),
     };
     (builder.build(), fields)
+}
+
+/// A short code for the owner, prefixed to every word and tag term so that each
+/// user's terms have posting lists of their own: a search reads that user's
+/// documents, not everyone's. Codes of two users may collide; the required user
+/// term keeps results exact, a collision only costs time.
+pub(crate) fn owner_code(user_id: &str) -> String {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in user_id.bytes() {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    format!("{hash:08x}")
+}
+
+/// A word or tag term of the owner with `code`.
+pub(crate) fn owned(code: &str, word: &str) -> String {
+    format!("{code}:{word}")
 }
 
 /// `0` for open, `1` for done.
@@ -117,12 +140,16 @@ impl Fields {
         doc.add_u64(self.id_hi, hi);
         doc.add_u64(self.id_lo, lo);
         doc.add_text(self.user, &task.user_id);
-        doc.add_text(self.title, &task.title);
-        doc.add_text(self.description, &task.description);
+        let code = owner_code(&task.user_id);
+        let owned_words = |text: &str| words(text).iter().map(|w| owned(&code, w)).collect::<Vec<_>>().join(" ");
+        let title = owned_words(&task.title);
+        let mut all = vec![title.clone(), owned_words(&task.description)];
         for tag in &task.tags {
-            doc.add_text(self.tags, tag);
-            doc.add_text(self.tag_words, tag);
+            doc.add_text(self.tags, owned(&code, tag));
+            all.push(owned_words(tag));
         }
+        doc.add_text(self.words, all.join(" "));
+        doc.add_text(self.title_words, title);
         doc.add_u64(self.has_tags, u64::from(!task.tags.is_empty()));
         doc.add_u64(self.priority, task.priority.rank() as u64);
         doc.add_u64(self.status, status_code(task.status));

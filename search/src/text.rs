@@ -6,16 +6,14 @@ use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer, TokenStream,
 };
 
-/// Name of the analyzer registered on the index.
-pub const ANALYZER: &str = "errand";
-
 /// Words shorter than this get no typo tolerance.
 pub const TYPO_MIN_LEN: usize = 5;
 /// The last word matches as a prefix from this length on.
 pub const PREFIX_MIN_LEN: usize = 2;
 
-/// Unicode word splitting, lowercasing and ASCII folding (`Café` -> `cafe`).
-pub fn analyzer() -> TextAnalyzer {
+/// Unicode word splitting, lowercasing and ASCII folding (`Café` -> `cafe`), applied
+/// before words are indexed and to query words alike.
+fn analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)

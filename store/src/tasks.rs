@@ -126,6 +126,35 @@ pub enum Modified {
     Deleted(Task),
 }
 
+/// Inserts the row of `$task` (with its JSON columns `$enc`) inside the transaction `$tx`.
+macro_rules! insert_task_row {
+    ($tx:expr, $task:expr, $enc:expr) => {
+        sqlx::query(
+            "INSERT INTO tasks (id, user_id, title, description, status, priority, tags, due_at, \
+             all_day, reminders, recurrence, series_id, completed_at, created_at, updated_at, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        )
+        .bind(&$task.id)
+        .bind(&$task.user_id)
+        .bind(&$task.title)
+        .bind(&$task.description)
+        .bind($task.status.as_str())
+        .bind($task.priority.rank())
+        .bind(&$enc.tags)
+        .bind($task.due_at.map(to_ms))
+        .bind($task.all_day)
+        .bind(&$enc.reminders)
+        .bind(&$enc.recurrence)
+        .bind(&$task.series_id)
+        .bind($task.completed_at.map(to_ms))
+        .bind(to_ms($task.created_at))
+        .bind(to_ms($task.updated_at))
+        .bind($task.version)
+        .execute(&mut *$tx)
+        .await?;
+    };
+}
+
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_TTL: chrono::Duration = chrono::Duration::hours(24);
 
@@ -169,29 +198,7 @@ impl Store {
                     return Ok(InsertOutcome::KeyTaken);
                 }
             }
-            sqlx::query(
-                "INSERT INTO tasks (id, user_id, title, description, status, priority, tags, due_at, \
-                 all_day, reminders, recurrence, series_id, completed_at, created_at, updated_at, version) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-            )
-            .bind(&task.id)
-            .bind(&task.user_id)
-            .bind(&task.title)
-            .bind(&task.description)
-            .bind(task.status.as_str())
-            .bind(task.priority.rank())
-            .bind(&enc.tags)
-            .bind(task.due_at.map(to_ms))
-            .bind(task.all_day)
-            .bind(&enc.reminders)
-            .bind(&enc.recurrence)
-            .bind(&task.series_id)
-            .bind(task.completed_at.map(to_ms))
-            .bind(to_ms(task.created_at))
-            .bind(to_ms(task.updated_at))
-            .bind(task.version)
-            .execute(&mut *tx)
-            .await?;
+            insert_task_row!(tx, task, enc);
             let written = append_outbox!(tx, &payloads, notify);
             tx.commit().await?;
             self.outbox_committed(&written);
@@ -207,29 +214,7 @@ impl Store {
         on_write!(self, |pool| async {
             let mut tx = pool.begin().await?;
             for (task, enc) in &encoded {
-                sqlx::query(
-                    "INSERT INTO tasks (id, user_id, title, description, status, priority, tags, due_at, \
-                     all_day, reminders, recurrence, series_id, completed_at, created_at, updated_at, version) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-                )
-                .bind(&task.id)
-                .bind(&task.user_id)
-                .bind(&task.title)
-                .bind(&task.description)
-                .bind(task.status.as_str())
-                .bind(task.priority.rank())
-                .bind(&enc.tags)
-                .bind(task.due_at.map(to_ms))
-                .bind(task.all_day)
-                .bind(&enc.reminders)
-                .bind(&enc.recurrence)
-                .bind(&task.series_id)
-                .bind(task.completed_at.map(to_ms))
-                .bind(to_ms(task.created_at))
-                .bind(to_ms(task.updated_at))
-                .bind(task.version)
-                .execute(&mut *tx)
-                .await?;
+                insert_task_row!(tx, task, enc);
             }
             tx.commit().await
         }
