@@ -13,7 +13,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::Term;
 
 use crate::filter::{Atom, Filter};
-use crate::schema::{owned, owner_code, status_code, Fields};
+use crate::schema::{owned, owner_code, user_priority, user_status, Fields};
 use crate::text::query_words;
 
 /// What lists can be sorted by.
@@ -172,7 +172,14 @@ fn regex_literal(text: &str) -> String {
     out
 }
 
-fn atom_query(fields: &Fields, code: &str, atom: &Atom) -> Box<dyn Query> {
+/// Terms that name the owner (and maybe more) come from the request's user.
+struct Owner<'a> {
+    user_id: &'a str,
+    code: String,
+}
+
+fn atom_query(fields: &Fields, owner: &Owner, atom: &Atom) -> Box<dyn Query> {
+    let code = owner.code.as_str();
     use Bound::{Excluded, Included, Unbounded};
     match atom {
         Atom::DueWithin { from, to } => range_i64(fields.due, Included(*from), Excluded(*to)),
@@ -185,7 +192,7 @@ fn atom_query(fields: &Fields, code: &str, atom: &Atom) -> Box<dyn Query> {
         Atom::DueAfter(t) => range_i64(fields.due, Included(*t), Unbounded),
         Atom::CreatedBefore(t) => range_i64(fields.created, Unbounded, Excluded(*t)),
         Atom::CreatedAfter(t) => range_i64(fields.created, Included(*t), Unbounded),
-        Atom::Priority(p) => term(fields.priority, p.rank() as u64),
+        Atom::Priority(p) => text_term(fields.user_priority, &user_priority(owner.user_id, *p)),
         Atom::Tag(tag) => text_term(fields.tags, &owned(code, tag)),
         Atom::TagPrefix(prefix) => {
             match RegexQuery::from_pattern(&format!("{}.*", regex_literal(&owned(code, prefix))), fields.tags) {
@@ -195,35 +202,42 @@ fn atom_query(fields: &Fields, code: &str, atom: &Atom) -> Box<dyn Query> {
         }
         Atom::NoTags => term(fields.has_tags, 0),
         Atom::Recurring => term(fields.recurring, 1),
-        Atom::Status(status) => term(fields.status, status_code(*status)),
+        Atom::Status(status) => text_term(fields.user_status, &user_status(owner.user_id, *status)),
         Atom::Search(text) => text_query(fields, code, text),
     }
 }
 
-fn filter_query(fields: &Fields, code: &str, filter: &Filter) -> Box<dyn Query> {
+fn filter_query(fields: &Fields, owner: &Owner, filter: &Filter) -> Box<dyn Query> {
     match filter {
-        Filter::And(a, b) => all(vec![filter_query(fields, code, a), filter_query(fields, code, b)]),
-        Filter::Or(a, b) => any(vec![filter_query(fields, code, a), filter_query(fields, code, b)]),
+        Filter::And(a, b) => all(vec![filter_query(fields, owner, a), filter_query(fields, owner, b)]),
+        Filter::Or(a, b) => any(vec![filter_query(fields, owner, a), filter_query(fields, owner, b)]),
         Filter::Not(a) => Box::new(BooleanQuery::new(vec![
             (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
-            (Occur::MustNot, filter_query(fields, code, a)),
+            (Occur::MustNot, filter_query(fields, owner, a)),
         ])),
-        Filter::Atom(atom) => atom_query(fields, code, atom),
+        Filter::Atom(atom) => atom_query(fields, owner, atom),
     }
 }
 
 /// The whole query of a request.
 pub(crate) fn request_query(fields: &Fields, request: &SearchRequest) -> Box<dyn Query> {
-    let code = owner_code(&request.user_id);
-    let mut clauses = vec![text_term(fields.user, &request.user_id)];
-    if let Some(status) = request.status {
-        clauses.push(term(fields.status, status_code(status)));
-    }
+    let owner = Owner { user_id: &request.user_id, code: owner_code(&request.user_id) };
+    let code = owner.code.as_str();
+    // The owner term, narrowed to one status when there is one: both are one posting
+    // list of this user's documents only.
+    let mut clauses = vec![match request.status {
+        Some(status) => text_term(fields.user_status, &user_status(&request.user_id, status)),
+        None => text_term(fields.user, &request.user_id),
+    }];
     if !request.priorities.is_empty() {
-        clauses.push(any(request.priorities.iter().map(|p| term(fields.priority, p.rank() as u64)).collect()));
+        clauses.push(any(request
+            .priorities
+            .iter()
+            .map(|p| text_term(fields.user_priority, &user_priority(&request.user_id, *p)))
+            .collect()));
     }
     for tag in &request.tags {
-        clauses.push(text_term(fields.tags, &owned(&code, tag)));
+        clauses.push(text_term(fields.tags, &owned(code, tag)));
     }
     if let Some(before) = request.due_before {
         clauses.push(range_i64(fields.due, Bound::Unbounded, Bound::Excluded(before.timestamp_millis())));
@@ -232,10 +246,10 @@ pub(crate) fn request_query(fields: &Fields, request: &SearchRequest) -> Box<dyn
         clauses.push(range_i64(fields.due, Bound::Included(after.timestamp_millis()), Bound::Unbounded));
     }
     if let Some(text) = &request.text {
-        clauses.push(text_query(fields, &code, text));
+        clauses.push(text_query(fields, code, text));
     }
     if let Some(filter) = &request.filter {
-        clauses.push(filter_query(fields, &code, filter));
+        clauses.push(filter_query(fields, &owner, filter));
     }
     all(clauses)
 }

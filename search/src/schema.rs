@@ -1,7 +1,7 @@
 //! The index schema: one document per task, with every filter and sort as an
 //! indexed fast field and the task itself stored for serving lists.
 
-use errand_domain::{Status, Task};
+use errand_domain::{Priority, Status, Task};
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST, STORED, STRING,
 };
@@ -11,7 +11,7 @@ use crate::text::words;
 
 /// Bumped whenever the schema or the analysis changes: an index built with another
 /// version is rebuilt on start.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Tokenizer of the pre-analysed word fields: the words arrive already analysed
 /// and prefixed with the owner's code, separated by spaces.
@@ -32,7 +32,10 @@ pub struct Fields {
     pub(crate) tags: Field,
     pub(crate) has_tags: Field,
     pub(crate) priority: Field,
-    pub(crate) status: Field,
+    /// `<user id>:<status code>`: a user's open (or done) tasks as one posting list.
+    pub(crate) user_status: Field,
+    /// `<user id>:<priority rank>`: a user's tasks of one priority.
+    pub(crate) user_priority: Field,
     pub(crate) due: Field,
     pub(crate) has_due: Field,
     pub(crate) all_day: Field,
@@ -74,7 +77,8 @@ pub fn schema() -> (Schema, Fields) {
         tags: builder.add_text_field("tags", STRING),
         has_tags: builder.add_u64_field("has_tags", flag.clone()),
         priority: builder.add_u64_field(names::PRIORITY, number.clone()),
-        status: builder.add_u64_field("status", flag.clone()),
+        user_status: builder.add_text_field("user_status", STRING),
+        user_priority: builder.add_text_field("user_priority", STRING),
         due: builder.add_i64_field(names::DUE, number.clone()),
         has_due: builder.add_u64_field("has_due", flag.clone()),
         all_day: builder.add_u64_field("all_day", flag.clone()),
@@ -106,12 +110,14 @@ pub(crate) fn owned(code: &str, word: &str) -> String {
     format!("{code}:{word}")
 }
 
-/// `0` for open, `1` for done.
-pub(crate) fn status_code(status: Status) -> u64 {
-    match status {
-        Status::Open => 0,
-        Status::Done => 1,
-    }
+/// The `user_status` term of a user's tasks with `status`.
+pub(crate) fn user_status(user_id: &str, status: Status) -> String {
+    format!("{user_id}:{}", status.as_str())
+}
+
+/// The `user_priority` term of a user's tasks with `priority`.
+pub(crate) fn user_priority(user_id: &str, priority: Priority) -> String {
+    format!("{user_id}:{}", priority.rank())
 }
 
 /// The id as two numbers whose order is the order of the id text (UUIDs; other
@@ -152,7 +158,8 @@ impl Fields {
         doc.add_text(self.title_words, title);
         doc.add_u64(self.has_tags, u64::from(!task.tags.is_empty()));
         doc.add_u64(self.priority, task.priority.rank() as u64);
-        doc.add_u64(self.status, status_code(task.status));
+        doc.add_text(self.user_priority, user_priority(&task.user_id, task.priority));
+        doc.add_text(self.user_status, user_status(&task.user_id, task.status));
         if let Some(due) = task.due_at {
             doc.add_i64(self.due, due.timestamp_millis());
         }
