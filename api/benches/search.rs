@@ -221,19 +221,7 @@ fn query_mix(rng: &mut StdRng, vocabulary: &Vocabulary, per_kind: usize) -> Vec<
 }
 
 fn errand_request(q: &Query, users: &[String]) -> SearchRequest {
-    let mut request = SearchRequest {
-        user_id: users[q.user].clone(),
-        status: None,
-        priorities: vec![],
-        tags: vec![],
-        due_before: None,
-        due_after: None,
-        text: None,
-        filter: None,
-        sort: Sort { key: SortKey::Due, descending: false },
-        limit: 50,
-        cursor: None,
-    };
+    let mut request = SearchRequest::new(&users[q.user], Sort { key: SortKey::Due, descending: false }, 50);
     match q.kind {
         Kind::StatusByDue => request.status = Some(Status::Open),
         Kind::WordByRelevance | Kind::Prefix | Kind::Typo => {

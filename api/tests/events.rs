@@ -334,15 +334,7 @@ async fn dead_letters_can_be_listed_and_replayed() {
     assert_eq!(bob.get("/ops/dead-letters").await.status, 403, "admins only");
     assert_eq!(bob.post(&format!("/ops/dead-letters/{id}/replay"), json!({})).await.status, 403);
 
-    let errand = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_errand"))
-            .args(args)
-            .args(["--database-url", &db.url, "--data-dir"])
-            .arg(db.dir.path())
-            .env("ERRAND_LOG_FORMAT", "json")
-            .output()
-            .unwrap()
-    };
+    let errand = |args: &[&str]| common::run_errand(args, &db);
     let listed = errand(&["events", "dead-letters"]);
     assert!(String::from_utf8_lossy(&listed.stdout).contains(id));
     // Still failing: the replay says so and the letter stays.

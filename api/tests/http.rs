@@ -624,15 +624,7 @@ async fn admin_grant_and_migrate_commands() {
     server.signup("first@example.com").await;
     let bob = server.signup("bob@example.com").await;
     assert_eq!(bob.user["role"], "user");
-    let errand = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_errand"))
-            .args(args)
-            .args(["--database-url", &db.url, "--data-dir"])
-            .arg(db.dir.path())
-            .env("ERRAND_LOG_FORMAT", "json")
-            .output()
-            .unwrap()
-    };
+    let errand = |args: &[&str]| common::run_errand(args, &db);
     let granted = errand(&["admin", "grant", "BOB@example.com"]);
     assert!(granted.status.success(), "{}", String::from_utf8_lossy(&granted.stderr));
     assert_eq!(bob.get("/auth/me").await.body["role"], "admin");

@@ -157,13 +157,7 @@ async fn the_index_survives_crashes_deletion_and_damage() {
     expect_all(&restarted, &ada).await;
 
     // `errand reindex` refuses while the server holds the index.
-    let reindex = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_errand"))
-            .args(["reindex", "--database-url", &db.url, "--data-dir"])
-            .arg(db.dir.path())
-            .output()
-            .unwrap()
-    };
+    let reindex = || common::run_errand(&["reindex"], &db);
     let refused = reindex();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("in use"));

@@ -15,7 +15,7 @@ use chrono::Utc;
 use errand_consumers::{handlers, Bus, BusConfig, Delivery, Handler, HandlerFuture};
 use errand_domain::event::{task_event, topics, Actor, CloudEvent, TaskEventKind};
 use errand_domain::{NewTask, Task};
-use errand_store::{NewUser, OutboxPosition, Store};
+use errand_store::{OutboxPosition, Store};
 use tokio::sync::watch;
 
 struct Probe {
@@ -45,16 +45,7 @@ fn env_number(name: &str, default: u64) -> u64 {
 async fn fresh_store(dir: &std::path::Path) -> (Store, String) {
     let store = Store::connect(&format!("sqlite://{}/bench.db", dir.display())).await.unwrap();
     store.migrate().await.unwrap();
-    let user = errand_domain::new_id();
-    let new = NewUser {
-        id: user.clone(),
-        email: format!("{user}@example.com"),
-        name: None,
-        password_hash: "x".into(),
-        timezone: "UTC".into(),
-        created_at: Utc::now(),
-    };
-    store.create_user(&new).await.unwrap();
+    let user = errand_store::testing::create_user(&store, "bench@example.com").await;
     (store, user)
 }
 

@@ -13,7 +13,7 @@ use errand_consumers::{
 use errand_domain::event::{task_event, topics, types, Actor, OutboundEvent, TaskEventKind};
 use errand_domain::{NewTask, Task};
 use errand_store::testing::{fresh_store, Backend};
-use errand_store::{on_every_backend, InsertOutcome, NewUser, OutboxPosition, Store};
+use errand_store::{on_every_backend, InsertOutcome, OutboxPosition, Store};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
@@ -39,17 +39,7 @@ fn fast() -> BusConfig {
 }
 
 async fn user(store: &Store) -> String {
-    let id = errand_domain::new_id();
-    let new = NewUser {
-        id: id.clone(),
-        email: format!("{id}@example.com"),
-        name: None,
-        password_hash: "x".into(),
-        timezone: "UTC".into(),
-        created_at: Utc::now(),
-    };
-    store.create_user(&new).await.unwrap().unwrap();
-    id
+    errand_store::testing::create_user(store, &format!("{}@example.com", errand_domain::new_id())).await
 }
 
 async fn create_task(store: &Store, owner: &str, title: &str) -> Task {

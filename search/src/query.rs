@@ -106,6 +106,26 @@ pub struct SearchRequest {
     pub cursor: Option<String>,
 }
 
+impl SearchRequest {
+    /// All of a user's tasks (any status), in `sort` order, `limit` per page; narrow
+    /// it by setting the other fields.
+    pub fn new(user_id: &str, sort: Sort, limit: usize) -> SearchRequest {
+        SearchRequest {
+            user_id: user_id.to_string(),
+            status: None,
+            priorities: Vec::new(),
+            tags: Vec::new(),
+            due_before: None,
+            due_after: None,
+            text: None,
+            filter: None,
+            sort,
+            limit,
+            cursor: None,
+        }
+    }
+}
+
 fn term(field: Field, value: u64) -> Box<dyn Query> {
     Box::new(TermQuery::new(Term::from_field_u64(field, value), IndexRecordOption::Basic))
 }

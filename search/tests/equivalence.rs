@@ -207,17 +207,10 @@ async fn index_results_equal_brute_force() {
         expected.sort_by(|a, b| compare(a, b, sort));
 
         let mut request = SearchRequest {
-            user_id: user.clone(),
             status,
-            priorities: vec![],
-            tags: vec![],
-            due_before: None,
-            due_after: None,
             text: text.clone(),
             filter: filter.clone(),
-            sort,
-            limit,
-            cursor: None,
+            ..SearchRequest::new(&user, sort, limit)
         };
         let mut found: Vec<Task> = Vec::new();
         loop {

@@ -214,17 +214,8 @@ async fn fixture() -> Fixture {
 
 fn request(user: &str, filter: Filter) -> SearchRequest {
     SearchRequest {
-        user_id: user.into(),
-        status: None,
-        priorities: vec![],
-        tags: vec![],
-        due_before: None,
-        due_after: None,
-        text: None,
         filter: Some(filter),
-        sort: Sort { key: SortKey::Due, descending: false },
-        limit: 100,
-        cursor: None,
+        ..SearchRequest::new(user, Sort { key: SortKey::Due, descending: false }, 100)
     }
 }
 

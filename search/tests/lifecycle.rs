@@ -7,21 +7,12 @@ use chrono::Utc;
 use errand_domain::event::{task_event, Actor, TaskEventKind};
 use errand_domain::{NewTask, Task};
 use errand_search::{run_indexer, SearchIndex, SearchRequest, Sort, SortKey};
-use errand_store::{NewUser, Store};
+use errand_store::Store;
 
 async fn store_with_user(dir: &std::path::Path) -> (Store, String) {
     let store = Store::connect(&format!("sqlite://{}/t.db", dir.display())).await.unwrap();
     store.migrate().await.unwrap();
-    let user = errand_domain::new_id();
-    let new = NewUser {
-        id: user.clone(),
-        email: "a@example.com".into(),
-        name: None,
-        password_hash: "x".into(),
-        timezone: "UTC".into(),
-        created_at: Utc::now(),
-    };
-    store.create_user(&new).await.unwrap();
+    let user = errand_store::testing::create_user(&store, "a@example.com").await;
     (store, user)
 }
 
@@ -40,19 +31,7 @@ async fn write(store: &Store, user: &str, title: &str) -> Task {
 }
 
 fn everything(user: &str) -> SearchRequest {
-    SearchRequest {
-        user_id: user.into(),
-        status: None,
-        priorities: vec![],
-        tags: vec![],
-        due_before: None,
-        due_after: None,
-        text: None,
-        filter: None,
-        sort: Sort { key: SortKey::Created, descending: false },
-        limit: 200,
-        cursor: None,
-    }
+    SearchRequest::new(user, Sort { key: SortKey::Created, descending: false }, 200)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

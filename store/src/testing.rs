@@ -73,6 +73,21 @@ pub async fn fresh_store(backend: Backend) -> Option<(Store, TestDb)> {
     Some((store, db))
 }
 
+/// Creates an account with `email` (timezone UTC) and returns its id.
+pub async fn create_user(store: &Store, email: &str) -> String {
+    let id = errand_domain::new_id();
+    let user = crate::NewUser {
+        id: id.clone(),
+        email: email.into(),
+        name: None,
+        password_hash: "not a real hash".into(),
+        timezone: "UTC".into(),
+        created_at: chrono::Utc::now(),
+    };
+    store.create_user(&user).await.expect("create user").expect("email is free");
+    id
+}
+
 /// The outbox after `after`, once at least `expected` records are visible. On
 /// PostgreSQL records wait for every older transaction in the cluster to finish
 /// (other tests' included), so they can show up a moment after their commit.

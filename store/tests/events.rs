@@ -4,7 +4,7 @@
 use chrono::{Duration, TimeZone, Utc};
 use errand_domain::event::{Actor, CloudEvent, OutboundEvent};
 use errand_store::testing::{fresh_store as store, outbox_settled, Backend};
-use errand_store::{on_every_backend, AuditEntry, DeadLetter, NewNotification, NewUser, OutboxPosition, Store};
+use errand_store::{on_every_backend, AuditEntry, DeadLetter, NewNotification, OutboxPosition, Store};
 
 on_every_backend!(
     outbox_reads_in_order_from_a_position,
@@ -19,17 +19,7 @@ fn t0() -> chrono::DateTime<Utc> {
 }
 
 async fn user(store: &Store, email: &str) -> String {
-    let id = errand_domain::new_id();
-    let new = NewUser {
-        id: id.clone(),
-        email: email.into(),
-        name: None,
-        password_hash: "x".into(),
-        timezone: "UTC".into(),
-        created_at: t0(),
-    };
-    store.create_user(&new).await.unwrap().unwrap();
-    id
+    errand_store::testing::create_user(store, email).await
 }
 
 fn event(user_id: &str, kind: &str, n: i64) -> OutboundEvent {

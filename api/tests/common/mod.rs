@@ -131,6 +131,17 @@ pub fn spawn_listening(
     (child, base)
 }
 
+/// Runs an `errand` command (`args`) on `db` and its directory, and waits for it.
+pub fn run_errand(args: &[&str], db: &TestDb) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_errand"))
+        .args(args)
+        .args(["--database-url", &db.url, "--data-dir"])
+        .arg(db.dir.path())
+        .env("ERRAND_LOG_FORMAT", "json")
+        .output()
+        .expect("run errand")
+}
+
 /// Polls `check` every 20 ms until it is true; fails the test after `seconds`.
 pub async fn eventually<F, Fut>(what: &str, seconds: u64, mut check: F)
 where
