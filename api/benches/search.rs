@@ -180,7 +180,7 @@ impl Kind {
             Kind::StatusByDue => "user+status, by due",
             Kind::WordByRelevance => "user+word, by relevance",
             Kind::WordStatusPriorityDueRange => "word+status+prio+due range",
-            Kind::TagByPriority => "user+tag, by priority",
+            Kind::TagByPriority => "user+tag, by priority, due",
             Kind::Prefix => "3-letter prefix",
             Kind::Typo => "typo",
         }
@@ -221,12 +221,12 @@ fn query_mix(rng: &mut StdRng, vocabulary: &Vocabulary, per_kind: usize) -> Vec<
 }
 
 fn errand_request(q: &Query, users: &[String]) -> SearchRequest {
-    let mut request = SearchRequest::new(&users[q.user], Sort { key: SortKey::Due, descending: false }, 50);
+    let mut request = SearchRequest::new(&users[q.user], Sort::by(SortKey::Due, false), 50);
     match q.kind {
         Kind::StatusByDue => request.status = Some(Status::Open),
         Kind::WordByRelevance | Kind::Prefix | Kind::Typo => {
             request.text = Some(q.word.clone());
-            request.sort = Sort { key: SortKey::Relevance, descending: false };
+            request.sort = Sort::by(SortKey::Relevance, false);
         }
         Kind::WordStatusPriorityDueRange => {
             request.text = Some(q.word.clone());
@@ -237,7 +237,7 @@ fn errand_request(q: &Query, users: &[String]) -> SearchRequest {
         }
         Kind::TagByPriority => {
             request.tags = vec![q.tag.clone()];
-            request.sort = Sort { key: SortKey::Priority, descending: true };
+            request.sort = Sort::parse("-priority,due").unwrap();
         }
     }
     request
@@ -253,7 +253,7 @@ fn http_query(q: &Query) -> String {
         Kind::WordStatusPriorityDueRange => {
             format!("?q={word}&sort=due&priority=medium,high,urgent&due_after={after}&due_before={before}&limit=50")
         }
-        Kind::TagByPriority => format!("?tag={}&status=all&sort=-priority&limit=50", q.tag),
+        Kind::TagByPriority => format!("?tag={}&status=all&sort=-priority,due&limit=50", q.tag),
     }
 }
 
@@ -294,7 +294,7 @@ async fn sqlite_query(pool: &sqlx::SqlitePool, q: &Query) -> usize {
         .fetch_all(pool)
         .await,
         Kind::TagByPriority => sqlx::query(
-            "SELECT t.* FROM fts JOIN tasks t ON t.rowid = fts.rowid WHERE fts MATCH ? ORDER BY t.priority DESC, t.id DESC LIMIT 50",
+            "SELECT t.* FROM fts JOIN tasks t ON t.rowid = fts.rowid WHERE fts MATCH ? ORDER BY t.priority DESC, t.due_key, t.id DESC LIMIT 50",
         )
         .bind(fts_match(q))
         .fetch_all(pool)
@@ -350,7 +350,7 @@ async fn postgres_query(pool: &sqlx::PgPool, q: &Query, users: &[String]) -> usi
                 .await
             }
             Kind::TagByPriority => sqlx::query(
-                "SELECT * FROM tasks WHERE user_id = $1 AND tags @> ARRAY[$2] ORDER BY priority DESC, id DESC LIMIT 50",
+                "SELECT * FROM tasks WHERE user_id = $1 AND tags @> ARRAY[$2] ORDER BY priority DESC, due_key, id DESC LIMIT 50",
             )
             .bind(user)
             .bind(&q.tag)
@@ -554,7 +554,7 @@ async fn main() {
             "CREATE INDEX tasks_tsv ON tasks USING GIN (tsv)",
             "CREATE INDEX tasks_tags ON tasks USING GIN (tags)",
             "CREATE INDEX tasks_user_status_due ON tasks (user_id, status, due_key, id)",
-            "CREATE INDEX tasks_user_priority ON tasks (user_id, priority, id)",
+            "CREATE INDEX tasks_user_priority ON tasks (user_id, priority, due_key, id)",
             "VACUUM ANALYZE tasks",
         ] {
             sqlx::query(statement).execute(pg).await.unwrap();

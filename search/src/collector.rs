@@ -37,26 +37,38 @@ pub(crate) fn score_key(score: f32) -> i64 {
     i64::from(bits ^ ((((bits >> 31) as u32) >> 1) as i32))
 }
 
-/// A document's position in a sorted list: its sort value, then its id.
+/// A document's position in a sorted list: its sort values, then its id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Key {
     #[serde(rename = "k")]
     pub primary: Primary,
+    #[serde(rename = "k2", default, skip_serializing_if = "Option::is_none")]
+    pub secondary: Option<Primary>,
     #[serde(rename = "h")]
     pub hi: u64,
     #[serde(rename = "l")]
     pub lo: u64,
 }
 
+fn directed(order: Ordering, descending: bool) -> Ordering {
+    if descending {
+        order.reverse()
+    } else {
+        order
+    }
+}
+
 impl Key {
-    /// Order in the list: ascending sorts by (value, id), descending by both reversed.
-    pub fn list_order(&self, other: &Key, descending: bool) -> Ordering {
-        let natural = self.primary.compare(&other.primary).then(self.hi.cmp(&other.hi)).then(self.lo.cmp(&other.lo));
-        if descending {
-            natural.reverse()
-        } else {
-            natural
-        }
+    /// Order in the list: the first value in its direction, then the second in its
+    /// own, then the id in the first's direction.
+    pub fn list_order(&self, other: &Key, sort: &Sort) -> Ordering {
+        let first = directed(self.primary.compare(&other.primary), sort.descending);
+        let second = match (&self.secondary, &other.secondary, sort.then) {
+            (Some(a), Some(b), Some((_, descending))) => directed(a.compare(b), descending),
+            _ => Ordering::Equal,
+        };
+        let id = directed(self.hi.cmp(&other.hi).then(self.lo.cmp(&other.lo)), sort.descending);
+        first.then(second).then(id)
     }
 }
 
@@ -64,7 +76,7 @@ impl Key {
 pub(crate) struct Hit {
     pub key: Key,
     pub address: DocAddress,
-    descending: bool,
+    sort: Sort,
 }
 
 impl PartialEq for Hit {
@@ -80,7 +92,7 @@ impl PartialOrd for Hit {
 }
 impl Ord for Hit {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.key.list_order(&other.key, self.descending)
+        self.key.list_order(&other.key, &self.sort)
     }
 }
 
@@ -99,15 +111,55 @@ pub(crate) struct PageSegment {
     hi: Column<u64>,
     lo: Column<u64>,
     value: Value,
+    second: Option<Value>,
     heap: BinaryHeap<Hit>,
     total: usize,
 }
 
 enum Value {
+    /// A date; undated documents sort last in either direction.
+    Date(Column<i64>, bool),
     Int(Column<i64>),
     Unsigned(Column<u64>),
     Text(Option<StrColumn>),
     Score,
+}
+
+fn column_for(
+    fast: &tantivy::fastfield::FastFieldReaders,
+    (key, descending): (SortKey, bool),
+) -> tantivy::Result<Value> {
+    Ok(match key {
+        SortKey::Due => Value::Date(fast.i64(names::DUE)?, descending),
+        SortKey::Created => Value::Int(fast.i64(names::CREATED)?),
+        SortKey::Updated => Value::Int(fast.i64(names::UPDATED)?),
+        SortKey::Priority => Value::Unsigned(fast.u64(names::PRIORITY)?),
+        SortKey::Title => Value::Text(fast.str(names::TITLE_KEY)?),
+        SortKey::Relevance => Value::Score,
+    })
+}
+
+impl Value {
+    fn of(&self, doc: DocId, score: Score) -> Primary {
+        match self {
+            Value::Date(column, descending) => {
+                Primary::Int(column.first(doc).unwrap_or(if *descending { i64::MIN } else { i64::MAX }))
+            }
+            Value::Int(column) => Primary::Int(column.first(doc).unwrap_or(0)),
+            Value::Unsigned(column) => Primary::Int(column.first(doc).unwrap_or(0) as i64),
+            Value::Text(column) => {
+                let mut text = String::new();
+                if let Some(column) = column {
+                    if let Some(ord) = column.term_ords(doc).next() {
+                        let _ = column.ord_to_str(ord, &mut text);
+                    }
+                }
+                Primary::Text(text)
+            }
+            // Best first when ascending.
+            Value::Score => Primary::Int(score_key(-score)),
+        }
+    }
 }
 
 impl Collector for PageCollector {
@@ -116,14 +168,8 @@ impl Collector for PageCollector {
 
     fn for_segment(&self, segment: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<PageSegment> {
         let fast = reader.fast_fields();
-        let value = match self.sort.key {
-            SortKey::Due => Value::Int(fast.i64(names::DUE)?),
-            SortKey::Created => Value::Int(fast.i64(names::CREATED)?),
-            SortKey::Updated => Value::Int(fast.i64(names::UPDATED)?),
-            SortKey::Priority => Value::Unsigned(fast.u64(names::PRIORITY)?),
-            SortKey::Title => Value::Text(fast.str(names::TITLE_KEY)?),
-            SortKey::Relevance => Value::Score,
-        };
+        let value = column_for(fast, (self.sort.key, self.sort.descending))?;
+        let second = self.sort.then.map(|then| column_for(fast, then)).transpose()?;
         Ok(PageSegment {
             segment,
             sort: self.sort,
@@ -132,13 +178,14 @@ impl Collector for PageCollector {
             hi: fast.u64(names::ID_HI)?,
             lo: fast.u64(names::ID_LO)?,
             value,
+            second,
             heap: BinaryHeap::with_capacity(self.keep + 1),
             total: 0,
         })
     }
 
     fn requires_scoring(&self) -> bool {
-        self.sort.key == SortKey::Relevance
+        self.sort.uses_relevance()
     }
 
     fn merge_fruits(&self, fruits: Vec<(Vec<Hit>, usize)>) -> tantivy::Result<(Vec<Hit>, usize)> {
@@ -155,43 +202,28 @@ impl SegmentCollector for PageSegment {
 
     fn collect(&mut self, doc: DocId, score: Score) {
         self.total += 1;
-        let primary =
-            match &self.value {
-                // Undated tasks come last whichever the direction.
-                Value::Int(column) => Primary::Int(column.first(doc).unwrap_or(
-                    if self.sort.descending && self.sort.key == SortKey::Due { i64::MIN } else { i64::MAX },
-                )),
-                Value::Unsigned(column) => Primary::Int(column.first(doc).unwrap_or(0) as i64),
-                Value::Text(column) => {
-                    let mut text = String::new();
-                    if let Some(column) = column {
-                        if let Some(ord) = column.term_ords(doc).next() {
-                            let _ = column.ord_to_str(ord, &mut text);
-                        }
-                    }
-                    Primary::Text(text)
-                }
-                // Best first when ascending.
-                Value::Score => Primary::Int(score_key(-score)),
-            };
+        let primary = self.value.of(doc, score);
         // Most documents of a big list sort after the page kept so far: drop them
         // before reading their ids or touching the heap.
         if self.heap.len() >= self.keep {
             if let Some(worst) = self.heap.peek() {
-                let order = primary.compare(&worst.key.primary);
-                let order = if self.sort.descending { order.reverse() } else { order };
-                if order == Ordering::Greater {
+                if directed(primary.compare(&worst.key.primary), self.sort.descending) == Ordering::Greater {
                     return;
                 }
             }
         }
-        let key = Key { primary, hi: self.hi.first(doc).unwrap_or(0), lo: self.lo.first(doc).unwrap_or(0) };
+        let key = Key {
+            primary,
+            secondary: self.second.as_ref().map(|second| second.of(doc, score)),
+            hi: self.hi.first(doc).unwrap_or(0),
+            lo: self.lo.first(doc).unwrap_or(0),
+        };
         if let Some(after) = &self.after {
-            if key.list_order(after, self.sort.descending) != Ordering::Greater {
+            if key.list_order(after, &self.sort) != Ordering::Greater {
                 return;
             }
         }
-        self.heap.push(Hit { key, address: DocAddress::new(self.segment, doc), descending: self.sort.descending });
+        self.heap.push(Hit { key, address: DocAddress::new(self.segment, doc), sort: self.sort });
         if self.heap.len() > self.keep {
             self.heap.pop();
         }

@@ -312,7 +312,7 @@ mod cursor_tests {
     #[test]
     fn cursors_round_trip_every_kind_of_key() {
         for primary in [Primary::Int(-5), Primary::Int(i64::MAX), Primary::Int(i64::MIN), Primary::Text("abc".into())] {
-            let key = Key { primary, hi: u64::MAX, lo: 7 };
+            let key = Key { primary, secondary: Some(Primary::Int(-1)), hi: u64::MAX, lo: 7 };
             let text = encode_cursor("due", &key);
             assert_eq!(decode_cursor(&text, "due"), Some(key.clone()), "{key:?}");
             assert_eq!(decode_cursor(&text, "-due"), None);

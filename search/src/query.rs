@@ -33,49 +33,85 @@ pub enum SortKey {
     Relevance,
 }
 
-/// A sort: key and direction.
+/// A sort: a key and direction, and optionally a second key for ties
+/// (`-priority,due`); remaining ties break by id in the first key's direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sort {
     /// The key.
     pub key: SortKey,
     /// `-` prefix: descending.
     pub descending: bool,
+    /// The second key and its direction.
+    pub then: Option<(SortKey, bool)>,
+}
+
+fn parse_key(text: &str) -> Option<(SortKey, bool)> {
+    let (name, descending) = match text.trim().strip_prefix('-') {
+        Some(name) => (name, true),
+        None => (text.trim(), false),
+    };
+    let key = match name {
+        "due" => SortKey::Due,
+        "priority" => SortKey::Priority,
+        "created" => SortKey::Created,
+        "updated" => SortKey::Updated,
+        "title" => SortKey::Title,
+        "relevance" => SortKey::Relevance,
+        _ => return None,
+    };
+    Some((key, descending))
+}
+
+fn key_name((key, descending): (SortKey, bool)) -> String {
+    let name = match key {
+        SortKey::Due => "due",
+        SortKey::Priority => "priority",
+        SortKey::Created => "created",
+        SortKey::Updated => "updated",
+        SortKey::Title => "title",
+        SortKey::Relevance => "relevance",
+    };
+    if descending {
+        format!("-{name}")
+    } else {
+        name.to_string()
+    }
 }
 
 impl Sort {
-    /// Parses `due`, `-priority`, `relevance`, ...
+    /// One key.
+    pub fn by(key: SortKey, descending: bool) -> Sort {
+        Sort { key, descending, then: None }
+    }
+
+    /// Parses `due`, `-priority`, `relevance`, `-priority,due`, ...
     pub fn parse(text: &str) -> Option<Sort> {
-        let (name, descending) = match text.strip_prefix('-') {
-            Some(name) => (name, true),
-            None => (text, false),
-        };
-        let key = match name {
-            "due" => SortKey::Due,
-            "priority" => SortKey::Priority,
-            "created" => SortKey::Created,
-            "updated" => SortKey::Updated,
-            "title" => SortKey::Title,
-            "relevance" => SortKey::Relevance,
-            _ => return None,
-        };
-        Some(Sort { key, descending })
+        let mut parts = text.split(',');
+        let (key, descending) = parse_key(parts.next()?)?;
+        let then = parts.next().map(parse_key);
+        if parts.next().is_some() {
+            return None;
+        }
+        match then {
+            Some(None) => None,
+            Some(Some(second)) if second.0 == key => None,
+            Some(then) => Some(Sort { key, descending, then }),
+            None => Some(Sort::by(key, descending)),
+        }
     }
 
     /// The text form, as parsed.
     pub fn name(&self) -> String {
-        let name = match self.key {
-            SortKey::Due => "due",
-            SortKey::Priority => "priority",
-            SortKey::Created => "created",
-            SortKey::Updated => "updated",
-            SortKey::Title => "title",
-            SortKey::Relevance => "relevance",
-        };
-        if self.descending {
-            format!("-{name}")
-        } else {
-            name.to_string()
+        let first = key_name((self.key, self.descending));
+        match self.then {
+            Some(second) => format!("{first},{}", key_name(second)),
+            None => first,
         }
+    }
+
+    /// Whether either key is relevance (then scores are computed).
+    pub fn uses_relevance(&self) -> bool {
+        self.key == SortKey::Relevance || self.then.is_some_and(|(key, _)| key == SortKey::Relevance)
     }
 }
 

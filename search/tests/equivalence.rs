@@ -74,6 +74,11 @@ const SORTS: &[&str] = &[
     "-updated",
     "title",
     "-title",
+    "-priority,due",
+    "priority,-due",
+    "due,-priority",
+    "-due,title",
+    "title,created",
     "relevance",
 ];
 
@@ -120,24 +125,30 @@ fn random_task(rng: &mut StdRng, user: &str) -> Task {
     task
 }
 
-/// The brute-force order of a sort.
-fn compare(a: &Task, b: &Task, sort: Sort) -> Ordering {
-    let due =
-        |t: &Task| t.due_at.map(|d| d.timestamp_millis()).unwrap_or(if sort.descending { i64::MIN } else { i64::MAX });
-    let natural = match sort.key {
+/// The brute-force order of one sort key.
+fn compare_key(a: &Task, b: &Task, key: SortKey, descending: bool) -> Ordering {
+    let due = |t: &Task| t.due_at.map(|d| d.timestamp_millis()).unwrap_or(if descending { i64::MIN } else { i64::MAX });
+    let natural = match key {
         SortKey::Due => due(a).cmp(&due(b)),
         SortKey::Priority => a.priority.cmp(&b.priority),
         SortKey::Created => a.created_at.cmp(&b.created_at),
         SortKey::Updated => a.updated_at.cmp(&b.updated_at),
         SortKey::Title => a.title.to_lowercase().cmp(&b.title.to_lowercase()),
         SortKey::Relevance => Ordering::Equal,
-    }
-    .then_with(|| a.id.cmp(&b.id));
-    if sort.descending {
+    };
+    if descending {
         natural.reverse()
     } else {
         natural
     }
+}
+
+/// The brute-force order of a sort: first key, second key, then id.
+fn compare(a: &Task, b: &Task, sort: Sort) -> Ordering {
+    let id = if sort.descending { b.id.cmp(&a.id) } else { a.id.cmp(&b.id) };
+    compare_key(a, b, sort.key, sort.descending)
+        .then_with(|| sort.then.map_or(Ordering::Equal, |(key, descending)| compare_key(a, b, key, descending)))
+        .then(id)
 }
 
 fn random_filter(rng: &mut StdRng, depth: u32) -> String {
@@ -191,7 +202,7 @@ async fn index_results_equal_brute_force() {
         });
         let filter_text = rng.gen_bool(0.7).then(|| random_filter(&mut rng, 2));
         let filter = filter_text.as_ref().map(|f| Filter::parse(f, tz(), now()).unwrap_or_else(|e| panic!("{f}: {e}")));
-        let sort_name = if text.is_some() && rng.gen_bool(0.5) { "relevance" } else { pick(&mut rng, &SORTS[..10]) };
+        let sort_name = if text.is_some() && rng.gen_bool(0.5) { "relevance" } else { pick(&mut rng, &SORTS[..15]) };
         let sort = Sort::parse(sort_name).unwrap();
         let limit = rng.gen_range(1..15);
         let describe =

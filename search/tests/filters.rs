@@ -213,10 +213,7 @@ async fn fixture() -> Fixture {
 }
 
 fn request(user: &str, filter: Filter) -> SearchRequest {
-    SearchRequest {
-        filter: Some(filter),
-        ..SearchRequest::new(user, Sort { key: SortKey::Due, descending: false }, 100)
-    }
+    SearchRequest { filter: Some(filter), ..SearchRequest::new(user, Sort::by(SortKey::Due, false), 100) }
 }
 
 #[tokio::test]

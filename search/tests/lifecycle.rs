@@ -31,7 +31,7 @@ async fn write(store: &Store, user: &str, title: &str) -> Task {
 }
 
 fn everything(user: &str) -> SearchRequest {
-    SearchRequest::new(user, Sort { key: SortKey::Created, descending: false }, 200)
+    SearchRequest::new(user, Sort::by(SortKey::Created, false), 200)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -56,7 +56,8 @@ pub struct ListParams {
     /// Due at or after this date.
     pub due_after: Option<String>,
     /// `due`, `priority`, `created`, `updated`, `title`, `relevance` (best first); `-`
-    /// prefix for descending. Default: `relevance` with `q`, else `due`.
+    /// prefix for descending; a second key after a comma breaks ties
+    /// (`-priority,due`). Default: `relevance` with `q`, else `due`.
     pub sort: Option<String>,
     /// Page size, 1 to 200 (default 50).
     pub limit: Option<u32>,
@@ -115,7 +116,10 @@ fn search_request(params: ListParams, user: &UserRecord) -> Result<SearchRequest
     let sort = Sort::parse(&sort_name).ok_or_else(|| {
         ApiError::bad_parameter(
             "sort",
-            format!("sort {sort_name:?} is not one of due, priority, created, updated, title, relevance (optionally with a - prefix)"),
+            format!(
+                "sort {sort_name:?} is not one or two (comma-separated, different) of due, priority, created, \
+                 updated, title, relevance, each optionally with a - prefix"
+            ),
         )
     })?;
     let limit = super::page_limit(params.limit)?;
