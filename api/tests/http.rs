@@ -698,7 +698,7 @@ async fn hostile_inputs_never_cause_server_errors() {
             assert!(reply.body["error"]["code"].is_string(), "{body} -> {:?}", reply.body);
         }
     }
-    let params = ["status", "priority", "tag", "due_before", "due_after", "sort", "limit", "cursor"];
+    let params = ["status", "priority", "tag", "due_before", "due_after", "sort", "limit", "cursor", "q", "filter"];
     let raw = [
         "",
         "%00",
@@ -710,6 +710,13 @@ async fn hostile_inputs_never_cause_server_errors() {
         "eyJzIjoiZHVlIiwiayI6MSwiaSI6IngifQ",
         "%ZZ",
         "a,b,,c",
+        "-priority,due",
+        "(today%20%7C%20(p1%20%26%20!%40x*))",
+        "%40%2A",
+        "search%3A%20%E2%9C%93%20inv",
+        "due%20before%3A%2099999-01-01",
+        "%21%21%21%28%28%28",
+        "z%C3%A9%C3%A9%C3%A9zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
     ];
     for _ in 0..200 {
         let query: Vec<String> = (0..rng.gen_range(1..4))
