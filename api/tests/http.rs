@@ -133,6 +133,13 @@ async fn full_task_lifecycle_with_every_field(backend: Backend) {
     let ny: chrono_tz::Tz = "America/New_York".parse().unwrap();
     assert_eq!(due.with_timezone(&ny).format("%H:%M").to_string(), "17:00");
     let all_day = ada.create(json!({"title": "holiday", "due": "2030-07-04"})).await;
+    let standup = ada
+        .create(json!({"title": "standup", "due": "2030-03-04 09:00", "recurrence": {"text": "every weekday"}}))
+        .await;
+    assert_eq!(standup["recurrence"]["rule"], "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR");
+    assert_eq!(standup["recurrence"]["text"], "every weekday");
+    let vague = ada.post("/tasks", json!({"title": "x", "recurrence": {"text": "now and then"}})).await;
+    assert_eq!((vague.status, vague.body["error"]["details"]["field"].as_str()), (422, Some("recurrence.text")));
     assert_eq!((all_day["all_day"].as_bool(), all_day["due_at"].as_str()), (Some(true), Some("2030-07-04T04:00:00Z")));
 
     // Moving the due date moves the relative reminder with it.

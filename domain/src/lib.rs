@@ -5,7 +5,7 @@
 //! - [`Task`], [`TaskView`], [`NewTask`], [`TaskPatch`], [`Status`], [`TaskChange`]: the
 //!   task record, how it is created, patched, completed and rendered.
 //! - [`Priority`], [`normalize_tags`], [`Reminder`], [`ReminderInput`], [`Recurrence`],
-//!   [`RecurrenceInput`]: the parts of a task and their validation.
+//!   [`RecurrenceInput`], [`parse_recurrence_text`]: the parts of a task and their validation.
 //! - [`parse_due`], [`Due`]: natural-language and ISO 8601 due dates in a user's timezone.
 //! - [`UserProfile`], [`Role`], [`validate_email`], [`validate_password`], [`parse_timezone`].
 //! - [`event`]: CloudEvents envelopes, event types and topic names.
@@ -17,6 +17,7 @@ mod due;
 mod error;
 mod priority;
 mod recurrence;
+mod recurrence_text;
 mod reminder;
 mod tags;
 mod task;
@@ -26,6 +27,7 @@ pub use due::{parse_due, start_of_day, Due};
 pub use error::Invalid;
 pub use priority::Priority;
 pub use recurrence::{Recurrence, RecurrenceInput, RecurrenceView};
+pub use recurrence_text::{parse_recurrence_text, ParsedRecurrence};
 pub use reminder::{Reminder, ReminderInput};
 pub use tags::{normalize_tags, MAX_TAGS, MAX_TAG_LEN};
 pub use task::{

@@ -6,6 +6,7 @@ use rrule::{Frequency, RRule, RRuleSet, Unvalidated};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::recurrence_text::parse_recurrence_text;
 use crate::Invalid;
 
 /// Largest `count` a series may have.
@@ -31,8 +32,8 @@ pub struct Recurrence {
     pub count: Option<u32>,
 }
 
-/// Recurrence as a client sends it: a `rule` (natural-language `text` arrives with
-/// the assistant), plus the optional mode and bounds.
+/// Recurrence as a client sends it: an RRULE `rule` or a natural-language `text`
+/// ("every other monday", "every month on the 1st"), plus the optional mode and bounds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecurrenceInput {
@@ -74,18 +75,19 @@ pub struct RecurrenceView {
 impl Recurrence {
     /// Validates client input into a stored recurrence.
     pub fn from_input(input: &RecurrenceInput) -> Result<Recurrence, Invalid> {
-        let (rule_text, text) = match (&input.rule, &input.text) {
-            (Some(rule), _) => (rule.clone(), input.text.clone()),
-            (None, Some(_)) => {
-                return Err(Invalid::new(
-                    "text",
-                    "natural-language recurrence is not available yet; give an RFC 5545 rule \
-                     such as FREQ=WEEKLY;BYDAY=MO",
-                ))
+        let (rule_text, text, phrase_count, phrase_until) = match (&input.rule, &input.text) {
+            (Some(rule), _) => (rule.clone(), input.text.clone(), None, None),
+            (None, Some(text)) => {
+                let parsed = parse_recurrence_text(text).map_err(|m| Invalid::new("text", m))?;
+                (parsed.rule, Some(text.clone()), parsed.count, parsed.until)
             }
-            (None, None) => return Err(Invalid::new("rule", "is required")),
+            (None, None) => {
+                return Err(Invalid::new("rule", "give a rule (RFC 5545 RRULE) or a text such as every monday"))
+            }
         };
         let (rule, inline_count, inline_until) = split_rule(&rule_text)?;
+        let inline_count = inline_count.or(phrase_count);
+        let inline_until = inline_until.or(phrase_until);
         let count = merge_bound("count", input.count, inline_count)?;
         let until = merge_bound("until", input.until, inline_until)?;
         if let Some(count) = count {
@@ -302,8 +304,16 @@ mod tests {
         for (input, field) in bad {
             assert_eq!(Recurrence::from_input(&rule(input)).unwrap_err().field, field, "{input:?}");
         }
-        let text_only = RecurrenceInput { text: Some("every monday".into()), ..Default::default() };
-        assert_eq!(Recurrence::from_input(&text_only).unwrap_err().field, "text");
+        let text_only = RecurrenceInput { text: Some("every other monday".into()), ..Default::default() };
+        let from_text = Recurrence::from_input(&text_only).unwrap();
+        assert_eq!(
+            (from_text.rule.as_str(), from_text.text.as_deref()),
+            ("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO", Some("every other monday"))
+        );
+        let nonsense = RecurrenceInput { text: Some("now and then".into()), ..Default::default() };
+        assert_eq!(Recurrence::from_input(&nonsense).unwrap_err().field, "text");
+        let bounded = RecurrenceInput { text: Some("every day until 2027-01-31".into()), ..Default::default() };
+        assert_eq!(Recurrence::from_input(&bounded).unwrap().until, NaiveDate::from_ymd_opt(2027, 1, 31));
     }
 
     #[test]
