@@ -149,10 +149,9 @@ impl Consumer {
         };
         tracing::info!(consumer = name, tx = position.tx, seq = position.seq, "consumer started");
         loop {
-            let mut shutdown = self.shutdown.clone();
             let batch = match self
                 .store
-                .next_events(position, self.config.batch, self.config.fallback_poll, &mut shutdown)
+                .next_events(position, self.config.batch, self.config.fallback_poll, &mut self.shutdown)
                 .await
             {
                 Ok(Some(batch)) => batch,

@@ -55,9 +55,3 @@ pub enum SearchError {
     #[error("search index writer is unusable after a panic")]
     Poisoned,
 }
-
-impl From<tantivy::directory::error::OpenDirectoryError> for SearchError {
-    fn from(e: tantivy::directory::error::OpenDirectoryError) -> Self {
-        SearchError::Index(e.into())
-    }
-}

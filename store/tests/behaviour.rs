@@ -29,20 +29,7 @@ fn t0() -> chrono::DateTime<Utc> {
 }
 
 async fn user(store: &Store, email: &str) -> String {
-    let id = errand_domain::new_id();
-    store
-        .create_user(&NewUser {
-            id: id.clone(),
-            email: email.into(),
-            name: None,
-            password_hash: "$argon2id$fake".into(),
-            timezone: "UTC".into(),
-            created_at: t0(),
-        })
-        .await
-        .unwrap()
-        .expect("created");
-    id
+    errand_store::testing::create_user(store, email).await
 }
 
 async fn add(store: &Store, user_id: &str, input: NewTask, at: chrono::DateTime<Utc>) -> Task {
