@@ -58,6 +58,26 @@ enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
+    /// Run the embedded workflow engine alone, as a durabletask sidecar serving the
+    /// TaskHubSidecarService gRPC API (what Dapr's sidecar serves for workflows).
+    Engine {
+        /// Port to serve gRPC on.
+        #[arg(long, default_value_t = 4001)]
+        port: u16,
+        /// Address to bind.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Engine database: sqlite://PATH, sqlite::memory: or postgres://... [default: sqlite://<data dir>/engine.db]
+        #[arg(long)]
+        db: Option<String>,
+        /// App id reported to workflows as their parent app.
+        #[arg(long, default_value = "errand")]
+        app_id: String,
+        /// Seconds a work item stays leased without renewal (how soon another engine
+        /// on the same database takes over from a crashed one).
+        #[arg(long, default_value_t = 30)]
+        lease_secs: u64,
+    },
     /// Inspect and replay events that consumers gave up on.
     Events {
         #[command(subcommand)]
@@ -161,6 +181,10 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
     match command {
         Command::Serve { .. } => serve(config).await,
         Command::Consumer { name, .. } => consumer(config, &name).await,
+        Command::Engine { port, host, db, app_id, lease_secs } => {
+            let url = db.unwrap_or_else(|| config.engine_database_url());
+            engine(url, &host, port, app_id, lease_secs).await
+        }
         Command::Events { command } => events(config, command).await,
         Command::Reindex => {
             let store = open_store(&config).await?;
@@ -198,6 +222,24 @@ async fn serve(config: Config) -> Result<(), String> {
     // Tests and scripts read this line to learn the port when listening on :0.
     println!("errand listening on http://{addr}");
     app.serve(listener, shutdown_signal()).await.map_err(|e| e.to_string())
+}
+
+async fn engine(url: String, host: &str, port: u16, app_id: String, lease_secs: u64) -> Result<(), String> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| format!("engine data directory: {e}"))?;
+        }
+    }
+    let mut engine_config = errand_engine::EngineConfig::new(url.clone());
+    engine_config.app_id = app_id;
+    engine_config.lease = std::time::Duration::from_secs(lease_secs.max(1));
+    let sidecar = errand_engine::Sidecar::open(engine_config).await.map_err(|e| e.to_string())?;
+    let listener =
+        tokio::net::TcpListener::bind((host, port)).await.map_err(|e| format!("cannot bind {host}:{port}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%addr, database = %redact(&url), "workflow engine listening");
+    println!("errand engine listening on {addr}");
+    sidecar.serve(listener, shutdown_signal()).await.map_err(|e| e.to_string())
 }
 
 async fn open_store(config: &Config) -> Result<Store, String> {

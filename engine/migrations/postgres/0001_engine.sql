@@ -1,0 +1,62 @@
+-- The embedded workflow engine's state. Times are microseconds since the Unix epoch.
+CREATE TABLE wf_instances (
+    instance_id     TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    version         TEXT,
+    execution_id    TEXT NOT NULL,
+    status          BIGINT NOT NULL,        -- durabletask OrchestrationStatus
+    suspended       BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at      BIGINT NOT NULL,
+    updated_at      BIGINT NOT NULL,
+    started_at      BIGINT,
+    completed_at    BIGINT,
+    scheduled_start BIGINT,
+    input           TEXT,
+    output          TEXT,
+    custom_status   TEXT,
+    failure         BYTEA,                    -- protobuf TaskFailureDetails
+    parent_instance_id TEXT,
+    parent_app_id   TEXT,
+    tags            TEXT NOT NULL DEFAULT '{}',
+    history_len     BIGINT NOT NULL DEFAULT 0,
+    locked_by       TEXT,
+    lock_expires_at BIGINT,
+    lock_seq        BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX wf_instances_status ON wf_instances (status);
+
+-- The committed history of each instance's current execution (protobuf HistoryEvent).
+CREATE TABLE wf_history (
+    instance_id TEXT NOT NULL,
+    seq         BIGINT NOT NULL,
+    event       BYTEA NOT NULL,
+    PRIMARY KEY (instance_id, seq)
+);
+
+-- Events waiting for an instance's next turn. `execution_id` ties results of timers,
+-- activities and children to the execution that asked for them; `lane` 0 puts the
+-- start of a continued-as-new execution ahead of older pending events.
+CREATE TABLE wf_inbox (
+    id           BIGSERIAL PRIMARY KEY,
+    instance_id  TEXT NOT NULL,
+    execution_id TEXT,
+    lane         BIGINT NOT NULL DEFAULT 1,
+    visible_at   BIGINT NOT NULL,
+    event        BYTEA NOT NULL
+);
+CREATE INDEX wf_inbox_instance ON wf_inbox (instance_id, lane, visible_at, id);
+CREATE INDEX wf_inbox_visible ON wf_inbox (visible_at);
+
+-- Activities to run (the TaskScheduled event that asked for each).
+CREATE TABLE wf_activities (
+    id              BIGSERIAL PRIMARY KEY,
+    instance_id     TEXT NOT NULL,
+    execution_id    TEXT NOT NULL,
+    task_id         BIGINT NOT NULL,
+    event           BYTEA NOT NULL,
+    created_at      BIGINT NOT NULL,
+    locked_by       TEXT,
+    lock_expires_at BIGINT,
+    dequeue_count   BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX wf_activities_instance ON wf_activities (instance_id);

@@ -1,0 +1,757 @@
+//! The engine's durable state on SQLite or PostgreSQL: instances, committed history,
+//! inboxes (with visibility times for timers and scheduled starts) and activities, with
+//! leases. Both backends run the same SQL text; [`with_db!`] expands a block once per
+//! backend so each is type-checked against its own driver.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use dapr_durabletask_proto::HistoryEvent;
+use prost::Message as _;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::status;
+use crate::EngineError;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Clone)]
+enum Db {
+    /// One writer connection (SQLite allows one writer at a time) and a read pool.
+    Sqlite {
+        write: SqlitePool,
+        read: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the writer pool of whichever backend this is.
+macro_rules! with_db {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.db {
+            Db::Sqlite { write: $pool, .. } => $body,
+            Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$pool` bound to a pool fit for reads.
+macro_rules! with_reader {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.db {
+            Db::Sqlite { read: $pool, .. } => $body,
+            Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Handle to the engine database; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Store {
+    db: Db,
+}
+
+/// An instance as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct InstanceRow {
+    pub instance_id: String,
+    pub name: String,
+    pub version: Option<String>,
+    pub execution_id: String,
+    pub status: i64,
+    pub suspended: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub started_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    pub scheduled_start: Option<i64>,
+    pub input: Option<String>,
+    pub output: Option<String>,
+    pub custom_status: Option<String>,
+    pub failure: Option<Vec<u8>>,
+    pub parent_instance_id: Option<String>,
+    pub parent_app_id: Option<String>,
+    pub tags: String,
+    pub history_len: i64,
+    pub lock_seq: i64,
+}
+
+const INSTANCE_COLUMNS: &str = "instance_id, name, version, execution_id, status, suspended, created_at, updated_at, \
+     started_at, completed_at, scheduled_start, input, output, custom_status, failure, parent_instance_id, \
+     parent_app_id, tags, history_len, lock_seq";
+
+/// An inbox event.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct InboxRow {
+    pub id: i64,
+    pub execution_id: Option<String>,
+    pub event: Vec<u8>,
+}
+
+/// An activity claimed for dispatch.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct ActivityRow {
+    pub id: i64,
+    pub instance_id: String,
+    pub execution_id: String,
+    pub task_id: i64,
+    pub event: Vec<u8>,
+    pub dequeue_count: i64,
+}
+
+/// A new instance: its row and the `ExecutionStarted` event that starts it.
+#[derive(Debug, Clone)]
+pub(crate) struct NewInstance {
+    pub instance_id: String,
+    pub name: String,
+    pub version: Option<String>,
+    pub execution_id: String,
+    pub input: Option<String>,
+    pub scheduled_start: Option<i64>,
+    pub parent_instance_id: Option<String>,
+    pub parent_app_id: Option<String>,
+    pub tags: String,
+    pub started: HistoryEvent,
+}
+
+/// An event for some instance's inbox.
+#[derive(Debug, Clone)]
+pub(crate) struct Message {
+    pub instance_id: String,
+    /// Set for results that belong to one execution (timers, activities, children).
+    pub execution_id: Option<String>,
+    pub visible_at: i64,
+    pub event: HistoryEvent,
+}
+
+/// Everything one workflow turn changes, committed atomically under the instance lock.
+#[derive(Debug, Default)]
+pub(crate) struct TurnCommit {
+    pub instance_id: String,
+    pub engine: String,
+    pub lock_seq: i64,
+    pub consumed: Vec<i64>,
+    /// Continue-as-new: the current execution's history and pending work are dropped.
+    pub reset_to_execution: Option<String>,
+    pub old_execution: String,
+    pub history_len: i64,
+    pub append: Vec<HistoryEvent>,
+    /// Events that go ahead of everything pending in this instance's inbox.
+    pub front: Vec<HistoryEvent>,
+    pub messages: Vec<Message>,
+    pub activities: Vec<(i32, HistoryEvent)>,
+    pub creates: Vec<NewInstance>,
+    pub status: i32,
+    pub suspended: bool,
+    pub custom_status: Option<String>,
+    pub input: Option<String>,
+    pub output: Option<String>,
+    pub failure: Option<Vec<u8>>,
+    pub completed_at: Option<i64>,
+    pub started_at: i64,
+    pub now: i64,
+}
+
+/// Queue figures for metrics.
+#[derive(Debug, Default)]
+pub(crate) struct QueueStats {
+    pub by_status: Vec<(i64, i64)>,
+    pub ready_events: i64,
+    pub oldest_ready_at: Option<i64>,
+    pub pending_activities: i64,
+    pub oldest_activity_at: Option<i64>,
+}
+
+pub(crate) fn encode(event: &HistoryEvent) -> Vec<u8> {
+    event.encode_to_vec()
+}
+
+pub(crate) fn decode(bytes: &[u8]) -> Result<HistoryEvent, EngineError> {
+    HistoryEvent::decode(bytes).map_err(|e| EngineError::Corrupt(e.to_string()))
+}
+
+/// Inserts a new instance (row + start event) inside transaction `$tx`.
+macro_rules! insert_instance {
+    ($tx:expr, $new:expr, $now:expr) => {{
+        let new: &NewInstance = $new;
+        sqlx::query(
+            "INSERT INTO wf_instances (instance_id, name, version, execution_id, status, created_at, updated_at, \
+             scheduled_start, input, parent_instance_id, parent_app_id, tags) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&new.instance_id)
+        .bind(&new.name)
+        .bind(&new.version)
+        .bind(&new.execution_id)
+        .bind(status::PENDING as i64)
+        .bind($now)
+        .bind(new.scheduled_start)
+        .bind(&new.input)
+        .bind(&new.parent_instance_id)
+        .bind(&new.parent_app_id)
+        .bind(&new.tags)
+        .execute(&mut *$tx)
+        .await?;
+        let visible = new.scheduled_start.unwrap_or($now);
+        sqlx::query("INSERT INTO wf_inbox (instance_id, lane, visible_at, event) VALUES ($1, 0, $2, $3)")
+            .bind(&new.instance_id)
+            .bind(visible)
+            .bind(encode(&new.started))
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+
+/// Deletes every trace of one instance inside transaction `$tx`.
+macro_rules! delete_instance {
+    ($tx:expr, $id:expr) => {{
+        for table in ["wf_history", "wf_inbox", "wf_activities", "wf_instances"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE instance_id = $1")).bind($id).execute(&mut *$tx).await?;
+        }
+    }};
+}
+
+/// Adds `$msg` to its instance's inbox inside `$tx`, if that instance exists. Events for
+/// an instance whose start is still in the future become visible no earlier than it.
+macro_rules! deliver {
+    ($tx:expr, $msg:expr) => {{
+        let msg: &Message = $msg;
+        sqlx::query(
+            "INSERT INTO wf_inbox (instance_id, execution_id, lane, visible_at, event) \
+             SELECT instance_id, $2, 1, CASE WHEN status = $5 AND scheduled_start > $3 THEN scheduled_start ELSE $3 END, $4 \
+             FROM wf_instances WHERE instance_id = $1",
+        )
+        .bind(&msg.instance_id)
+        .bind(&msg.execution_id)
+        .bind(msg.visible_at)
+        .bind(encode(&msg.event))
+        .bind(status::PENDING as i64)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected()
+            > 0
+    }};
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://path`, `sqlite::memory:` or `postgres://...`) and migrates.
+    pub async fn open(url: &str) -> Result<Store, EngineError> {
+        let store = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5));
+            let memory = url.contains(":memory:") || url.contains("mode=memory");
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options.clone())
+                .await?;
+            // An in-memory database lives in its one connection: share it.
+            let read = if memory {
+                write.clone()
+            } else {
+                SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?
+            };
+            Store { db: Db::Sqlite { write, read } }
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool =
+                PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(5)).connect(url).await?;
+            Store { db: Db::Postgres(pool) }
+        } else {
+            return Err(EngineError::UnsupportedUrl(url.to_string()));
+        };
+        match &store.db {
+            Db::Sqlite { write, .. } => SQLITE_MIGRATIONS.run(write).await?,
+            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(store)
+    }
+
+    /// True on PostgreSQL, where several engines may share the database.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.db, Db::Postgres(_))
+    }
+
+    pub async fn close(&self) {
+        match &self.db {
+            Db::Sqlite { write, read } => {
+                read.close().await;
+                write.close().await;
+            }
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// Creates an instance; false when the id is taken (whatever that instance's status:
+    /// the SDK's own suite expects any reuse by a client to be refused).
+    pub async fn create_instance(&self, new: &NewInstance, now: i64) -> Result<bool, EngineError> {
+        with_db!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let existing: Option<i64> = sqlx::query_scalar("SELECT status FROM wf_instances WHERE instance_id = $1")
+                .bind(&new.instance_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if existing.is_some() {
+                return Ok(false);
+            }
+            insert_instance!(tx, new, now);
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    pub async fn instance(&self, id: &str) -> Result<Option<InstanceRow>, EngineError> {
+        let sql = format!("SELECT {INSTANCE_COLUMNS} FROM wf_instances WHERE instance_id = $1");
+        Ok(with_reader!(self, |pool| sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?)
+    }
+
+    /// The committed history of an instance's current execution.
+    pub async fn history(&self, id: &str) -> Result<Vec<HistoryEvent>, EngineError> {
+        let rows: Vec<Vec<u8>> = with_reader!(self, |pool| {
+            sqlx::query_scalar("SELECT event FROM wf_history WHERE instance_id = $1 ORDER BY seq")
+                .bind(id)
+                .fetch_all(pool)
+                .await
+        })?;
+        rows.iter().map(|bytes| decode(bytes)).collect()
+    }
+
+    /// Adds an event to an existing instance's inbox; false when the instance is unknown.
+    pub async fn enqueue(&self, message: &Message) -> Result<bool, EngineError> {
+        with_db!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let delivered = deliver!(tx, message);
+            tx.commit().await?;
+            Ok(delivered)
+        })
+    }
+
+    /// Makes a pending instance's start due now, so that a terminate is processed at once.
+    pub async fn start_now(&self, id: &str, now: i64) -> Result<(), EngineError> {
+        with_db!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let pending = sqlx::query(
+                "UPDATE wf_instances SET scheduled_start = NULL WHERE instance_id = $1 AND status = $2 \
+                 AND scheduled_start > $3",
+            )
+            .bind(id)
+            .bind(status::PENDING as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if pending > 0 {
+                sqlx::query("UPDATE wf_inbox SET visible_at = $2 WHERE instance_id = $1 AND visible_at > $2")
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Locks up to `limit` unlocked instances that have visible inbox events.
+    /// Returns (instance id, lock sequence) pairs.
+    pub async fn claim_instances(
+        &self,
+        engine: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<(String, i64)>, EngineError> {
+        let rows: Vec<(String, i64)> = match &self.db {
+            Db::Sqlite { write, .. } => {
+                sqlx::query_as(
+                    "UPDATE wf_instances SET locked_by = $1, lock_expires_at = $2, lock_seq = lock_seq + 1 \
+                     WHERE instance_id IN (SELECT i.instance_id FROM wf_instances i \
+                       WHERE i.instance_id IN (SELECT instance_id FROM wf_inbox WHERE visible_at <= $3) \
+                       AND (i.locked_by IS NULL OR i.lock_expires_at < $3) LIMIT $4) \
+                     RETURNING instance_id, lock_seq",
+                )
+                .bind(engine)
+                .bind(lease_until)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(write)
+                .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as(
+                    "UPDATE wf_instances SET locked_by = $1, lock_expires_at = $2, lock_seq = lock_seq + 1 \
+                     WHERE instance_id IN (SELECT i.instance_id FROM wf_instances i \
+                       WHERE i.instance_id IN (SELECT instance_id FROM wf_inbox WHERE visible_at <= $3) \
+                       AND (i.locked_by IS NULL OR i.lock_expires_at < $3) LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                     RETURNING instance_id, lock_seq",
+                )
+                .bind(engine)
+                .bind(lease_until)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        Ok(rows)
+    }
+
+    /// What a locked instance's next turn needs: its row, committed history and the
+    /// inbox events visible at `now`, in arrival order.
+    pub async fn load_turn(
+        &self,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<(InstanceRow, Vec<HistoryEvent>, Vec<InboxRow>)>, EngineError> {
+        let sql = format!("SELECT {INSTANCE_COLUMNS} FROM wf_instances WHERE instance_id = $1");
+        with_db!(self, |pool| {
+            let mut conn = pool.acquire().await?;
+            let Some(row) = sqlx::query_as::<_, InstanceRow>(&sql).bind(id).fetch_optional(&mut *conn).await? else {
+                return Ok(None);
+            };
+            let history: Vec<Vec<u8>> =
+                sqlx::query_scalar("SELECT event FROM wf_history WHERE instance_id = $1 ORDER BY seq")
+                    .bind(id)
+                    .fetch_all(&mut *conn)
+                    .await?;
+            let inbox: Vec<InboxRow> = sqlx::query_as(
+                "SELECT id, execution_id, event FROM wf_inbox WHERE instance_id = $1 AND visible_at <= $2 \
+                 ORDER BY lane, visible_at, id",
+            )
+            .bind(id)
+            .bind(now)
+            .fetch_all(&mut *conn)
+            .await?;
+            let history = history.iter().map(|bytes| decode(bytes)).collect::<Result<Vec<_>, _>>()?;
+            Ok(Some((row, history, inbox)))
+        })
+    }
+
+    /// Gives up a lock without changing anything else (the turn is re-run later).
+    pub async fn release_instance(&self, id: &str, engine: &str, lock_seq: i64) -> Result<(), EngineError> {
+        with_db!(self, |pool| {
+            sqlx::query(
+                "UPDATE wf_instances SET locked_by = NULL, lock_expires_at = NULL \
+                 WHERE instance_id = $1 AND locked_by = $2 AND lock_seq = $3",
+            )
+            .bind(id)
+            .bind(engine)
+            .bind(lock_seq)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// Drops consumed inbox events of an instance that needs no turn (finished, or only
+    /// duplicates arrived), delivers `messages` (terminate cascades) and releases the lock.
+    pub async fn discard_inbox(
+        &self,
+        id: &str,
+        engine: &str,
+        lock_seq: i64,
+        consumed: &[i64],
+        messages: &[Message],
+    ) -> Result<bool, EngineError> {
+        with_db!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let held = sqlx::query(
+                "UPDATE wf_instances SET locked_by = NULL, lock_expires_at = NULL \
+                 WHERE instance_id = $1 AND locked_by = $2 AND lock_seq = $3",
+            )
+            .bind(id)
+            .bind(engine)
+            .bind(lock_seq)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if held == 0 {
+                return Ok(false);
+            }
+            for inbox_id in consumed {
+                sqlx::query("DELETE FROM wf_inbox WHERE id = $1").bind(inbox_id).execute(&mut *tx).await?;
+            }
+            for message in messages {
+                let _delivered = deliver!(tx, message);
+            }
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    /// Commits a turn; false (and nothing written) when the lock was lost meanwhile.
+    pub async fn commit_turn(&self, turn: &TurnCommit) -> Result<bool, EngineError> {
+        with_db!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let execution_id = turn.reset_to_execution.as_deref().unwrap_or(&turn.old_execution);
+            let history_len =
+                if turn.reset_to_execution.is_some() { 0 } else { turn.history_len + turn.append.len() as i64 };
+            let held = sqlx::query(
+                "UPDATE wf_instances SET locked_by = NULL, lock_expires_at = NULL, execution_id = $4, status = $5, \
+                 suspended = $6, custom_status = COALESCE($7, custom_status), input = COALESCE($8, input), \
+                 output = $9, failure = $10, completed_at = $11, started_at = COALESCE(started_at, $12), \
+                 updated_at = $13, history_len = $14 \
+                 WHERE instance_id = $1 AND locked_by = $2 AND lock_seq = $3",
+            )
+            .bind(&turn.instance_id)
+            .bind(&turn.engine)
+            .bind(turn.lock_seq)
+            .bind(execution_id)
+            .bind(turn.status as i64)
+            .bind(turn.suspended)
+            .bind(&turn.custom_status)
+            .bind(&turn.input)
+            .bind(&turn.output)
+            .bind(&turn.failure)
+            .bind(turn.completed_at)
+            .bind(turn.started_at)
+            .bind(turn.now)
+            .bind(history_len)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if held == 0 {
+                return Ok(false);
+            }
+            for inbox_id in &turn.consumed {
+                sqlx::query("DELETE FROM wf_inbox WHERE id = $1").bind(inbox_id).execute(&mut *tx).await?;
+            }
+            if turn.reset_to_execution.is_some() {
+                sqlx::query("DELETE FROM wf_history WHERE instance_id = $1")
+                    .bind(&turn.instance_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM wf_inbox WHERE instance_id = $1 AND execution_id = $2")
+                    .bind(&turn.instance_id)
+                    .bind(&turn.old_execution)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM wf_activities WHERE instance_id = $1")
+                    .bind(&turn.instance_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for (offset, event) in turn.append.iter().enumerate() {
+                sqlx::query("INSERT INTO wf_history (instance_id, seq, event) VALUES ($1, $2, $3)")
+                    .bind(&turn.instance_id)
+                    .bind(turn.history_len + offset as i64)
+                    .bind(encode(event))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for event in &turn.front {
+                sqlx::query("INSERT INTO wf_inbox (instance_id, lane, visible_at, event) VALUES ($1, 0, $2, $3)")
+                    .bind(&turn.instance_id)
+                    .bind(turn.now)
+                    .bind(encode(event))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for (task_id, event) in &turn.activities {
+                sqlx::query(
+                    "INSERT INTO wf_activities (instance_id, execution_id, task_id, event, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&turn.instance_id)
+                .bind(execution_id)
+                .bind(*task_id as i64)
+                .bind(encode(event))
+                .bind(turn.now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for new in &turn.creates {
+                let existing: Option<i64> =
+                    sqlx::query_scalar("SELECT status FROM wf_instances WHERE instance_id = $1")
+                        .bind(&new.instance_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                match existing {
+                    Some(status) if !status::is_terminal(status as i32) => continue,
+                    Some(_) => delete_instance!(tx, &new.instance_id),
+                    None => {}
+                }
+                insert_instance!(tx, new, turn.now);
+            }
+            for message in &turn.messages {
+                let _delivered = deliver!(tx, message);
+            }
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    /// Locks up to `limit` activities that nobody holds.
+    pub async fn claim_activities(
+        &self,
+        engine: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<ActivityRow>, EngineError> {
+        let lock = if self.is_shared() { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let sql = format!(
+            "UPDATE wf_activities SET locked_by = $1, lock_expires_at = $2, dequeue_count = dequeue_count + 1 \
+             WHERE id IN (SELECT id FROM wf_activities WHERE locked_by IS NULL OR lock_expires_at < $3 \
+               ORDER BY id LIMIT $4{lock}) \
+             RETURNING id, instance_id, execution_id, task_id, event, dequeue_count"
+        );
+        Ok(with_db!(self, |pool| {
+            sqlx::query_as(&sql).bind(engine).bind(lease_until).bind(now).bind(limit).fetch_all(pool).await
+        })?)
+    }
+
+    /// Records an activity's result if `(id, dequeue_count)` is still its current
+    /// dispatch; false for a stale or unknown completion. A result for an execution
+    /// that is over or replaced is dropped.
+    pub async fn complete_activity(
+        &self,
+        id: i64,
+        dequeue_count: i64,
+        instance_id: &str,
+        result: &HistoryEvent,
+        now: i64,
+    ) -> Result<bool, EngineError> {
+        with_db!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let execution: Option<String> = sqlx::query_scalar(
+                "DELETE FROM wf_activities WHERE id = $1 AND dequeue_count = $2 AND instance_id = $3 \
+                 RETURNING execution_id",
+            )
+            .bind(id)
+            .bind(dequeue_count)
+            .bind(instance_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(execution) = execution else {
+                return Ok(false);
+            };
+            sqlx::query(
+                "INSERT INTO wf_inbox (instance_id, execution_id, lane, visible_at, event) \
+                 SELECT instance_id, execution_id, 1, $3, $4 FROM wf_instances \
+                 WHERE instance_id = $1 AND execution_id = $2 AND completed_at IS NULL",
+            )
+            .bind(instance_id)
+            .bind(&execution)
+            .bind(now)
+            .bind(encode(result))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    /// Gives up an activity's lock; its dispatch token stays valid until it is re-sent.
+    pub async fn release_activity(&self, id: i64, dequeue_count: i64) -> Result<(), EngineError> {
+        with_db!(self, |pool| {
+            sqlx::query(
+                "UPDATE wf_activities SET locked_by = NULL, lock_expires_at = NULL WHERE id = $1 AND dequeue_count = $2",
+            )
+            .bind(id)
+            .bind(dequeue_count)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// Extends every lease this engine holds.
+    pub async fn renew_leases(&self, engine: &str, lease_until: i64) -> Result<(), EngineError> {
+        with_db!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for table in ["wf_instances", "wf_activities"] {
+                sqlx::query(&format!("UPDATE {table} SET lock_expires_at = $2 WHERE locked_by = $1"))
+                    .bind(engine)
+                    .bind(lease_until)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Frees every lock: on SQLite the database belongs to this one process, so any
+    /// lock found at start-up was left by a crash.
+    pub async fn release_all_locks(&self) -> Result<(), EngineError> {
+        with_db!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for table in ["wf_instances", "wf_activities"] {
+                sqlx::query(&format!("UPDATE {table} SET locked_by = NULL, lock_expires_at = NULL"))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// The earliest inbox visibility time after `now`: the next timer or scheduled start.
+    pub async fn next_visible_after(&self, now: i64) -> Result<Option<i64>, EngineError> {
+        Ok(with_reader!(self, |pool| {
+            sqlx::query_scalar("SELECT MIN(visible_at) FROM wf_inbox WHERE visible_at > $1")
+                .bind(now)
+                .fetch_one(pool)
+                .await
+        })?)
+    }
+
+    /// Instance ids in id order after `after`.
+    pub async fn list_ids(&self, after: &str, limit: i64) -> Result<Vec<String>, EngineError> {
+        Ok(with_reader!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT instance_id FROM wf_instances WHERE instance_id > $1 ORDER BY instance_id LIMIT $2",
+            )
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
+    /// Deletes the given instances in one transaction, provided each is still finished.
+    /// Returns how many were deleted, or None (and nothing deleted) if one is not finished.
+    pub async fn purge(&self, ids: &[String]) -> Result<Option<i64>, EngineError> {
+        with_db!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut deleted = 0;
+            for id in ids {
+                let status: Option<i64> = sqlx::query_scalar("SELECT status FROM wf_instances WHERE instance_id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                match status {
+                    None => continue,
+                    Some(s) if !status::is_terminal(s as i32) => return Ok(None),
+                    Some(_) => {}
+                }
+                delete_instance!(tx, id);
+                deleted += 1;
+            }
+            tx.commit().await?;
+            Ok(Some(deleted))
+        })
+    }
+
+    pub async fn queue_stats(&self, now: i64) -> Result<QueueStats, EngineError> {
+        with_reader!(self, |pool| {
+            let by_status: Vec<(i64, i64)> =
+                sqlx::query_as("SELECT status, COUNT(*) FROM wf_instances GROUP BY status").fetch_all(pool).await?;
+            let (ready_events, oldest_ready_at): (i64, Option<i64>) =
+                sqlx::query_as("SELECT COUNT(*), MIN(visible_at) FROM wf_inbox WHERE visible_at <= $1")
+                    .bind(now)
+                    .fetch_one(pool)
+                    .await?;
+            let (pending_activities, oldest_activity_at): (i64, Option<i64>) =
+                sqlx::query_as("SELECT COUNT(*), MIN(created_at) FROM wf_activities").fetch_one(pool).await?;
+            Ok(QueueStats { by_status, ready_events, oldest_ready_at, pending_activities, oldest_activity_at })
+        })
+    }
+}
