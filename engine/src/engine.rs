@@ -66,8 +66,14 @@ struct Stream {
 
 /// A worker item that could not be sent and must be given back.
 enum Undelivered {
-    Turn(Turn),
+    Turn { instance_id: String, lock_seq: i64 },
     Activity(i64, i64),
+}
+
+impl Undelivered {
+    fn turn(turn: &Turn) -> Undelivered {
+        Undelivered::Turn { instance_id: turn.instance_id.clone(), lock_seq: turn.lock_seq }
+    }
 }
 
 impl Engine {
@@ -149,7 +155,7 @@ impl Engine {
                 state.turns.iter().filter(|(_, (_, s))| *s == stream_id).map(|(t, _)| t.clone()).collect();
             for token in tokens {
                 if let Some((turn, _)) = state.turns.remove(&token) {
-                    undelivered.push(Undelivered::Turn(turn));
+                    undelivered.push(Undelivered::turn(&turn));
                 }
             }
             let tokens: Vec<String> =
@@ -170,8 +176,8 @@ impl Engine {
 
     async fn give_back(&self, item: Undelivered) {
         let result = match &item {
-            Undelivered::Turn(turn) => {
-                self.store().release_instance(&turn.instance_id, &self.inner.id, turn.lock_seq).await
+            Undelivered::Turn { instance_id, lock_seq } => {
+                self.store().release_instance(instance_id, &self.inner.id, *lock_seq).await
             }
             Undelivered::Activity(id, dequeue_count) => self.store().release_activity(*id, *dequeue_count).await,
         };
@@ -269,7 +275,7 @@ impl Engine {
                 self.touched(messages.iter().map(|m| m.instance_id.as_str()));
                 self.wake();
             }
-            Prepared::Run(turn) => self.send_turn(turn, history).await,
+            Prepared::Run(turn) => self.send_turn(*turn, history).await,
         }
         Ok(())
     }
@@ -324,7 +330,7 @@ impl Engine {
             }
         };
         if !sent {
-            self.give_back(Undelivered::Turn(turn)).await;
+            self.give_back(Undelivered::turn(&turn)).await;
         }
     }
 
@@ -401,7 +407,7 @@ impl Engine {
         let committed = match self.store().commit_turn(&commit).await {
             Ok(committed) => committed,
             Err(e) => {
-                self.give_back(Undelivered::Turn(turn)).await;
+                self.give_back(Undelivered::turn(&turn)).await;
                 self.wake();
                 return Err(e);
             }
@@ -662,13 +668,25 @@ impl Engine {
     ) -> Result<i32, Status> {
         let id = match request {
             Some(purge_instances_request::Request::InstanceId(id)) => id,
-            Some(purge_instances_request::Request::PurgeInstanceFilter(_)) => {
-                return Err(Status::unimplemented("multi-instance purge is not implemented"))
+            Some(purge_instances_request::Request::PurgeInstanceFilter(filter)) => {
+                let from = filter.created_time_from.as_ref().map_or(i64::MIN, from_timestamp);
+                let to = filter.created_time_to.as_ref().map_or(i64::MAX, from_timestamp);
+                let ids = self.store().finished_ids(from, to, &filter.runtime_status).await.map_err(internal)?;
+                // Each is finished, so none can make the transaction refuse; an instance
+                // restarted meanwhile is skipped.
+                let mut deleted = 0;
+                for chunk in ids.chunks(500) {
+                    deleted += self.store().purge(chunk).await.map_err(internal)?.unwrap_or(0);
+                }
+                self.touched(ids.iter().map(String::as_str));
+                return Ok(deleted as i32);
             }
             None => return Err(Status::invalid_argument("an instance id or a filter is required")),
         };
         let root = self.existing(&id).await?;
-        if !status::is_terminal(root.status as i32) && !(recursive && force) {
+        // `force` skips only this check on the root; every instance must still be finished.
+        let forced = recursive && force;
+        if !(status::is_terminal(root.status as i32) || forced) {
             return Err(Status::failed_precondition(format!("orchestration has not yet completed: {id}")));
         }
         let mut ids = vec![id.clone()];

@@ -740,6 +740,27 @@ impl Store {
         })
     }
 
+    /// Finished instances created within `[from, to]` whose status is one of `statuses`
+    /// (any finished status when empty).
+    pub async fn finished_ids(&self, from: i64, to: i64, statuses: &[i32]) -> Result<Vec<String>, EngineError> {
+        let rows: Vec<(String, i64)> = with_reader!(self, |pool| {
+            sqlx::query_as(
+                "SELECT instance_id, status FROM wf_instances \
+                 WHERE completed_at IS NOT NULL AND created_at >= $1 AND created_at <= $2",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter(|(_, status)| status::is_terminal(*status as i32))
+            .filter(|(_, status)| statuses.is_empty() || statuses.contains(&(*status as i32)))
+            .map(|(id, _)| id)
+            .collect())
+    }
+
     pub async fn queue_stats(&self, now: i64) -> Result<QueueStats, EngineError> {
         with_reader!(self, |pool| {
             let by_status: Vec<(i64, i64)> =

@@ -42,7 +42,7 @@ pub(crate) struct Turn {
 /// What the engine does with a locked instance.
 pub(crate) enum Prepared {
     /// Hand this turn to a worker.
-    Run(Turn),
+    Run(Box<Turn>),
     /// No turn: drop the consumed events and deliver the messages (finished instances,
     /// or nothing new after deduplication).
     Discard { consumed: Vec<i64>, messages: Vec<Message> },
@@ -93,7 +93,7 @@ pub(crate) fn prepare(
         Some(EventType::ExecutionStarted(s)) => s.parent_instance.clone(),
         _ => None,
     });
-    Ok(Prepared::Run(Turn {
+    Ok(Prepared::Run(Box::new(Turn {
         instance_id: row.instance_id.clone(),
         execution_id: row.execution_id.clone(),
         name: row.name.clone(),
@@ -107,7 +107,7 @@ pub(crate) fn prepare(
         new_events,
         consumed,
         dispatched_at: now,
-    }))
+    })))
 }
 
 /// Resolution ids already seen, so that a repeated completion is dropped.
