@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # `make test`: installs what the tests need when it is missing, then runs every test.
 # Rust tests run once, with a throwaway PostgreSQL cluster so the store behaviour
-# suite and the end-to-end tests run on both SQLite and PostgreSQL.
+# suite and the end-to-end tests run on both SQLite and PostgreSQL, and with the
+# durabletask-go sidecar so the workflow suite also runs against Dapr's own engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo fmt --all -- --check || { echo "test: run 'make fmt' to format the code" >&2; exit 1; }
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+DURABLETASK_GO_BIN=$(scripts/durabletask-go.sh)
+export DURABLETASK_GO_BIN
 
 if cargo nextest --version >/dev/null 2>&1; then
   runner=(cargo nextest run --workspace --locked --no-fail-fast)

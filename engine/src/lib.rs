@@ -16,6 +16,7 @@ mod turn;
 use std::future::Future;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -105,13 +106,20 @@ impl Sidecar {
             }),
         ];
         let service = grpc::SidecarService { engine: engine.clone() };
+        // tonic applies no socket options to an incoming stream; without TCP_NODELAY
+        // every small gRPC message waits on Nagle's algorithm (~40 ms on loopback).
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|socket| {
+            let socket = socket?;
+            socket.set_nodelay(true)?;
+            Ok::<_, std::io::Error>(socket)
+        });
         let stopping = stop.clone();
         let closing = engine.clone();
         let server = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(10)))
             .http2_keepalive_timeout(Some(Duration::from_secs(20)))
             .add_service(service)
-            .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async move {
+            .serve_with_incoming_shutdown(incoming, async move {
                 shutdown.await;
                 stopping.cancel();
                 closing.disconnect_all();

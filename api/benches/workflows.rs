@@ -1,0 +1,205 @@
+//! Workflow-engine benchmark (DESIGN §7): the same SDK workload against Errand's engine
+//! (`errand engine` on SQLite, and on PostgreSQL when `ERRAND_TEST_POSTGRES_URL` is
+//! set) and against the durabletask-go sidecar (`DURABLETASK_GO_BIN`, on a SQLite file
+//! like Errand's) in one run:
+//!
+//! - throughput and end-to-end latency (start -> completed) of a workflow of five
+//!   chained activities, with `BENCH_CLIENTS` concurrent clients (default 32) for
+//!   `BENCH_SECONDS` each (default 10);
+//! - timer lateness: 200 workflows with a one-second timer, measured as the clock of
+//!   the turn that sees the timer fire minus the time it was due.
+
+#[path = "../tests/sidecars/mod.rs"]
+mod sidecars;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use errand_workflows::sdk::{
+    FetchOptions, Registry, RegistryExt, RuntimeStatus, ScheduleOptions, WorkflowContextExt,
+};
+use errand_workflows::WorkflowRuntime;
+use sidecars::{Kind, Sidecar};
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn register(registry: &mut Registry) {
+    registry.add_activity("step", |_ctx, input| async move {
+        let n: u64 = serde_json::from_str(input.as_deref().unwrap_or("0"))?;
+        Ok(Some((n + 1).to_string()))
+    });
+    registry.add_workflow("five_steps", |ctx| async move {
+        let mut n = 0u64;
+        for _ in 0..5 {
+            n = ctx.call_activity_typed("step", n).await?;
+        }
+        Ok(Some(n.to_string()))
+    });
+    registry.add_workflow("one_second_timer", |ctx| async move {
+        let due = ctx.current_utc_datetime() + chrono::Duration::seconds(1);
+        ctx.create_timer(Duration::from_secs(1)).await?;
+        let late = ctx.current_utc_datetime() - due;
+        Ok(Some(late.num_microseconds().unwrap_or(0).to_string()))
+    });
+}
+
+struct Figures {
+    name: &'static str,
+    throughput: f64,
+    latency: Vec<Duration>,
+    lateness: Vec<Duration>,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+async fn measure(kind: Kind, name: &'static str, clients: usize, seconds: u64) -> Option<Figures> {
+    let sidecar = Sidecar::start(kind).await?;
+    let runtime = WorkflowRuntime::start(&sidecar.address(), Duration::from_secs(10), register).await.expect("worker");
+    let run = |prefix: String, count: usize| {
+        let client = runtime.client();
+        async move {
+            let mut latencies = Vec::with_capacity(count);
+            for i in 0..count {
+                let mut client = client.clone();
+                let id = format!("{prefix}-{i}");
+                let started = Instant::now();
+                client
+                    .schedule_workflow("five_steps", ScheduleOptions::new().with_instance_id(&id))
+                    .await
+                    .expect("schedule");
+                let state = client
+                    .wait_for_workflow_completion_with_options(&id, FetchOptions::new(), Some(Duration::from_secs(60)))
+                    .await
+                    .expect("completion");
+                assert_eq!(state.runtime_status, RuntimeStatus::Completed);
+                latencies.push(started.elapsed());
+            }
+            latencies
+        }
+    };
+    // Warm up connections and caches.
+    futures_util::future::join_all((0..clients).map(|c| run(format!("warm-{c}"), 3))).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let workers = (0..clients).map(|c| {
+        let client = runtime.client();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let mut client = client.clone();
+                let id = format!("bench-{c}-{i}");
+                i += 1;
+                let begun = Instant::now();
+                client
+                    .schedule_workflow("five_steps", ScheduleOptions::new().with_instance_id(&id))
+                    .await
+                    .expect("schedule");
+                let state = client
+                    .wait_for_workflow_completion_with_options(&id, FetchOptions::new(), Some(Duration::from_secs(60)))
+                    .await
+                    .expect("completion");
+                assert_eq!(state.runtime_status, RuntimeStatus::Completed);
+                latencies.push(begun.elapsed());
+            }
+            latencies
+        })
+    });
+    let handles: Vec<_> = workers.collect();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latency = Vec::new();
+    for handle in handles {
+        latency.extend(handle.await.expect("client task"));
+    }
+    let elapsed = started.elapsed();
+    latency.sort();
+    let throughput = latency.len() as f64 / elapsed.as_secs_f64();
+
+    // Timer lateness: 200 timers, started over about a second.
+    let timers = (0..200).map(|i| {
+        let mut client = runtime.client();
+        async move {
+            tokio::time::sleep(Duration::from_millis(i * 5)).await;
+            let id = format!("timer-{i}");
+            client
+                .schedule_workflow("one_second_timer", ScheduleOptions::new().with_instance_id(&id))
+                .await
+                .expect("schedule");
+            let state = client
+                .wait_for_workflow_completion_with_options(
+                    &id,
+                    FetchOptions::new().with_fetch_payloads(true),
+                    Some(Duration::from_secs(60)),
+                )
+                .await
+                .expect("completion");
+            let micros: i64 = state.serialized_output.as_deref().unwrap_or("0").parse().unwrap_or(0);
+            Duration::from_micros(micros.max(0) as u64)
+        }
+    });
+    let mut lateness = futures_util::future::join_all(timers).await;
+    lateness.sort();
+    runtime.shutdown().await;
+    drop(sidecar);
+    Some(Figures { name, throughput, latency, lateness })
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let clients = env_number("BENCH_CLIENTS", 32);
+    let seconds = env_number("BENCH_SECONDS", 10) as u64;
+    println!("workflow engine: five chained activities, {clients} concurrent clients, {seconds} s per engine");
+    let mut rows = Vec::new();
+    for (kind, name) in [
+        (Kind::DurabletaskGo, "durabletask-go (SQLite file)"),
+        (Kind::ErrandSqlite, "Errand engine, SQLite"),
+        (Kind::ErrandPostgres, "Errand engine, PostgreSQL"),
+    ] {
+        match measure(kind, name, clients, seconds).await {
+            Some(figures) => rows.push(figures),
+            None => println!("{name}: not available here, skipped"),
+        }
+    }
+    let baseline = rows.iter().find(|r| r.name.starts_with("durabletask-go")).map(|r| r.throughput);
+    println!();
+    println!("| engine | workflows/s | vs durabletask-go | latency p50 ms | p99 ms | timer lateness p50 ms | p99 ms |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in &rows {
+        let ratio = baseline.map_or("-".to_string(), |b| format!("{:.1}x", r.throughput / b.max(1e-9)));
+        println!(
+            "| {} | {:.0} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            r.name,
+            r.throughput,
+            ratio,
+            ms(percentile(&r.latency, 0.5)),
+            ms(percentile(&r.latency, 0.99)),
+            ms(percentile(&r.lateness, 0.5)),
+            ms(percentile(&r.lateness, 0.99)),
+        );
+    }
+    if let (Some(b), Some(errand)) = (baseline, rows.iter().find(|r| r.name == "Errand engine, SQLite")) {
+        let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+        println!();
+        println!("targets (SQLite engine):");
+        println!("  throughput >= 5x durabletask-go: {:.1}x, {}", errand.throughput / b, verdict(errand.throughput >= 5.0 * b));
+        let p50 = percentile(&errand.latency, 0.5);
+        println!("  latency p50 < 20 ms: {:.1} ms, {}", ms(p50), verdict(p50 < Duration::from_millis(20)));
+        let late = percentile(&errand.lateness, 0.99);
+        println!("  timer lateness p99 < 100 ms: {:.1} ms, {}", ms(late), verdict(late < Duration::from_millis(100)));
+    }
+}
