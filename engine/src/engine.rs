@@ -14,11 +14,11 @@ use dapr_durabletask_proto::{
     TaskFailedEvent, TaskFailureDetails, WorkItem, WorkflowInstance, WorkflowRequest, WorkflowResponse, WorkflowState,
 };
 use prost::Message as _;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tonic::Status;
 
 use crate::status;
-use crate::store::{ActivityRow, InstanceRow, Message, NewInstance, Store};
+use crate::store::{ActivityResult, ActivityRow, InstanceRow, Message, NewInstance, Store, Write};
 use crate::time::{from_timestamp, now_micros, timestamp};
 use crate::turn::{self, Prepared, Turn};
 use crate::{EngineConfig, EngineError};
@@ -26,7 +26,15 @@ use crate::{EngineConfig, EngineError};
 /// Items claimed per database round trip.
 const CLAIM_BATCH: usize = 64;
 
+/// Instances whose history is kept in memory between turns.
+const HISTORY_CACHE_ENTRIES: usize = 10_000;
+
 pub(crate) type ItemSender = mpsc::UnboundedSender<Result<WorkItem, Status>>;
+
+type PendingWrite = (Write, oneshot::Sender<Result<bool, EngineError>>);
+
+/// Writes committed in one transaction, at most.
+const WRITE_BATCH: usize = 128;
 
 /// The running engine; cheap to clone.
 #[derive(Clone)]
@@ -42,6 +50,11 @@ struct Inner {
     /// Set when work may have become visible; the dispatcher waits on it.
     wake: Notify,
     state: Mutex<State>,
+    /// Writes waiting for the committer.
+    writes: mpsc::UnboundedSender<PendingWrite>,
+    /// Committed histories by instance, with their execution id, so a turn need not
+    /// re-read what the previous turn wrote.
+    histories: Mutex<HashMap<String, (String, Arc<Vec<HistoryEvent>>)>>,
     watchers: Mutex<HashMap<String, Arc<Notify>>>,
 }
 
@@ -82,13 +95,19 @@ impl Engine {
         if !store.is_shared() {
             store.release_all_locks().await?;
         }
+        let id = uuid::Uuid::now_v7().to_string();
+        store.heartbeat(&id, now_micros() + config.lease.as_micros() as i64).await?;
+        let (writes, pending) = mpsc::unbounded_channel();
+        tokio::spawn(run_committer(store.clone(), pending));
         Ok(Engine {
             inner: Arc::new(Inner {
+                writes,
                 store,
-                id: uuid::Uuid::now_v7().to_string(),
+                id,
                 config,
                 wake: Notify::new(),
                 state: Mutex::new(State::default()),
+                histories: Mutex::new(HashMap::new()),
                 watchers: Mutex::new(HashMap::new()),
             }),
         })
@@ -241,9 +260,9 @@ impl Engine {
             return Ok(false);
         }
         let now = now_micros();
-        let claimed = self.store().claim_instances(&self.inner.id, now, self.lease_until(now), capacity as i64).await?;
+        let claimed = self.store().claim_instances(&self.inner.id, now, capacity as i64).await?;
         let full = claimed.len() == capacity;
-        let loads = claimed.iter().map(|(id, lock_seq)| self.start_turn(id, *lock_seq, now));
+        let loads = claimed.into_iter().map(|row| self.start_turn(row, now));
         for result in futures_util::future::join_all(loads).await {
             if let Err(e) = result {
                 tracing::error!(error = %e, "could not start a turn");
@@ -253,8 +272,7 @@ impl Engine {
         if capacity == 0 {
             return Ok(true);
         }
-        let activities =
-            self.store().claim_activities(&self.inner.id, now, self.lease_until(now), capacity as i64).await?;
+        let activities = self.store().claim_activities(&self.inner.id, now, capacity as i64).await?;
         let more = full || activities.len() == capacity;
         for activity in activities {
             self.send_activity(activity).await;
@@ -262,22 +280,49 @@ impl Engine {
         Ok(more)
     }
 
-    async fn start_turn(&self, instance_id: &str, lock_seq: i64, now: i64) -> Result<(), EngineError> {
-        let Some((row, history, inbox)) = self.store().load_turn(instance_id, now).await? else {
-            return Ok(());
-        };
-        if row.lock_seq != lock_seq {
-            return Ok(());
-        }
-        match turn::prepare(&row, &history, inbox, now)? {
+    async fn start_turn(&self, row: InstanceRow, now: i64) -> Result<(), EngineError> {
+        let inbox = self.store().visible_inbox(&row.instance_id, now).await?;
+        let history = self.committed_history(&row).await?;
+        match turn::prepare(&row, history.clone(), inbox, now)? {
             Prepared::Discard { consumed, messages } => {
-                self.store().discard_inbox(instance_id, &self.inner.id, lock_seq, &consumed, &messages).await?;
+                let (id, lock_seq) = (&row.instance_id, row.lock_seq);
+                self.store().discard_inbox(id, &self.inner.id, lock_seq, &consumed, &messages).await?;
                 self.touched(messages.iter().map(|m| m.instance_id.as_str()));
                 self.wake();
             }
-            Prepared::Run(turn) => self.send_turn(*turn, history).await,
+            Prepared::Run(turn) => self.send_turn(*turn).await,
         }
         Ok(())
+    }
+
+    /// The committed history of `row`'s current execution: from the cache when it holds
+    /// exactly that (only the lock holder appends, and the claim just read the length),
+    /// else from the database.
+    async fn committed_history(&self, row: &InstanceRow) -> Result<Arc<Vec<HistoryEvent>>, EngineError> {
+        let cached = self.inner.histories.lock().expect("history cache lock").get(&row.instance_id).cloned();
+        if let Some((execution_id, history)) = cached {
+            if execution_id == row.execution_id && history.len() as i64 == row.history_len {
+                return Ok(history);
+            }
+        }
+        let history = Arc::new(self.store().history(&row.instance_id).await?);
+        if history.len() as i64 != row.history_len {
+            return Err(EngineError::Corrupt(format!(
+                "history of {} is not {} events long",
+                row.instance_id, row.history_len
+            )));
+        }
+        Ok(history)
+    }
+
+    /// Remembers an instance's history after a commit, for its next turn.
+    fn cache_history(&self, instance_id: &str, execution_id: String, history: Arc<Vec<HistoryEvent>>) {
+        let mut cache = self.inner.histories.lock().expect("history cache lock");
+        if cache.len() >= HISTORY_CACHE_ENTRIES && !cache.contains_key(instance_id) {
+            // Crude but bounded: an evicted history is simply read from the database again.
+            cache.clear();
+        }
+        cache.insert(instance_id.to_string(), (execution_id, history));
     }
 
     /// Picks the least-loaded stream; None when no worker is connected.
@@ -285,7 +330,7 @@ impl Engine {
         state.streams.iter().min_by_key(|(_, s)| s.outstanding).map(|(id, _)| *id)
     }
 
-    async fn send_turn(&self, turn: Turn, history: Vec<HistoryEvent>) {
+    async fn send_turn(&self, turn: Turn) {
         let token = uuid::Uuid::new_v4().to_string();
         let sent = {
             let mut state = self.inner.state.lock().expect("state lock");
@@ -301,9 +346,9 @@ impl Engine {
                     let length = turn.history_len;
                     let known = stream.warm.insert(turn.instance_id.clone(), length).unwrap_or(0);
                     let (past_events, cached_history) = if stream.stateful && known > 0 && known <= length {
-                        (history[known as usize..].to_vec(), Some(CachedHistory { event_count: known as i32 }))
+                        (turn.history[known as usize..].to_vec(), Some(CachedHistory { event_count: known as i32 }))
                     } else {
-                        (history, None)
+                        (turn.history.to_vec(), None)
                     };
                     let item = WorkItem {
                         completion_token: token.clone(),
@@ -404,7 +449,14 @@ impl Engine {
         };
         let now = now_micros();
         let commit = turn::apply(&turn, response, &self.inner.id, &self.inner.config.app_id, now);
-        let committed = match self.store().commit_turn(&commit).await {
+        let finished = commit.completed_at.is_some().then_some(commit.status);
+        // The history the next turn builds on, unless this execution ends here.
+        let next_history = (finished.is_none() && commit.reset_to_execution.is_none())
+            .then(|| turn.history.iter().chain(&commit.append).cloned().collect::<Vec<_>>());
+        let mut touched: Vec<String> = vec![turn.instance_id.clone()];
+        touched.extend(commit.messages.iter().map(|m| m.instance_id.clone()));
+        touched.extend(commit.creates.iter().map(|c| c.instance_id.clone()));
+        let committed = match self.write(Write::Turn(commit)).await {
             Ok(committed) => committed,
             Err(e) => {
                 self.give_back(Undelivered::turn(&turn)).await;
@@ -416,16 +468,18 @@ impl Engine {
             tracing::warn!(instance_id = %turn.instance_id, "turn lost its lease before commit; it will be re-run");
             return Ok(());
         }
-        metrics::counter!("errand_engine_turns_total").increment(1);
-        if commit.completed_at.is_some() {
-            metrics::counter!("errand_engine_instances_finished_total", "status" => status::name(commit.status))
-                .increment(1);
-            tracing::debug!(instance_id = %turn.instance_id, status = status::name(commit.status), "instance finished");
+        match next_history {
+            Some(history) => self.cache_history(&turn.instance_id, turn.execution_id.clone(), Arc::new(history)),
+            None => {
+                self.inner.histories.lock().expect("history cache lock").remove(&turn.instance_id);
+            }
         }
-        let mut touched: Vec<&str> = vec![turn.instance_id.as_str()];
-        touched.extend(commit.messages.iter().map(|m| m.instance_id.as_str()));
-        touched.extend(commit.creates.iter().map(|c| c.instance_id.as_str()));
-        self.touched(touched);
+        metrics::counter!("errand_engine_turns_total").increment(1);
+        if let Some(code) = finished {
+            metrics::counter!("errand_engine_instances_finished_total", "status" => status::name(code)).increment(1);
+            tracing::debug!(instance_id = %turn.instance_id, status = status::name(code), "instance finished");
+        }
+        self.touched(touched.iter().map(String::as_str));
         self.wake();
         Ok(())
     }
@@ -459,15 +513,30 @@ impl Engine {
                 signer_certificate: None,
             }),
         };
-        let result = turn::event(-1, now, event_type);
-        if self.store().complete_activity(id, dequeue_count, &response.instance_id, &result, now).await? {
+        let result = ActivityResult {
+            id,
+            dequeue_count,
+            instance_id: response.instance_id,
+            event: turn::event(-1, now, event_type),
+            now,
+        };
+        if self.write(Write::ActivityResult(result)).await? {
             metrics::counter!("errand_engine_activities_total").increment(1);
             self.wake();
         }
         Ok(())
     }
 
-    /// Renews this engine's leases every third of the lease until `shutdown`.
+    /// Commits `write` together with whatever other writes are waiting (group commit):
+    /// one transaction for many turns and activity results under load.
+    async fn write(&self, write: Write) -> Result<bool, EngineError> {
+        let (done, result) = oneshot::channel();
+        self.inner.writes.send((write, done)).map_err(|_| EngineError::Commit("the engine is closing".into()))?;
+        result.await.map_err(|_| EngineError::Commit("the engine is closing".into()))?
+    }
+
+    /// Renews this engine's heartbeat (which keeps all its locks) every third of the
+    /// lease until `shutdown`.
     pub(crate) async fn run_lease_keeper(&self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let every = self.inner.config.lease / 3;
@@ -476,8 +545,8 @@ impl Engine {
                 _ = &mut shutdown => return,
                 _ = tokio::time::sleep(every) => {}
             }
-            if let Err(e) = self.store().renew_leases(&self.inner.id, self.lease_until(now_micros())).await {
-                tracing::warn!(error = %e, "could not renew leases");
+            if let Err(e) = self.store().heartbeat(&self.inner.id, self.lease_until(now_micros())).await {
+                tracing::warn!(error = %e, "could not renew this engine's heartbeat");
             }
         }
     }
@@ -510,6 +579,9 @@ impl Engine {
     }
 
     pub(crate) async fn close(&self) {
+        if let Err(e) = self.store().retire(&self.inner.id).await {
+            tracing::warn!(error = %e, "could not retire this engine; its locks free up when its heartbeat expires");
+        }
         self.store().close().await;
     }
 
@@ -718,6 +790,29 @@ impl Engine {
 
     pub(crate) fn app_id(&self) -> &str {
         &self.inner.config.app_id
+    }
+}
+
+/// Takes waiting writes in batches and commits each batch in one transaction, until
+/// every sender is gone.
+async fn run_committer(store: Store, mut pending: mpsc::UnboundedReceiver<PendingWrite>) {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    while pending.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+        let (writes, waiters): (Vec<Write>, Vec<_>) = batch.drain(..).unzip();
+        metrics::histogram!("errand_engine_commit_batch_size").record(writes.len() as f64);
+        match store.write_batch(&writes).await {
+            Ok(applied) => {
+                for (waiter, applied) in waiters.into_iter().zip(applied) {
+                    let _ = waiter.send(Ok(applied));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, writes = writes.len(), "group commit failed");
+                for waiter in waiters {
+                    let _ = waiter.send(Err(EngineError::Commit(e.to_string())));
+                }
+            }
+        }
     }
 }
 

@@ -35,6 +35,9 @@ pub enum EngineError {
     /// The database URL names no supported backend.
     #[error("unsupported database url {0:?}: use sqlite://..., sqlite::memory: or postgres://...")]
     UnsupportedUrl(String),
+    /// A group commit failed (the database error is logged).
+    #[error("commit failed: {0}")]
+    Commit(String),
     /// Serving gRPC failed.
     #[error("grpc server failed: {0}")]
     Serve(#[from] tonic::transport::Error),

@@ -82,6 +82,11 @@ const INSTANCE_COLUMNS: &str = "instance_id, name, version, execution_id, status
      started_at, completed_at, scheduled_start, input, output, custom_status, failure, parent_instance_id, \
      parent_app_id, tags, history_len, lock_seq";
 
+/// Condition on `wf_instances i` (or, renamed, `wf_activities`) that the row is not
+/// held by a live engine; `$2` is now.
+const FREE: &str =
+    "(i.locked_by IS NULL OR i.locked_by NOT IN (SELECT engine_id FROM wf_engines WHERE expires_at >= $2))";
+
 /// An inbox event.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct InboxRow {
@@ -154,6 +159,23 @@ pub(crate) struct TurnCommit {
     pub now: i64,
 }
 
+/// An activity's result for its instance's inbox.
+#[derive(Debug)]
+pub(crate) struct ActivityResult {
+    pub id: i64,
+    pub dequeue_count: i64,
+    pub instance_id: String,
+    pub event: HistoryEvent,
+    pub now: i64,
+}
+
+/// A write that the engine commits together with others.
+#[derive(Debug)]
+pub(crate) enum Write {
+    Turn(TurnCommit),
+    ActivityResult(ActivityResult),
+}
+
 /// Queue figures for metrics.
 #[derive(Debug, Default)]
 pub(crate) struct QueueStats {
@@ -170,6 +192,22 @@ pub(crate) fn encode(event: &HistoryEvent) -> Vec<u8> {
 
 pub(crate) fn decode(bytes: &[u8]) -> Result<HistoryEvent, EngineError> {
     HistoryEvent::decode(bytes).map_err(|e| EngineError::Corrupt(e.to_string()))
+}
+
+/// Deletes the inbox rows with the given ids inside transaction `$tx`, in one statement.
+macro_rules! delete_inbox {
+    ($tx:expr, $ids:expr) => {{
+        let ids: &[i64] = $ids;
+        if !ids.is_empty() {
+            let mut delete = sqlx::QueryBuilder::new("DELETE FROM wf_inbox WHERE id IN (");
+            let mut list = delete.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
+            }
+            delete.push(")");
+            delete.build().execute(&mut *$tx).await?;
+        }
+    }};
 }
 
 /// Inserts a new instance (row + start event) inside transaction `$tx`.
@@ -232,6 +270,144 @@ macro_rules! deliver {
         .await?
         .rows_affected()
             > 0
+    }};
+}
+
+/// Applies one turn inside transaction `$tx`; evaluates to false (having written
+/// nothing) when the lock was lost meanwhile.
+macro_rules! apply_turn {
+    ($tx:expr, $turn:expr) => {{
+        let turn: &TurnCommit = $turn;
+        'turn: {
+            let execution_id = turn.reset_to_execution.as_deref().unwrap_or(&turn.old_execution);
+            let history_len =
+                if turn.reset_to_execution.is_some() { 0 } else { turn.history_len + turn.append.len() as i64 };
+            let held = sqlx::query(
+                "UPDATE wf_instances SET locked_by = NULL, execution_id = $4, status = $5, \
+             suspended = $6, custom_status = COALESCE($7, custom_status), input = COALESCE($8, input), \
+             output = $9, failure = $10, completed_at = $11, started_at = COALESCE(started_at, $12), \
+             updated_at = $13, history_len = $14 \
+             WHERE instance_id = $1 AND locked_by = $2 AND lock_seq = $3",
+            )
+            .bind(&turn.instance_id)
+            .bind(&turn.engine)
+            .bind(turn.lock_seq)
+            .bind(execution_id)
+            .bind(turn.status as i64)
+            .bind(turn.suspended)
+            .bind(&turn.custom_status)
+            .bind(&turn.input)
+            .bind(&turn.output)
+            .bind(&turn.failure)
+            .bind(turn.completed_at)
+            .bind(turn.started_at)
+            .bind(turn.now)
+            .bind(history_len)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected();
+            if held == 0 {
+                break 'turn false;
+            }
+            delete_inbox!($tx, &turn.consumed);
+            if turn.reset_to_execution.is_some() {
+                sqlx::query("DELETE FROM wf_history WHERE instance_id = $1")
+                    .bind(&turn.instance_id)
+                    .execute(&mut *$tx)
+                    .await?;
+                sqlx::query("DELETE FROM wf_inbox WHERE instance_id = $1 AND execution_id = $2")
+                    .bind(&turn.instance_id)
+                    .bind(&turn.old_execution)
+                    .execute(&mut *$tx)
+                    .await?;
+                sqlx::query("DELETE FROM wf_activities WHERE instance_id = $1")
+                    .bind(&turn.instance_id)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            if !turn.append.is_empty() {
+                let mut insert = sqlx::QueryBuilder::new("INSERT INTO wf_history (instance_id, seq, event) ");
+                insert.push_values(turn.append.iter().enumerate(), |mut row, (offset, event)| {
+                    row.push_bind(&turn.instance_id)
+                        .push_bind(turn.history_len + offset as i64)
+                        .push_bind(encode(event));
+                });
+                insert.build().execute(&mut *$tx).await?;
+            }
+            for event in &turn.front {
+                sqlx::query("INSERT INTO wf_inbox (instance_id, lane, visible_at, event) VALUES ($1, 0, $2, $3)")
+                    .bind(&turn.instance_id)
+                    .bind(turn.now)
+                    .bind(encode(event))
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            if !turn.activities.is_empty() {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO wf_activities (instance_id, execution_id, task_id, event, created_at) ",
+                );
+                insert.push_values(&turn.activities, |mut row, (task_id, event)| {
+                    row.push_bind(&turn.instance_id)
+                        .push_bind(execution_id)
+                        .push_bind(*task_id as i64)
+                        .push_bind(encode(event))
+                        .push_bind(turn.now);
+                });
+                insert.build().execute(&mut *$tx).await?;
+            }
+            for new in &turn.creates {
+                let existing: Option<i64> =
+                    sqlx::query_scalar("SELECT status FROM wf_instances WHERE instance_id = $1")
+                        .bind(&new.instance_id)
+                        .fetch_optional(&mut *$tx)
+                        .await?;
+                match existing {
+                    Some(status) if !status::is_terminal(status as i32) => continue,
+                    Some(_) => delete_instance!($tx, &new.instance_id),
+                    None => {}
+                }
+                insert_instance!($tx, new, turn.now);
+            }
+            for message in &turn.messages {
+                let _delivered = deliver!($tx, message);
+            }
+            true
+        }
+    }};
+}
+
+/// Records an activity result inside transaction `$tx` if `(id, dequeue_count)` is still
+/// the activity's current dispatch; evaluates to false for a stale or unknown completion.
+/// A result for an execution that is over or replaced is dropped.
+macro_rules! apply_activity_result {
+    ($tx:expr, $result:expr) => {{
+        let result: &ActivityResult = $result;
+        let execution: Option<String> = sqlx::query_scalar(
+            "DELETE FROM wf_activities WHERE id = $1 AND dequeue_count = $2 AND instance_id = $3 \
+             RETURNING execution_id",
+        )
+        .bind(result.id)
+        .bind(result.dequeue_count)
+        .bind(&result.instance_id)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        match execution {
+            None => false,
+            Some(execution) => {
+                sqlx::query(
+                    "INSERT INTO wf_inbox (instance_id, execution_id, lane, visible_at, event) \
+                     SELECT instance_id, execution_id, 1, $3, $4 FROM wf_instances \
+                     WHERE instance_id = $1 AND execution_id = $2 AND completed_at IS NULL",
+                )
+                .bind(&result.instance_id)
+                .bind(&execution)
+                .bind(result.now)
+                .bind(encode(&result.event))
+                .execute(&mut *$tx)
+                .await?;
+                true
+            }
+        }
     }};
 }
 
@@ -358,87 +534,39 @@ impl Store {
         })
     }
 
-    /// Locks up to `limit` unlocked instances that have visible inbox events.
-    /// Returns (instance id, lock sequence) pairs.
-    pub async fn claim_instances(
-        &self,
-        engine: &str,
-        now: i64,
-        lease_until: i64,
-        limit: i64,
-    ) -> Result<Vec<(String, i64)>, EngineError> {
-        let rows: Vec<(String, i64)> = match &self.db {
-            Db::Sqlite { write, .. } => {
-                sqlx::query_as(
-                    "UPDATE wf_instances SET locked_by = $1, lock_expires_at = $2, lock_seq = lock_seq + 1 \
-                     WHERE instance_id IN (SELECT i.instance_id FROM wf_instances i \
-                       WHERE i.instance_id IN (SELECT instance_id FROM wf_inbox WHERE visible_at <= $3) \
-                       AND (i.locked_by IS NULL OR i.lock_expires_at < $3) LIMIT $4) \
-                     RETURNING instance_id, lock_seq",
-                )
-                .bind(engine)
-                .bind(lease_until)
-                .bind(now)
-                .bind(limit)
-                .fetch_all(write)
-                .await?
-            }
-            Db::Postgres(pool) => {
-                sqlx::query_as(
-                    "UPDATE wf_instances SET locked_by = $1, lock_expires_at = $2, lock_seq = lock_seq + 1 \
-                     WHERE instance_id IN (SELECT i.instance_id FROM wf_instances i \
-                       WHERE i.instance_id IN (SELECT instance_id FROM wf_inbox WHERE visible_at <= $3) \
-                       AND (i.locked_by IS NULL OR i.lock_expires_at < $3) LIMIT $4 FOR UPDATE SKIP LOCKED) \
-                     RETURNING instance_id, lock_seq",
-                )
-                .bind(engine)
-                .bind(lease_until)
-                .bind(now)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
-            }
-        };
-        Ok(rows)
+    /// Locks up to `limit` unlocked instances that have visible inbox events and returns
+    /// their rows (with the new lock sequence).
+    pub async fn claim_instances(&self, engine: &str, now: i64, limit: i64) -> Result<Vec<InstanceRow>, EngineError> {
+        let lock = if self.is_shared() { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let sql = format!(
+            "UPDATE wf_instances SET locked_by = $1, lock_seq = lock_seq + 1 \
+             WHERE instance_id IN (SELECT i.instance_id FROM wf_instances i \
+               WHERE i.instance_id IN (SELECT instance_id FROM wf_inbox WHERE visible_at <= $2) \
+               AND {FREE} LIMIT $3{lock}) \
+             RETURNING {INSTANCE_COLUMNS}"
+        );
+        Ok(with_db!(self, |pool| sqlx::query_as(&sql).bind(engine).bind(now).bind(limit).fetch_all(pool).await)?)
     }
 
-    /// What a locked instance's next turn needs: its row, committed history and the
-    /// inbox events visible at `now`, in arrival order.
-    pub async fn load_turn(
-        &self,
-        id: &str,
-        now: i64,
-    ) -> Result<Option<(InstanceRow, Vec<HistoryEvent>, Vec<InboxRow>)>, EngineError> {
-        let sql = format!("SELECT {INSTANCE_COLUMNS} FROM wf_instances WHERE instance_id = $1");
-        with_db!(self, |pool| {
-            let mut conn = pool.acquire().await?;
-            let Some(row) = sqlx::query_as::<_, InstanceRow>(&sql).bind(id).fetch_optional(&mut *conn).await? else {
-                return Ok(None);
-            };
-            let history: Vec<Vec<u8>> =
-                sqlx::query_scalar("SELECT event FROM wf_history WHERE instance_id = $1 ORDER BY seq")
-                    .bind(id)
-                    .fetch_all(&mut *conn)
-                    .await?;
-            let inbox: Vec<InboxRow> = sqlx::query_as(
+    /// The inbox events of an instance visible at `now`, in arrival order.
+    pub async fn visible_inbox(&self, id: &str, now: i64) -> Result<Vec<InboxRow>, EngineError> {
+        Ok(with_reader!(self, |pool| {
+            sqlx::query_as(
                 "SELECT id, execution_id, event FROM wf_inbox WHERE instance_id = $1 AND visible_at <= $2 \
                  ORDER BY lane, visible_at, id",
             )
             .bind(id)
             .bind(now)
-            .fetch_all(&mut *conn)
-            .await?;
-            let history = history.iter().map(|bytes| decode(bytes)).collect::<Result<Vec<_>, _>>()?;
-            Ok(Some((row, history, inbox)))
-        })
+            .fetch_all(pool)
+            .await
+        })?)
     }
 
     /// Gives up a lock without changing anything else (the turn is re-run later).
     pub async fn release_instance(&self, id: &str, engine: &str, lock_seq: i64) -> Result<(), EngineError> {
         with_db!(self, |pool| {
             sqlx::query(
-                "UPDATE wf_instances SET locked_by = NULL, lock_expires_at = NULL \
-                 WHERE instance_id = $1 AND locked_by = $2 AND lock_seq = $3",
+                "UPDATE wf_instances SET locked_by = NULL WHERE instance_id = $1 AND locked_by = $2 AND lock_seq = $3",
             )
             .bind(id)
             .bind(engine)
@@ -462,8 +590,7 @@ impl Store {
         with_db!(self, |pool| {
             let mut tx = pool.begin().await?;
             let held = sqlx::query(
-                "UPDATE wf_instances SET locked_by = NULL, lock_expires_at = NULL \
-                 WHERE instance_id = $1 AND locked_by = $2 AND lock_seq = $3",
+                "UPDATE wf_instances SET locked_by = NULL WHERE instance_id = $1 AND locked_by = $2 AND lock_seq = $3",
             )
             .bind(id)
             .bind(engine)
@@ -474,9 +601,7 @@ impl Store {
             if held == 0 {
                 return Ok(false);
             }
-            for inbox_id in consumed {
-                sqlx::query("DELETE FROM wf_inbox WHERE id = $1").bind(inbox_id).execute(&mut *tx).await?;
-            }
+            delete_inbox!(tx, consumed);
             for message in messages {
                 let _delivered = deliver!(tx, message);
             }
@@ -485,195 +610,81 @@ impl Store {
         })
     }
 
-    /// Commits a turn; false (and nothing written) when the lock was lost meanwhile.
-    pub async fn commit_turn(&self, turn: &TurnCommit) -> Result<bool, EngineError> {
+    /// Applies `writes` in one transaction (group commit): evaluates, per write, whether
+    /// it took effect. A write whose lock or dispatch is stale writes nothing; a
+    /// database error fails them all.
+    pub async fn write_batch(&self, writes: &[Write]) -> Result<Vec<bool>, EngineError> {
+        // Rows are locked in one order (instances by id, then activities by id) so that
+        // concurrent batches of several engines cannot deadlock.
+        let mut order: Vec<usize> = (0..writes.len()).collect();
+        order.sort_by(|a, b| match (&writes[*a], &writes[*b]) {
+            (Write::Turn(x), Write::Turn(y)) => x.instance_id.cmp(&y.instance_id),
+            (Write::ActivityResult(x), Write::ActivityResult(y)) => x.id.cmp(&y.id),
+            (Write::Turn(_), Write::ActivityResult(_)) => std::cmp::Ordering::Less,
+            (Write::ActivityResult(_), Write::Turn(_)) => std::cmp::Ordering::Greater,
+        });
         with_db!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let execution_id = turn.reset_to_execution.as_deref().unwrap_or(&turn.old_execution);
-            let history_len =
-                if turn.reset_to_execution.is_some() { 0 } else { turn.history_len + turn.append.len() as i64 };
-            let held = sqlx::query(
-                "UPDATE wf_instances SET locked_by = NULL, lock_expires_at = NULL, execution_id = $4, status = $5, \
-                 suspended = $6, custom_status = COALESCE($7, custom_status), input = COALESCE($8, input), \
-                 output = $9, failure = $10, completed_at = $11, started_at = COALESCE(started_at, $12), \
-                 updated_at = $13, history_len = $14 \
-                 WHERE instance_id = $1 AND locked_by = $2 AND lock_seq = $3",
-            )
-            .bind(&turn.instance_id)
-            .bind(&turn.engine)
-            .bind(turn.lock_seq)
-            .bind(execution_id)
-            .bind(turn.status as i64)
-            .bind(turn.suspended)
-            .bind(&turn.custom_status)
-            .bind(&turn.input)
-            .bind(&turn.output)
-            .bind(&turn.failure)
-            .bind(turn.completed_at)
-            .bind(turn.started_at)
-            .bind(turn.now)
-            .bind(history_len)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if held == 0 {
-                return Ok(false);
-            }
-            for inbox_id in &turn.consumed {
-                sqlx::query("DELETE FROM wf_inbox WHERE id = $1").bind(inbox_id).execute(&mut *tx).await?;
-            }
-            if turn.reset_to_execution.is_some() {
-                sqlx::query("DELETE FROM wf_history WHERE instance_id = $1")
-                    .bind(&turn.instance_id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM wf_inbox WHERE instance_id = $1 AND execution_id = $2")
-                    .bind(&turn.instance_id)
-                    .bind(&turn.old_execution)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM wf_activities WHERE instance_id = $1")
-                    .bind(&turn.instance_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for (offset, event) in turn.append.iter().enumerate() {
-                sqlx::query("INSERT INTO wf_history (instance_id, seq, event) VALUES ($1, $2, $3)")
-                    .bind(&turn.instance_id)
-                    .bind(turn.history_len + offset as i64)
-                    .bind(encode(event))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for event in &turn.front {
-                sqlx::query("INSERT INTO wf_inbox (instance_id, lane, visible_at, event) VALUES ($1, 0, $2, $3)")
-                    .bind(&turn.instance_id)
-                    .bind(turn.now)
-                    .bind(encode(event))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for (task_id, event) in &turn.activities {
-                sqlx::query(
-                    "INSERT INTO wf_activities (instance_id, execution_id, task_id, event, created_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&turn.instance_id)
-                .bind(execution_id)
-                .bind(*task_id as i64)
-                .bind(encode(event))
-                .bind(turn.now)
-                .execute(&mut *tx)
-                .await?;
-            }
-            for new in &turn.creates {
-                let existing: Option<i64> =
-                    sqlx::query_scalar("SELECT status FROM wf_instances WHERE instance_id = $1")
-                        .bind(&new.instance_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                match existing {
-                    Some(status) if !status::is_terminal(status as i32) => continue,
-                    Some(_) => delete_instance!(tx, &new.instance_id),
-                    None => {}
-                }
-                insert_instance!(tx, new, turn.now);
-            }
-            for message in &turn.messages {
-                let _delivered = deliver!(tx, message);
+            let mut applied = vec![false; writes.len()];
+            for index in order {
+                applied[index] = match &writes[index] {
+                    Write::Turn(turn) => apply_turn!(tx, turn),
+                    Write::ActivityResult(result) => apply_activity_result!(tx, result),
+                };
             }
             tx.commit().await?;
-            Ok(true)
+            Ok(applied)
         })
     }
 
     /// Locks up to `limit` activities that nobody holds.
-    pub async fn claim_activities(
-        &self,
-        engine: &str,
-        now: i64,
-        lease_until: i64,
-        limit: i64,
-    ) -> Result<Vec<ActivityRow>, EngineError> {
+    pub async fn claim_activities(&self, engine: &str, now: i64, limit: i64) -> Result<Vec<ActivityRow>, EngineError> {
         let lock = if self.is_shared() { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let free = FREE.replace("i.locked_by", "locked_by");
         let sql = format!(
-            "UPDATE wf_activities SET locked_by = $1, lock_expires_at = $2, dequeue_count = dequeue_count + 1 \
-             WHERE id IN (SELECT id FROM wf_activities WHERE locked_by IS NULL OR lock_expires_at < $3 \
-               ORDER BY id LIMIT $4{lock}) \
+            "UPDATE wf_activities SET locked_by = $1, dequeue_count = dequeue_count + 1 \
+             WHERE id IN (SELECT id FROM wf_activities WHERE {free} ORDER BY id LIMIT $3{lock}) \
              RETURNING id, instance_id, execution_id, task_id, event, dequeue_count"
         );
-        Ok(with_db!(self, |pool| {
-            sqlx::query_as(&sql).bind(engine).bind(lease_until).bind(now).bind(limit).fetch_all(pool).await
-        })?)
-    }
-
-    /// Records an activity's result if `(id, dequeue_count)` is still its current
-    /// dispatch; false for a stale or unknown completion. A result for an execution
-    /// that is over or replaced is dropped.
-    pub async fn complete_activity(
-        &self,
-        id: i64,
-        dequeue_count: i64,
-        instance_id: &str,
-        result: &HistoryEvent,
-        now: i64,
-    ) -> Result<bool, EngineError> {
-        with_db!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let execution: Option<String> = sqlx::query_scalar(
-                "DELETE FROM wf_activities WHERE id = $1 AND dequeue_count = $2 AND instance_id = $3 \
-                 RETURNING execution_id",
-            )
-            .bind(id)
-            .bind(dequeue_count)
-            .bind(instance_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(execution) = execution else {
-                return Ok(false);
-            };
-            sqlx::query(
-                "INSERT INTO wf_inbox (instance_id, execution_id, lane, visible_at, event) \
-                 SELECT instance_id, execution_id, 1, $3, $4 FROM wf_instances \
-                 WHERE instance_id = $1 AND execution_id = $2 AND completed_at IS NULL",
-            )
-            .bind(instance_id)
-            .bind(&execution)
-            .bind(now)
-            .bind(encode(result))
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(true)
-        })
+        Ok(with_db!(self, |pool| sqlx::query_as(&sql).bind(engine).bind(now).bind(limit).fetch_all(pool).await)?)
     }
 
     /// Gives up an activity's lock; its dispatch token stays valid until it is re-sent.
     pub async fn release_activity(&self, id: i64, dequeue_count: i64) -> Result<(), EngineError> {
         with_db!(self, |pool| {
-            sqlx::query(
-                "UPDATE wf_activities SET locked_by = NULL, lock_expires_at = NULL WHERE id = $1 AND dequeue_count = $2",
-            )
-            .bind(id)
-            .bind(dequeue_count)
-            .execute(pool)
-            .await?;
+            sqlx::query("UPDATE wf_activities SET locked_by = NULL WHERE id = $1 AND dequeue_count = $2")
+                .bind(id)
+                .bind(dequeue_count)
+                .execute(pool)
+                .await?;
             Ok(())
         })
     }
 
-    /// Extends every lease this engine holds.
-    pub async fn renew_leases(&self, engine: &str, lease_until: i64) -> Result<(), EngineError> {
+    /// Records that `engine` is alive until `until`; its locks stay valid until then.
+    pub async fn heartbeat(&self, engine: &str, until: i64) -> Result<(), EngineError> {
         with_db!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            for table in ["wf_instances", "wf_activities"] {
-                sqlx::query(&format!("UPDATE {table} SET lock_expires_at = $2 WHERE locked_by = $1"))
-                    .bind(engine)
-                    .bind(lease_until)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
+            sqlx::query(
+                "INSERT INTO wf_engines (engine_id, expires_at) VALUES ($1, $2) \
+                 ON CONFLICT (engine_id) DO UPDATE SET expires_at = excluded.expires_at",
+            )
+            .bind(engine)
+            .bind(until)
+            .execute(pool)
+            .await?;
+            // Engines gone for a day are forgotten; their locks were free long before.
+            sqlx::query("DELETE FROM wf_engines WHERE expires_at < $1")
+                .bind(until - 86_400_000_000)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Frees this engine's locks at once (at shutdown) by ending its heartbeat.
+    pub async fn retire(&self, engine: &str) -> Result<(), EngineError> {
+        with_db!(self, |pool| {
+            sqlx::query("DELETE FROM wf_engines WHERE engine_id = $1").bind(engine).execute(pool).await?;
             Ok(())
         })
     }
@@ -684,9 +695,7 @@ impl Store {
         with_db!(self, |pool| {
             let mut tx = pool.begin().await?;
             for table in ["wf_instances", "wf_activities"] {
-                sqlx::query(&format!("UPDATE {table} SET locked_by = NULL, lock_expires_at = NULL"))
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(&format!("UPDATE {table} SET locked_by = NULL")).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok(())

@@ -3,6 +3,7 @@
 //! new instances and a status (ENGINE-PROTOCOL §2.4, §3).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use dapr_durabletask_proto::history_event::EventType;
 use dapr_durabletask_proto::workflow_action::WorkflowActionType;
@@ -37,6 +38,8 @@ pub(crate) struct Turn {
     pub consumed: Vec<i64>,
     /// When this turn was handed out (its `WorkflowStarted` time), in microseconds.
     pub dispatched_at: i64,
+    /// The committed history the turn builds on.
+    pub history: Arc<Vec<HistoryEvent>>,
 }
 
 /// What the engine does with a locked instance.
@@ -51,12 +54,12 @@ pub(crate) enum Prepared {
 /// Builds the next turn of a locked instance from its committed history and visible inbox.
 pub(crate) fn prepare(
     row: &InstanceRow,
-    history: &[HistoryEvent],
+    history: Arc<Vec<HistoryEvent>>,
     inbox: Vec<InboxRow>,
     now: i64,
 ) -> Result<Prepared, crate::EngineError> {
     let consumed: Vec<i64> = inbox.iter().map(|e| e.id).collect();
-    let children = created_children(history);
+    let children = created_children(&history);
     if status::is_terminal(row.status as i32) {
         // A finished instance runs no more turns, but a recursive terminate still
         // cascades to its children.
@@ -71,7 +74,7 @@ pub(crate) fn prepare(
         return Ok(Prepared::Discard { consumed, messages });
     }
 
-    let mut seen = Resolved::from_history(history);
+    let mut seen = Resolved::from_history(&history);
     let mut new_events = vec![event(-1, now, EventType::WorkflowStarted(WorkflowStartedEvent { version: None }))];
     for entry in &inbox {
         let decoded = crate::store::decode(&entry.event)?;
@@ -107,6 +110,7 @@ pub(crate) fn prepare(
         new_events,
         consumed,
         dispatched_at: now,
+        history,
     })))
 }
 

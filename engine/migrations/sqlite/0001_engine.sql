@@ -20,7 +20,6 @@ CREATE TABLE wf_instances (
     tags            TEXT NOT NULL DEFAULT '{}',
     history_len     INTEGER NOT NULL DEFAULT 0,
     locked_by       TEXT,
-    lock_expires_at INTEGER,
     lock_seq        INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX wf_instances_status ON wf_instances (status);
@@ -56,7 +55,13 @@ CREATE TABLE wf_activities (
     event           BLOB NOT NULL,
     created_at      INTEGER NOT NULL,
     locked_by       TEXT,
-    lock_expires_at INTEGER,
     dequeue_count   INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX wf_activities_instance ON wf_activities (instance_id);
+
+-- Engines alive, each renewing its row. A lock (`locked_by`) held by an engine whose row
+-- has expired is free: that engine crashed or lost the database.
+CREATE TABLE wf_engines (
+    engine_id  TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);
