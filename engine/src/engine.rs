@@ -31,6 +31,9 @@ const HISTORY_CACHE_ENTRIES: usize = 10_000;
 
 pub(crate) type ItemSender = mpsc::UnboundedSender<Result<WorkItem, Status>>;
 
+/// An instance's committed history with the execution it belongs to.
+type KnownHistory = (String, Arc<Vec<HistoryEvent>>);
+
 type PendingWrite = (Write, oneshot::Sender<Result<bool, EngineError>>);
 
 /// Writes committed in one transaction, at most.
@@ -54,7 +57,7 @@ struct Inner {
     writes: mpsc::UnboundedSender<PendingWrite>,
     /// Committed histories by instance, with their execution id, so a turn need not
     /// re-read what the previous turn wrote.
-    histories: Mutex<HashMap<String, (String, Arc<Vec<HistoryEvent>>)>>,
+    histories: Mutex<HashMap<String, KnownHistory>>,
     watchers: Mutex<HashMap<String, Arc<Notify>>>,
 }
 
