@@ -10,7 +10,7 @@ run:
 build:
 	$(CARGO) build --release --locked --bin errand
 
-## Install what the tests need (PostgreSQL) and run every test.
+## Install what the tests need (PostgreSQL, the durabletask-go sidecar) and run every test.
 test:
 	scripts/test.sh
 
@@ -27,7 +27,9 @@ load: build
 	scripts/load.sh
 
 ## Benchmarks against the targets of DESIGN §7 (figures with baselines from the same run):
-## event latency, and search over 1M tasks against SQLite FTS5 and PostgreSQL full-text.
+## event latency; search over 1M tasks against SQLite FTS5 and PostgreSQL full-text; the
+## workflow engine against the durabletask-go sidecar.
 bench:
 	$(CARGO) bench --locked -p errand-consumers --bench latency
 	scripts/with-postgres.sh $(CARGO) bench --locked -p errand-api --bench search
+	DURABLETASK_GO_BIN=$$(scripts/durabletask-go.sh) scripts/with-postgres.sh $(CARGO) bench --locked -p errand-api --bench workflows

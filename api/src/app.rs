@@ -9,6 +9,7 @@ use errand_consumers::{Bus, BusConfig, DaprConfig, DaprPublisher};
 use errand_search::{run_indexer, SearchIndex, SEARCH_CURSOR};
 use errand_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
+use errand_engine::{EngineConfig, Sidecar};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -52,6 +53,8 @@ pub struct App {
     stop: Arc<watch::Sender<bool>>,
     runtime: Runtime,
     dapr: DaprConfig,
+    /// The embedded runtime's workflow engine and its loopback listener.
+    engine: Option<(Sidecar, TcpListener)>,
 }
 
 /// Why the application could not start.
@@ -66,6 +69,9 @@ pub enum StartError {
     /// The search index cannot be opened or built.
     #[error(transparent)]
     Search(#[from] errand_search::SearchError),
+    /// The embedded workflow engine cannot open its database or bind its port.
+    #[error("workflow engine: {0}")]
+    Engine(String),
     /// The listen address cannot be bound.
     #[error("cannot listen on {0}: {1}")]
     Listen(String, std::io::Error),
@@ -92,7 +98,11 @@ impl App {
             metrics: crate::telemetry::metrics(),
         };
         let dapr = DaprConfig { http_endpoint: config.dapr_http_endpoint.clone(), pubsub: config.dapr_pubsub.clone() };
-        Ok(App { state, stop: Arc::new(stop), runtime: config.runtime, dapr })
+        let engine = match config.runtime {
+            Runtime::Embedded => Some(open_engine(config).await?),
+            Runtime::Dapr => None,
+        };
+        Ok(App { state, stop: Arc::new(stop), runtime: config.runtime, dapr, engine })
     }
 
     /// Serves HTTP on `listener`, with the event delivery of the runtime (the
@@ -128,6 +138,12 @@ impl App {
                 tokio::spawn(publisher.run(stopped.clone()))
             }
         };
+        let engine = self.engine.map(|(sidecar, listener)| {
+            let mut stopped = stopped.clone();
+            tokio::spawn(sidecar.serve(listener, async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }))
+        });
         let indexing = tokio::spawn(run_indexer(self.state.search.clone(), store.clone(), stopped.clone()));
         let housekeeping = tokio::spawn(housekeeping(store.clone()));
         let router = routes::router(self.state);
@@ -145,12 +161,30 @@ impl App {
         if tokio::time::timeout(Duration::from_secs(10), indexing).await.is_err() {
             tracing::warn!("the search indexer did not stop within 10 s");
         }
+        if let Some(engine) = engine {
+            match tokio::time::timeout(Duration::from_secs(10), engine).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => tracing::error!(error = %e, "the workflow engine failed"),
+                _ => tracing::warn!("the workflow engine did not stop within 10 s"),
+            }
+        }
         listening.abort();
         housekeeping.abort();
         store.close().await;
         tracing::info!("stopped");
         served
     }
+}
+
+/// Opens the embedded workflow engine on its database and a loopback port of its own:
+/// the durabletask SDK reaches it over gRPC exactly as it would reach daprd.
+async fn open_engine(config: &Config) -> Result<(Sidecar, TcpListener), StartError> {
+    let url = config.engine_database_url();
+    let sidecar = Sidecar::open(EngineConfig::new(url)).await.map_err(|e| StartError::Engine(e.to_string()))?;
+    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| StartError::Engine(e.to_string()))?;
+    let addr = listener.local_addr().map_err(|e| StartError::Engine(e.to_string()))?;
+    tracing::info!(%addr, "workflow engine listening on loopback");
+    Ok((sidecar, listener))
 }
 
 /// Binds the configured address.

@@ -407,7 +407,12 @@ async fn metrics_count_requests_and_deliveries() {
         "errand_event_delivery_seconds_bucket{consumer=\"audit\"",
         "errand_http_requests_total{status=\"201\"}",
         "errand_http_request_duration_seconds_bucket",
+        // The embedded workflow engine runs inside `errand serve` and reports its queue.
+        "errand_engine_instances{status=\"running\"} 0",
+        "errand_engine_connected_workers",
+        "errand_engine_ready_events 0",
     ] {
         assert!(text.contains(metric), "missing {metric} in\n{text}");
     }
+    assert!(server.data_dir.join("engine.db").exists(), "the engine keeps its own database file");
 }

@@ -154,7 +154,6 @@ impl Engine {
             state.streams.insert(id, Stream { sender, outstanding: 0, stateful, warm: HashMap::new() });
             id
         };
-        metrics::gauge!("errand_engine_connected_workers").increment(1);
         tracing::debug!(stream_id, stateful, "worker connected");
         let engine = self.clone();
         tokio::spawn(async move {
@@ -188,7 +187,6 @@ impl Engine {
                 }
             }
         }
-        metrics::gauge!("errand_engine_connected_workers").decrement(1);
         tracing::debug!(stream_id, requeued = undelivered.len(), "worker disconnected");
         for item in undelivered {
             self.give_back(item).await;
@@ -573,6 +571,8 @@ impl Engine {
                 }
                 Err(e) => tracing::warn!(error = %e, "could not read queue figures"),
             }
+            let workers = self.inner.state.lock().expect("state lock").streams.len();
+            metrics::gauge!("errand_engine_connected_workers").set(workers as f64);
             self.inner.watchers.lock().expect("watchers lock").retain(|_, n| Arc::strong_count(n) > 1);
             tokio::select! {
                 _ = &mut shutdown => return,
