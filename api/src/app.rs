@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use errand_consumers::{Bus, BusConfig, DaprConfig, DaprPublisher};
+use errand_engine::{EngineConfig, Sidecar};
 use errand_search::{run_indexer, SearchIndex, SEARCH_CURSOR};
 use errand_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
-use errand_engine::{EngineConfig, Sidecar};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
