@@ -140,6 +140,21 @@ async fn full_task_lifecycle_with_every_field(backend: Backend) {
     assert_eq!(standup["recurrence"]["text"], "every weekday");
     let vague = ada.post("/tasks", json!({"title": "x", "recurrence": {"text": "now and then"}})).await;
     assert_eq!((vague.status, vague.body["error"]["details"]["field"].as_str()), (422, Some("recurrence.text")));
+    let half = ada.post("/tasks", json!({"title": "x", "recurrence": {"text": "every monday when it rains"}})).await;
+    let message = half.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("understood \"every monday\" but not \"when it rains\""), "{message}");
+    // Words with a time, a first day and `every!` (count from completion), shown normalised.
+    let gym = ada
+        .create(json!({"title": "gym", "due": "2030-03-04 07:00",
+                       "recurrence": {"text": "Every! Mon, Thu at 7am starting 2030-03-07"}}))
+        .await;
+    assert_eq!(gym["recurrence"]["rule"], "FREQ=WEEKLY;BYDAY=MO,TH;BYHOUR=7;BYMINUTE=0;BYSECOND=0");
+    assert_eq!(
+        gym["recurrence"]["text"],
+        "every monday and thursday at 7:00, counted from completion starting 2030-03-07"
+    );
+    assert_eq!(gym["recurrence"]["from_completion"], true);
+    assert_eq!(gym["recurrence"]["next"][0].as_str().unwrap_or_default()[..10], *"2030-03-07");
     assert_eq!((all_day["all_day"].as_bool(), all_day["due_at"].as_str()), (Some(true), Some("2030-07-04T04:00:00Z")));
 
     // Moving the due date moves the relative reminder with it.

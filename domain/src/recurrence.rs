@@ -1,6 +1,6 @@
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use rrule::{Frequency, RRule, RRuleSet, Unvalidated};
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,9 @@ pub struct Recurrence {
     /// Total number of occurrences in the series.
     #[serde(default)]
     pub count: Option<u32>,
+    /// First day (in the owner's timezone) an occurrence may fall on.
+    #[serde(default)]
+    pub starts: Option<NaiveDate>,
 }
 
 /// Recurrence as a client sends it: an RRULE `rule` or a natural-language `text`
@@ -53,6 +56,9 @@ pub struct RecurrenceInput {
     /// Number of occurrences (1 to 10000).
     #[serde(default)]
     pub count: Option<u32>,
+    /// First day of the series (YYYY-MM-DD); no occurrence falls before it.
+    #[serde(default)]
+    pub starts: Option<NaiveDate>,
 }
 
 /// Recurrence as the API returns it, with the next three occurrences.
@@ -60,7 +66,8 @@ pub struct RecurrenceInput {
 pub struct RecurrenceView {
     /// RFC 5545 RRULE body.
     pub rule: String,
-    /// A human description: the user's words, or one derived from the rule.
+    /// A normalised description derived from the rule and its bounds
+    /// ("every other monday at 9:00 until 2027-06-30").
     pub text: String,
     /// Whether the next occurrence counts from completion.
     pub from_completion: bool,
@@ -68,6 +75,8 @@ pub struct RecurrenceView {
     pub until: Option<NaiveDate>,
     /// Number of occurrences in the series.
     pub count: Option<u32>,
+    /// First day of the series.
+    pub starts: Option<NaiveDate>,
     /// The next three occurrences after now, in UTC.
     pub next: Vec<DateTime<Utc>>,
 }
@@ -75,10 +84,14 @@ pub struct RecurrenceView {
 impl Recurrence {
     /// Validates client input into a stored recurrence.
     pub fn from_input(input: &RecurrenceInput) -> Result<Recurrence, Invalid> {
+        let mut phrase_starts = None;
+        let mut phrase_from_completion = false;
         let (rule_text, text, phrase_count, phrase_until) = match (&input.rule, &input.text) {
             (Some(rule), _) => (rule.clone(), input.text.clone(), None, None),
             (None, Some(text)) => {
                 let parsed = parse_recurrence_text(text).map_err(|m| Invalid::new("text", m))?;
+                phrase_starts = parsed.starts;
+                phrase_from_completion = parsed.from_completion;
                 (parsed.rule, Some(text.clone()), parsed.count, parsed.until)
             }
             (None, None) => {
@@ -90,6 +103,7 @@ impl Recurrence {
         let inline_until = inline_until.or(phrase_until);
         let count = merge_bound("count", input.count, inline_count)?;
         let until = merge_bound("until", input.until, inline_until)?;
+        let starts = merge_bound("starts", input.starts, phrase_starts)?;
         if let Some(count) = count {
             if !(1..=MAX_COUNT).contains(&count) {
                 return Err(Invalid::new("count", format!("must be between 1 and {MAX_COUNT}")));
@@ -98,9 +112,10 @@ impl Recurrence {
         let recurrence = Recurrence {
             rule,
             text: text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()),
-            from_completion: input.from_completion.unwrap_or(false),
+            from_completion: input.from_completion.unwrap_or(phrase_from_completion),
             until,
             count,
+            starts,
         };
         let parsed = recurrence.parsed_rule()?;
         if matches!(parsed.get_freq(), Frequency::Minutely | Frequency::Secondly) {
@@ -140,11 +155,19 @@ impl Recurrence {
         let Ok(rule) = rule.validate(start) else {
             return Vec::new();
         };
-        let set = RRuleSet::new(start).rrule(rule).after(after.with_timezone(&rtz));
+        // Nothing before the first day: look only after its local midnight.
+        let mut after = after.with_timezone(&rtz);
+        if let Some(first) = self.starts.and_then(|d| d.and_hms_opt(0, 0, 0)) {
+            if let Some(midnight) = rtz.from_local_datetime(&first).earliest() {
+                after = after.max(midnight - chrono::Duration::seconds(1));
+            }
+        }
+        let set = RRuleSet::new(start).rrule(rule).after(after);
         set.all(limit)
             .dates
             .into_iter()
             .filter(|at| self.until.is_none_or(|until| at.date_naive() <= until))
+            .filter(|at| self.starts.is_none_or(|starts| at.date_naive() >= starts))
             .map(|at| at.with_timezone(&Utc))
             .collect()
     }
@@ -153,12 +176,33 @@ impl Recurrence {
     pub fn view(&self, anchor: DateTime<Utc>, now: DateTime<Utc>, tz: Tz) -> RecurrenceView {
         RecurrenceView {
             rule: self.rule.clone(),
-            text: self.text.clone().unwrap_or_else(|| describe(&self.rule)),
+            text: self.describe(),
             from_completion: self.from_completion,
             until: self.until,
             count: self.count,
+            starts: self.starts,
             next: self.occurrences_after(anchor, now, tz, 3),
         }
+    }
+}
+
+impl Recurrence {
+    /// The normalised description: the schedule, then its mode and bounds.
+    pub fn describe(&self) -> String {
+        let mut text = describe(&self.rule);
+        if self.from_completion {
+            text.push_str(", counted from completion");
+        }
+        if let Some(starts) = self.starts {
+            text.push_str(&format!(" starting {starts}"));
+        }
+        if let Some(until) = self.until {
+            text.push_str(&format!(" until {until}"));
+        }
+        if let Some(count) = self.count {
+            text.push_str(&format!(" for {count} times"));
+        }
+        text
     }
 }
 
@@ -201,17 +245,23 @@ fn merge_bound<T: PartialEq>(field: &str, explicit: Option<T>, inline: Option<T>
     }
 }
 
-/// A short English description of a rule, e.g. "every 2 weeks on monday".
+/// A short English description of a rule, e.g. "every other monday at 9:00".
 fn describe(rule: &str) -> String {
     let mut freq = "";
     let mut interval = 1u32;
-    let mut on = Vec::new();
+    let mut days: Vec<&str> = Vec::new();
+    let mut month_days = Vec::new();
+    let mut month = None;
+    let (mut hour, mut minute) = (None, 0u32);
     for part in rule.split(';') {
         match part.split_once('=') {
             Some(("FREQ", f)) => freq = f,
             Some(("INTERVAL", n)) => interval = n.parse().unwrap_or(1),
-            Some(("BYDAY", days)) => on.extend(days.split(',').map(day_name)),
-            Some(("BYMONTHDAY", days)) => on.extend(days.split(',').map(|d| format!("the {}", ordinal(d)))),
+            Some(("BYDAY", list)) => days.extend(list.split(',')),
+            Some(("BYMONTHDAY", list)) => month_days.extend(list.split(',').map(|d| format!("the {}", ordinal(d)))),
+            Some(("BYMONTH", m)) => month = m.parse::<usize>().ok(),
+            Some(("BYHOUR", h)) => hour = h.parse::<u32>().ok(),
+            Some(("BYMINUTE", m)) => minute = m.parse().unwrap_or(0),
             _ => {}
         }
     }
@@ -222,16 +272,67 @@ fn describe(rule: &str) -> String {
         "DAILY" => "day",
         _ => "hour",
     };
-    let mut text = match interval {
-        1 => format!("every {unit}"),
-        2 if unit == "week" => "every other week".to_string(),
-        n => format!("every {n} {unit}s"),
+    let every = match interval {
+        1 => "every".to_string(),
+        2 => "every other".to_string(),
+        n => format!("every {n}"),
     };
-    if !on.is_empty() {
-        text.push_str(" on ");
-        text.push_str(&on.join(", "));
+    let plain_days = !days.is_empty() && days.iter().all(|d| d.len() == 2);
+    let mut text = if freq == "WEEKLY" && plain_days {
+        let names: Vec<String> = days.iter().map(|d| day_name(d)).collect();
+        match (interval, days.as_slice()) {
+            (1, ["MO", "TU", "WE", "TH", "FR"]) => "every weekday".to_string(),
+            (1, ["SA", "SU"]) => "every weekend".to_string(),
+            (1 | 2, _) => format!("{every} {}", join(&names)),
+            (n, _) => format!("every {n} weeks on {}", join(&names)),
+        }
+    } else {
+        let mut text = match interval {
+            1 | 2 => format!("{every} {unit}"),
+            n => format!("every {n} {unit}s"),
+        };
+        let mut on: Vec<String> = days.iter().map(|d| day_name(d)).collect();
+        on.extend(month_days);
+        if let (Some(m), [day]) = (month, on.as_slice()) {
+            text.push_str(&format!(
+                " on {} {}",
+                MONTH_NAMES.get(m.wrapping_sub(1)).unwrap_or(&"?"),
+                day.trim_start_matches("the ")
+            ));
+        } else if !on.is_empty() {
+            text.push_str(" on ");
+            text.push_str(&join(&on));
+        }
+        text
+    };
+    if let Some(hour) = hour {
+        text.push_str(&format!(" at {hour}:{minute:02}"));
     }
     text
+}
+
+const MONTH_NAMES: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// "a", "a and b", "a, b and c".
+fn join(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 fn day_name(code: &str) -> String {
@@ -272,7 +373,6 @@ fn ordinal(n: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
 
     fn rule(rule: &str) -> RecurrenceInput {
         RecurrenceInput { rule: Some(rule.into()), ..Default::default() }
@@ -307,8 +407,8 @@ mod tests {
         let text_only = RecurrenceInput { text: Some("every other monday".into()), ..Default::default() };
         let from_text = Recurrence::from_input(&text_only).unwrap();
         assert_eq!(
-            (from_text.rule.as_str(), from_text.text.as_deref()),
-            ("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO", Some("every other monday"))
+            (from_text.rule.as_str(), from_text.describe().as_str()),
+            ("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO", "every other monday")
         );
         let nonsense = RecurrenceInput { text: Some("now and then".into()), ..Default::default() };
         assert_eq!(Recurrence::from_input(&nonsense).unwrap_err().field, "text");
@@ -361,9 +461,57 @@ mod tests {
 
     #[test]
     fn descriptions() {
-        assert_eq!(describe("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO"), "every other week on monday");
+        assert_eq!(describe("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO"), "every other monday");
+        assert_eq!(describe("FREQ=WEEKLY;BYDAY=MO,WE,FR"), "every monday, wednesday and friday");
+        assert_eq!(describe("FREQ=WEEKLY;INTERVAL=3;BYDAY=TU"), "every 3 weeks on tuesday");
+        assert_eq!(describe("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"), "every weekday");
         assert_eq!(describe("FREQ=MONTHLY;BYMONTHDAY=1"), "every month on the 1st");
         assert_eq!(describe("FREQ=DAILY;INTERVAL=3"), "every 3 days");
         assert_eq!(describe("FREQ=MONTHLY;BYDAY=-1FR"), "every month on the last friday");
+        assert_eq!(describe("FREQ=YEARLY;BYMONTH=1;BYMONTHDAY=27"), "every year on january 27th");
+        assert_eq!(describe("FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;BYMINUTE=0;BYSECOND=0"), "every monday at 9:00");
+        let input = RecurrenceInput { text: Some("every! day until 2027-06-30".into()), ..Default::default() };
+        let r = Recurrence::from_input(&input).unwrap();
+        assert!(r.from_completion);
+        assert_eq!(r.describe(), "every day, counted from completion until 2027-06-30");
+    }
+
+    /// Phrases -> the next three occurrences, in the user's timezone, from a task due
+    /// on Monday 2027-03-22 09:00 in Berlin (DST starts there on 2027-03-28).
+    #[test]
+    fn phrases_give_the_right_next_dates() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let local = |y, m, d, h, min| berlin.with_ymd_and_hms(y, m, d, h, min, 0).unwrap().with_timezone(&Utc);
+        let anchor = local(2027, 3, 22, 9, 0);
+        let now = local(2027, 3, 21, 0, 0);
+        let table: [(&str, [DateTime<Utc>; 3]); 10] = [
+            ("every day", [local(2027, 3, 22, 9, 0), local(2027, 3, 23, 9, 0), local(2027, 3, 24, 9, 0)]),
+            // Wall-clock 9:00 on both sides of the DST change (08:00 UTC, then 07:00 UTC).
+            ("every monday 9am", [local(2027, 3, 22, 9, 0), local(2027, 3, 29, 9, 0), local(2027, 4, 5, 9, 0)]),
+            ("every other monday", [local(2027, 3, 22, 9, 0), local(2027, 4, 5, 9, 0), local(2027, 4, 19, 9, 0)]),
+            // The series starts at the due time, so 7:30 on the due day is already past.
+            (
+                "every weekday at 7:30",
+                [local(2027, 3, 23, 7, 30), local(2027, 3, 24, 7, 30), local(2027, 3, 25, 7, 30)],
+            ),
+            ("every 3rd friday", [local(2027, 4, 16, 9, 0), local(2027, 5, 21, 9, 0), local(2027, 6, 18, 9, 0)]),
+            ("every 27th", [local(2027, 3, 27, 9, 0), local(2027, 4, 27, 9, 0), local(2027, 5, 27, 9, 0)]),
+            ("every last day", [local(2027, 3, 31, 9, 0), local(2027, 4, 30, 9, 0), local(2027, 5, 31, 9, 0)]),
+            ("every jan 27th", [local(2028, 1, 27, 9, 0), local(2029, 1, 27, 9, 0), local(2030, 1, 27, 9, 0)]),
+            ("every 12 hours", [local(2027, 3, 22, 9, 0), local(2027, 3, 22, 21, 0), local(2027, 3, 23, 9, 0)]),
+            (
+                "every monday starting 2027-04-12",
+                [local(2027, 4, 12, 9, 0), local(2027, 4, 19, 9, 0), local(2027, 4, 26, 9, 0)],
+            ),
+        ];
+        for (text, expected) in table {
+            let input = RecurrenceInput { text: Some(text.into()), ..Default::default() };
+            let r = Recurrence::from_input(&input).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+            assert_eq!(r.view(anchor, now, berlin).next, expected.to_vec(), "{text}");
+        }
+        let counted = RecurrenceInput { text: Some("every day for 2 times".into()), ..Default::default() };
+        assert_eq!(Recurrence::from_input(&counted).unwrap().view(anchor, now, berlin).next.len(), 2);
+        let until = RecurrenceInput { text: Some("every day until 2027-03-23".into()), ..Default::default() };
+        assert_eq!(Recurrence::from_input(&until).unwrap().view(anchor, now, berlin).next.len(), 2);
     }
 }
