@@ -670,6 +670,13 @@ mod errand_engine {
         b.shutdown().await;
     }
 
+    /// `errand engine --db sqlite::memory:` is a complete engine for as long as it runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn runs_on_an_in_memory_database() {
+        activity_sequence(Kind::ErrandMemory).await;
+        child_workflows(Kind::ErrandMemory).await;
+    }
+
     /// `shared_chain`: five activities, each counting its own executions (so a second
     /// execution shows as a count of 2) and which worker ran it.
     fn register_chain(registry: &mut Registry, label: String) {

@@ -17,6 +17,8 @@ pub enum Kind {
     ErrandSqlite,
     /// `errand engine` on a fresh PostgreSQL database.
     ErrandPostgres,
+    /// `errand engine --db sqlite::memory:` (state lives as long as the process).
+    ErrandMemory,
     /// The durabletask-go sidecar (`DURABLETASK_GO_BIN`) on a SQLite file.
     DurabletaskGo,
 }
@@ -52,7 +54,7 @@ impl Sidecar {
     pub async fn start_with(kind: Kind, extra: &[&str]) -> Option<Sidecar> {
         let db = match kind {
             Kind::ErrandPostgres => fresh_db(Backend::Postgres).await?,
-            Kind::ErrandSqlite => fresh_db(Backend::Sqlite).await?,
+            Kind::ErrandSqlite | Kind::ErrandMemory => fresh_db(Backend::Sqlite).await?,
             Kind::DurabletaskGo => {
                 durabletask_go_bin()?;
                 fresh_db(Backend::Sqlite).await?
@@ -86,10 +88,11 @@ impl Sidecar {
                 command.args(["--host", "127.0.0.1", "--port", &port, "--db", &file.display().to_string()]);
                 command
             }
-            Kind::ErrandSqlite | Kind::ErrandPostgres => {
+            Kind::ErrandSqlite | Kind::ErrandPostgres | Kind::ErrandMemory => {
                 let mut command = Command::new(env!("CARGO_BIN_EXE_errand"));
                 let url = match self.kind {
                     Kind::ErrandSqlite => format!("sqlite://{}/engine.db", self.db.dir.path().display()),
+                    Kind::ErrandMemory => "sqlite::memory:".to_string(),
                     _ => self.db.url.clone(),
                 };
                 command.args(["engine", "--port", &port, "--db", &url, "--lease-secs", "3"]).args(&self.extra);
