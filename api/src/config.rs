@@ -212,7 +212,7 @@ impl Config {
 impl Config {
     /// The embedded workflow engine's database: its own SQLite file beside the task
     /// database (so workflow writes never contend with task writes), or the same
-    /// PostgreSQL database (its tables are prefixed `wf_`).
+    /// PostgreSQL database (the engine keeps to its own schema there).
     pub fn engine_database_url(&self) -> String {
         if self.database_url.starts_with("sqlite:") {
             format!("sqlite://{}/engine.db", self.data_dir.display())

@@ -8,11 +8,15 @@ use std::time::Duration;
 
 use dapr_durabletask_proto::HistoryEvent;
 use prost::Message as _;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Connection;
 
 use crate::status;
 use crate::EngineError;
+
+/// The PostgreSQL schema of the engine's tables.
+const POSTGRES_SCHEMA: &str = "errand_engine";
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -436,8 +440,17 @@ impl Store {
             };
             Store { db: Db::Sqlite { write, read } }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let pool =
-                PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(5)).connect(url).await?;
+            // The engine keeps its tables (and its migration history) in a schema of its
+            // own, so it can share a database with Errand's task store.
+            let options = PgConnectOptions::from_str(url)?;
+            let mut admin = PgConnection::connect_with(&options).await?;
+            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {POSTGRES_SCHEMA}")).execute(&mut admin).await?;
+            admin.close().await?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options.options([("search_path", POSTGRES_SCHEMA)]))
+                .await?;
             Store { db: Db::Postgres(pool) }
         } else {
             return Err(EngineError::UnsupportedUrl(url.to_string()));
@@ -534,15 +547,16 @@ impl Store {
         })
     }
 
-    /// Locks up to `limit` unlocked instances that have visible inbox events and returns
-    /// their rows (with the new lock sequence).
+    /// Locks up to `limit` unlocked instances that have visible inbox events, those
+    /// waiting longest first, and returns their rows (with the new lock sequence).
     pub async fn claim_instances(&self, engine: &str, now: i64, limit: i64) -> Result<Vec<InstanceRow>, EngineError> {
-        let lock = if self.is_shared() { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let lock = if self.is_shared() { " FOR UPDATE OF i SKIP LOCKED" } else { "" };
         let sql = format!(
             "UPDATE wf_instances SET locked_by = $1, lock_seq = lock_seq + 1 \
              WHERE instance_id IN (SELECT i.instance_id FROM wf_instances i \
-               WHERE i.instance_id IN (SELECT instance_id FROM wf_inbox WHERE visible_at <= $2) \
-               AND {FREE} LIMIT $3{lock}) \
+               JOIN (SELECT instance_id, MIN(visible_at) AS due FROM wf_inbox WHERE visible_at <= $2 \
+                     GROUP BY instance_id) e ON e.instance_id = i.instance_id \
+               WHERE {FREE} ORDER BY e.due LIMIT $3{lock}) \
              RETURNING {INSTANCE_COLUMNS}"
         );
         Ok(with_db!(self, |pool| sqlx::query_as(&sql).bind(engine).bind(now).bind(limit).fetch_all(pool).await)?)
