@@ -628,6 +628,23 @@ mod errand_engine {
         runtime.shutdown().await;
     }
 
+    async fn acknowledged_events_survive_sigkill(kind: Kind) {
+        let Some((mut sidecar, runtime)) = engine_and_worker(kind).await else { return };
+        let mut client = runtime.client();
+        let id = schedule(&mut client, "collect", &unique("crash-events"), json!(40)).await;
+        for i in 0..40u32 {
+            if i == 20 {
+                // Every event raised so far was acknowledged, so each must be delivered.
+                sidecar.restart();
+                client = runtime.client();
+            }
+            let options = errand_workflows::sdk::EventOptions::new().with_payload(i);
+            client.raise_event(&id, "item", options).await.expect("raise");
+        }
+        assert_eq!(output(&finished(&mut client, &id, 60).await), json!((0..40).collect::<Vec<u32>>()));
+        runtime.shutdown().await;
+    }
+
     /// Two engine processes on one PostgreSQL database, a worker on each: every
     /// instance completes, every activity runs exactly once, every history has exactly
     /// the events of one run (no turn ran twice), and both engines did work.
@@ -709,6 +726,10 @@ mod errand_engine {
         async fn survives_sigkill_mid_turn() {
             super::survives_sigkill_mid_turn(super::Kind::ErrandSqlite).await
         }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn acknowledged_events_survive_sigkill() {
+            super::acknowledged_events_survive_sigkill(super::Kind::ErrandSqlite).await
+        }
     }
 
     mod errand_postgres {
@@ -723,6 +744,10 @@ mod errand_engine {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn survives_sigkill_mid_turn() {
             super::survives_sigkill_mid_turn(super::Kind::ErrandPostgres).await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn acknowledged_events_survive_sigkill() {
+            super::acknowledged_events_survive_sigkill(super::Kind::ErrandPostgres).await
         }
     }
 }
