@@ -9,9 +9,10 @@ use errand_consumers::{Bus, BusConfig, DaprConfig, DaprPublisher};
 use errand_engine::{EngineConfig, Sidecar};
 use errand_search::{run_indexer, SearchIndex, SEARCH_CURSOR};
 use errand_store::Store;
+use errand_workflows::WorkflowRuntime;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, OnceCell};
 
 use crate::auth::{load_or_create_secret, Tokens};
 use crate::config::{Config, Runtime};
@@ -33,6 +34,9 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Renders `GET /metrics`.
     pub metrics: Option<PrometheusHandle>,
+    /// The workflow worker and client, once connected to the sidecar (the embedded
+    /// engine, or daprd).
+    pub workflows: Arc<OnceCell<WorkflowRuntime>>,
 }
 
 impl FromRef<AppState> for Store {
@@ -53,6 +57,8 @@ pub struct App {
     stop: Arc<watch::Sender<bool>>,
     runtime: Runtime,
     dapr: DaprConfig,
+    /// daprd's gRPC endpoint (Dapr runtime).
+    dapr_grpc_endpoint: String,
     /// The embedded runtime's workflow engine and its loopback listener.
     engine: Option<(Sidecar, TcpListener)>,
 }
@@ -96,13 +102,15 @@ impl App {
             store,
             shutdown,
             metrics: crate::telemetry::metrics(),
+            workflows: Arc::new(OnceCell::new()),
         };
         let dapr = DaprConfig { http_endpoint: config.dapr_http_endpoint.clone(), pubsub: config.dapr_pubsub.clone() };
         let engine = match config.runtime {
             Runtime::Embedded => Some(open_engine(config).await?),
             Runtime::Dapr => None,
         };
-        Ok(App { state, stop: Arc::new(stop), runtime: config.runtime, dapr, engine })
+        let dapr_grpc_endpoint = config.dapr_grpc_endpoint.clone();
+        Ok(App { state, stop: Arc::new(stop), runtime: config.runtime, dapr, dapr_grpc_endpoint, engine })
     }
 
     /// Serves HTTP on `listener`, with the event delivery of the runtime (the
@@ -138,12 +146,26 @@ impl App {
                 tokio::spawn(publisher.run(stopped.clone()))
             }
         };
+        let mut sidecar_address = self.dapr_grpc_endpoint.clone();
         let engine = self.engine.map(|(sidecar, listener)| {
+            if let Ok(addr) = listener.local_addr() {
+                sidecar_address = format!("http://{addr}");
+            }
             let mut stopped = stopped.clone();
             tokio::spawn(sidecar.serve(listener, async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
             }))
         });
+        let workflows = self.state.workflows.clone();
+        let connecting = tokio::spawn(connect_workflows(sidecar_address, workflows.clone()));
+        // The embedded engine is right here: be connected before serving. daprd may
+        // start later than this process; /readyz says so until it answers.
+        if engine.is_some() {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+            while workflows.get().is_none() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
         let indexing = tokio::spawn(run_indexer(self.state.search.clone(), store.clone(), stopped.clone()));
         let housekeeping = tokio::spawn(housekeeping(store.clone()));
         let router = routes::router(self.state);
@@ -155,6 +177,10 @@ impl App {
             })
             .await;
         let _ = self.stop.send(true);
+        connecting.abort();
+        if let Some(runtime) = workflows.get() {
+            runtime.shutdown().await;
+        }
         if tokio::time::timeout(Duration::from_secs(10), delivery).await.is_err() {
             tracing::warn!("event delivery did not stop within 10 s");
         }
@@ -185,6 +211,23 @@ async fn open_engine(config: &Config) -> Result<(Sidecar, TcpListener), StartErr
     let addr = listener.local_addr().map_err(|e| StartError::Engine(e.to_string()))?;
     tracing::info!(%addr, "workflow engine listening on loopback");
     Ok((sidecar, listener))
+}
+
+/// Starts the workflow worker and client against the sidecar at `address`, retrying
+/// until it answers.
+async fn connect_workflows(address: String, slot: Arc<OnceCell<WorkflowRuntime>>) {
+    loop {
+        match WorkflowRuntime::start(&address, Duration::from_secs(5), errand_workflows::register).await {
+            Ok(runtime) => {
+                let _ = slot.set(runtime);
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "workflow sidecar not reachable yet; retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
 }
 
 /// Binds the configured address.

@@ -48,6 +48,8 @@ pub struct Config {
     pub dapr_http_endpoint: String,
     /// The Dapr pub/sub component (Dapr runtime).
     pub dapr_pubsub: String,
+    /// daprd's gRPC endpoint, where its workflow engine is (Dapr runtime).
+    pub dapr_grpc_endpoint: String,
 }
 
 /// One layer of settings; later layers override earlier ones field by field.
@@ -72,6 +74,8 @@ pub struct Settings {
     pub dapr_http_endpoint: Option<String>,
     /// `dapr_pubsub`
     pub dapr_pubsub: Option<String>,
+    /// `dapr_grpc_endpoint`
+    pub dapr_grpc_endpoint: Option<String>,
 }
 
 impl Settings {
@@ -86,6 +90,7 @@ impl Settings {
             log_format: self.log_format.or(base.log_format),
             dapr_http_endpoint: self.dapr_http_endpoint.or(base.dapr_http_endpoint),
             dapr_pubsub: self.dapr_pubsub.or(base.dapr_pubsub),
+            dapr_grpc_endpoint: self.dapr_grpc_endpoint.or(base.dapr_grpc_endpoint),
         }
     }
 
@@ -111,6 +116,9 @@ impl Settings {
             dapr_http_endpoint: get("DAPR_HTTP_ENDPOINT")
                 .or_else(|| get("DAPR_HTTP_PORT").map(|port| format!("http://127.0.0.1:{port}"))),
             dapr_pubsub: get("ERRAND_DAPR_PUBSUB"),
+            // ...and DAPR_GRPC_PORT for the gRPC API (workflows).
+            dapr_grpc_endpoint: get("DAPR_GRPC_ENDPOINT")
+                .or_else(|| get("DAPR_GRPC_PORT").map(|port| format!("http://127.0.0.1:{port}"))),
         })
     }
 
@@ -195,7 +203,15 @@ impl Config {
                 format!("{dapr_http_endpoint:?} is not an http(s) URL"),
             ));
         }
+        let dapr_grpc_endpoint = s.dapr_grpc_endpoint.unwrap_or_else(|| "http://127.0.0.1:50001".into());
+        if !(dapr_grpc_endpoint.starts_with("http://") || dapr_grpc_endpoint.starts_with("https://")) {
+            return Err(ConfigError::Invalid(
+                "dapr_grpc_endpoint",
+                format!("{dapr_grpc_endpoint:?} is not an http(s) URL"),
+            ));
+        }
         Ok(Config {
+            dapr_grpc_endpoint,
             dapr_http_endpoint,
             dapr_pubsub: s.dapr_pubsub.unwrap_or_else(|| "pubsub".into()),
             listen,
@@ -254,9 +270,10 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:3");
         assert_eq!(c.data_dir, PathBuf::from("/e"));
         assert_eq!(c.database_url, "sqlite:///e/errand.db");
-        let dapr = env(&[("DAPR_HTTP_PORT", "3999"), ("ERRAND_DAPR_PUBSUB", "kafka")]);
+        let dapr = env(&[("DAPR_HTTP_PORT", "3999"), ("ERRAND_DAPR_PUBSUB", "kafka"), ("DAPR_GRPC_PORT", "50009")]);
         let c = Config::resolve(Settings::default(), dapr, Settings::default(), Surroundings::default()).unwrap();
         assert_eq!((c.dapr_http_endpoint.as_str(), c.dapr_pubsub.as_str()), ("http://127.0.0.1:3999", "kafka"));
+        assert_eq!(c.dapr_grpc_endpoint, "http://127.0.0.1:50009");
     }
 
     #[test]

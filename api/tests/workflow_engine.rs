@@ -2,6 +2,7 @@
 //! worker (via `errand-workflows`), against Errand's engine on SQLite, on PostgreSQL,
 //! and against the durabletask-go sidecar that Dapr's runtime embeds.
 
+mod common;
 mod sidecars;
 
 use std::collections::HashMap;
@@ -685,6 +686,28 @@ mod errand_engine {
         assert!(on_a > 0 && on_b > 0, "both engines did work: {on_a} / {on_b}");
         a.shutdown().await;
         b.shutdown().await;
+    }
+
+    /// `errand serve --runtime dapr` runs its workflow worker and client against daprd's
+    /// gRPC endpoint (here the durabletask-go sidecar Dapr embeds): /readyz answers
+    /// ready once that sidecar answers, and 503 while it is down.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn serve_in_dapr_mode_connects_to_daprds_workflow_engine() {
+        let Some(mut go) = Sidecar::start(Kind::DurabletaskGo).await else { return };
+        let db = common::fresh_db(common::Backend::Sqlite).await.expect("sqlite");
+        let grpc = go.address();
+        let envs = [("DAPR_GRPC_ENDPOINT", grpc.as_str()), ("DAPR_HTTP_ENDPOINT", "http://127.0.0.1:9")];
+        let server = common::Server::start_with(&db.url, db.dir.path(), &["--runtime", "dapr"], &envs);
+        let ready =
+            || async { server.client.get(server.url("/readyz")).send().await.map(|r| r.status().as_u16()).ok() };
+        common::eventually("ready against the Go sidecar", 20, || async { ready().await == Some(200) }).await;
+        go.kill();
+        common::eventually("not ready without it", 20, || async { ready().await == Some(503) }).await;
+        let body = common::reply(server.client.get(server.url("/readyz")).send().await.unwrap()).await;
+        assert_eq!(body.body["error"]["code"], "unavailable");
+        go.restart();
+        common::eventually("ready again once it is back", 30, || async { ready().await == Some(200) }).await;
+        server.stop();
     }
 
     /// `errand engine --db sqlite::memory:` is a complete engine for as long as it runs.

@@ -4,9 +4,11 @@
 //! engine on a loopback port; in the Dapr runtime it is daprd (`DAPR_GRPC_ENDPOINT`).
 //! Only the address differs: the workflow code is the same.
 //!
-//! Public surface: [`WorkflowRuntime::start`], [`WorkflowRuntime::client`],
+//! Public surface: [`register`] (Errand's workflows), [`WorkflowRuntime::start`],
+//! [`WorkflowRuntime::client`], [`WorkflowRuntime::probe`],
 //! [`WorkflowRuntime::shutdown`], and the SDK types re-exported in [`sdk`].
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The SDK types workflow code uses, re-exported so every crate names the same ones.
@@ -14,7 +16,12 @@ pub mod sdk {
     pub use dapr::workflow::*;
 }
 
-use sdk::{Registry, WorkerHandle, WorkflowClient, WorkflowSchedulingClient};
+use sdk::{FetchOptions, Registry, WorkerHandle, WorkflowClient, WorkflowError, WorkflowSchedulingClient};
+
+/// Registers Errand's own orchestrators and activities. The reminder, recurring and
+/// confirm-action workflows are added here as they are built; until then the worker
+/// runs with an empty registry and the runtime serves as the connection to the sidecar.
+pub fn register(_registry: &mut Registry) {}
 
 /// Errors of the workflow runtime.
 #[derive(Debug, thiserror::Error)]
@@ -32,11 +39,12 @@ pub enum RuntimeError {
     Worker(String),
 }
 
-/// A running worker plus a client for starting and managing instances.
+/// A running worker plus a client for starting and managing instances; cheap to clone.
+#[derive(Clone)]
 pub struct WorkflowRuntime {
     client: WorkflowSchedulingClient,
-    worker: WorkerHandle,
-    address: String,
+    worker: Arc<Mutex<Option<WorkerHandle>>>,
+    address: Arc<str>,
 }
 
 impl WorkflowRuntime {
@@ -61,7 +69,11 @@ impl WorkflowRuntime {
         register(connection.registry_mut());
         let worker = connection.start_worker().await.map_err(|e| RuntimeError::Worker(e.to_string()))?;
         tracing::info!(%address, "workflow worker started");
-        Ok(WorkflowRuntime { client: connection.scheduling_client(), worker, address: address.to_string() })
+        Ok(WorkflowRuntime {
+            client: connection.scheduling_client(),
+            worker: Arc::new(Mutex::new(Some(worker))),
+            address: address.into(),
+        })
     }
 
     /// A client sharing the runtime's connection; cheap to clone.
@@ -74,10 +86,25 @@ impl WorkflowRuntime {
         &self.address
     }
 
-    /// Stops the worker after its in-flight items finish.
-    pub async fn shutdown(self) {
-        if let Err(e) = self.worker.shutdown().await {
-            tracing::warn!(error = %e, "workflow worker stopped with an error");
+    /// One round trip to the sidecar (a lookup of an instance that does not exist),
+    /// answered within `timeout`: the readiness of the workflow side.
+    pub async fn probe(&self, timeout: Duration) -> Result<(), String> {
+        let mut client = self.client.clone();
+        let lookup = client.fetch_workflow_metadata("errand-readiness-probe", FetchOptions::new());
+        match tokio::time::timeout(timeout, lookup).await {
+            Ok(Ok(_)) | Ok(Err(WorkflowError::InstanceNotFound { .. })) => Ok(()),
+            Ok(Err(e)) => Err(format!("workflow sidecar at {}: {e}", self.address)),
+            Err(_) => Err(format!("workflow sidecar at {} did not answer within {timeout:?}", self.address)),
+        }
+    }
+
+    /// Stops the worker after its in-flight items finish (once; later calls do nothing).
+    pub async fn shutdown(&self) {
+        let worker = self.worker.lock().expect("worker lock").take();
+        if let Some(worker) = worker {
+            if let Err(e) = worker.shutdown().await {
+                tracing::warn!(error = %e, "workflow worker stopped with an error");
+            }
         }
     }
 }

@@ -24,17 +24,24 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// The database is reachable and every migration is applied.
+/// The database is reachable with every migration applied, and the workflow sidecar
+/// (the embedded engine, or daprd) answers.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
     (status = 200, body = Health),
-    (status = 503, description = "database unreachable or migrations pending", body = crate::error::ErrorBody),
+    (status = 503, description = "database unreachable, migrations pending, or workflow sidecar unreachable", body = crate::error::ErrorBody),
 ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     match state.store.ready().await {
-        Ok(true) => Ok(Json(Health { status: "ready" })),
-        Ok(false) => Err(ApiError::Unavailable("migrations are not applied".into())),
-        Err(e) => Err(ApiError::Unavailable(e.to_string())),
+        Ok(true) => {}
+        Ok(false) => return Err(ApiError::Unavailable("migrations are not applied".into())),
+        Err(e) => return Err(ApiError::Unavailable(e.to_string())),
     }
+    let runtime = state
+        .workflows
+        .get()
+        .ok_or_else(|| ApiError::Unavailable("the workflow sidecar has not been reached yet".into()))?;
+    runtime.probe(std::time::Duration::from_secs(2)).await.map_err(ApiError::Unavailable)?;
+    Ok(Json(Health { status: "ready" }))
 }
 
 /// Prometheus metrics: HTTP requests, and the event bus (published, delivered,
