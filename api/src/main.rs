@@ -77,6 +77,10 @@ enum Command {
         /// on the same database takes over from a crashed one).
         #[arg(long, default_value_t = 30)]
         lease_secs: u64,
+        /// How long finished instances are kept before they are purged: a number with
+        /// s, m, h or d (such as 30d or 12h), or "forever".
+        #[arg(long, default_value = "30d", value_parser = parse_retention)]
+        retention: Retention,
     },
     /// Inspect and replay events that consumers gave up on.
     Events {
@@ -181,9 +185,13 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
     match command {
         Command::Serve { .. } => serve(config).await,
         Command::Consumer { name, .. } => consumer(config, &name).await,
-        Command::Engine { port, host, db, app_id, lease_secs } => {
-            let url = db.unwrap_or_else(|| config.engine_database_url());
-            engine(url, &host, port, app_id, lease_secs).await
+        Command::Engine { port, host, db, app_id, lease_secs, retention } => {
+            let mut engine_config =
+                errand_engine::EngineConfig::new(db.unwrap_or_else(|| config.engine_database_url()));
+            engine_config.app_id = app_id;
+            engine_config.lease = std::time::Duration::from_secs(lease_secs.max(1));
+            engine_config.retention = retention.0;
+            engine(engine_config, &host, port).await
         }
         Command::Events { command } => events(config, command).await,
         Command::Reindex => {
@@ -224,15 +232,34 @@ async fn serve(config: Config) -> Result<(), String> {
     app.serve(listener, shutdown_signal()).await.map_err(|e| e.to_string())
 }
 
-async fn engine(url: String, host: &str, port: u16, app_id: String, lease_secs: u64) -> Result<(), String> {
+/// How long the engine keeps finished instances (`None`: forever).
+#[derive(Debug, Clone, Copy)]
+struct Retention(Option<std::time::Duration>);
+
+fn parse_retention(text: &str) -> Result<Retention, String> {
+    if text == "forever" {
+        return Ok(Retention(None));
+    }
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration such as 30d, 12h or 90s"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("{text:?} needs a unit: s, m, h or d (or say forever)")),
+    };
+    Ok(Retention(Some(std::time::Duration::from_secs(seconds.max(1)))))
+}
+
+async fn engine(engine_config: errand_engine::EngineConfig, host: &str, port: u16) -> Result<(), String> {
+    let url = engine_config.database_url.clone();
     if let Some(path) = url.strip_prefix("sqlite://") {
         if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| format!("engine data directory: {e}"))?;
         }
     }
-    let mut engine_config = errand_engine::EngineConfig::new(url.clone());
-    engine_config.app_id = app_id;
-    engine_config.lease = std::time::Duration::from_secs(lease_secs.max(1));
     let sidecar = errand_engine::Sidecar::open(engine_config).await.map_err(|e| e.to_string())?;
     let listener =
         tokio::net::TcpListener::bind((host, port)).await.map_err(|e| format!("cannot bind {host}:{port}: {e}"))?;
@@ -334,4 +361,22 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_durations() {
+        let seconds = |text| parse_retention(text).unwrap().0.map(|d| d.as_secs());
+        assert_eq!(seconds("30d"), Some(30 * 86_400));
+        assert_eq!(seconds("12h"), Some(12 * 3600));
+        assert_eq!(seconds("90s"), Some(90));
+        assert_eq!(seconds("5m"), Some(300));
+        assert_eq!(seconds("forever"), None);
+        for bad in ["", "30", "d", "3 days", "-1d", "1w"] {
+            assert!(parse_retention(bad).is_err(), "{bad}");
+        }
+    }
 }

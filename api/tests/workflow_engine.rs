@@ -710,6 +710,27 @@ mod errand_engine {
         server.stop();
     }
 
+    /// Finished instances are purged once they are older than `--retention`; running
+    /// ones stay.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn finished_instances_are_purged_after_the_retention_period() {
+        let Some(sidecar) = Sidecar::start_with(Kind::ErrandSqlite, &["--retention", "2s"]).await else { return };
+        let runtime = start_worker(&sidecar).await;
+        let mut client = runtime.client();
+        let done = schedule(&mut client, "sequence", &unique("retained"), json!(null)).await;
+        finished(&mut client, &done, 20).await;
+        let running = schedule(&mut client, "waits_forever", &unique("kept"), json!(null)).await;
+        let mut raw = raw_client(&sidecar).await;
+        assert!(raw.get_orchestration_state(&done, false).await.expect("get").is_some(), "kept at first");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while raw.get_orchestration_state(&done, false).await.expect("get").is_some() {
+            assert!(Instant::now() < deadline, "never purged");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(raw.get_orchestration_state(&running, false).await.expect("get").is_some());
+        runtime.shutdown().await;
+    }
+
     /// `errand engine --db sqlite::memory:` is a complete engine for as long as it runs.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn runs_on_an_in_memory_database() {

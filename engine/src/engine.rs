@@ -581,6 +581,45 @@ impl Engine {
         }
     }
 
+    /// Purges instances that finished longer than the retention period ago, every so
+    /// often, until `shutdown`; does nothing when instances are kept forever.
+    pub(crate) async fn run_retention(&self, shutdown: impl Future<Output = ()>) {
+        let Some(retention) = self.inner.config.retention else { return };
+        tokio::pin!(shutdown);
+        let every = (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+        loop {
+            let cutoff = now_micros() - retention.as_micros() as i64;
+            loop {
+                let purged = async {
+                    let ids = self.store().finished_before(cutoff, 500).await?;
+                    let deleted = self.store().purge(&ids).await?.unwrap_or(0);
+                    self.touched(ids.iter().map(String::as_str));
+                    Ok::<_, EngineError>((ids.len(), deleted))
+                }
+                .await;
+                match purged {
+                    Ok((found, deleted)) => {
+                        if deleted > 0 {
+                            metrics::counter!("errand_engine_instances_purged_total").increment(deleted as u64);
+                            tracing::info!(deleted, "purged instances past their retention");
+                        }
+                        if found < 500 {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "purging old instances failed");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+
     pub(crate) async fn close(&self) {
         if let Err(e) = self.store().retire(&self.inner.id).await {
             tracing::warn!(error = %e, "could not retire this engine; its locks free up when its heartbeat expires");

@@ -59,6 +59,9 @@ pub struct EngineConfig {
     pub poll_interval: Duration,
     /// Items handed to one worker stream and not yet completed, at most.
     pub max_items_per_worker: usize,
+    /// How long a finished instance (its state and history) is kept; `None` keeps
+    /// them until purged through the API.
+    pub retention: Option<Duration>,
 }
 
 impl EngineConfig {
@@ -70,6 +73,7 @@ impl EngineConfig {
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_millis(500),
             max_items_per_worker: 1000,
+            retention: Some(Duration::from_secs(30 * 24 * 3600)),
         }
     }
 }
@@ -106,6 +110,10 @@ impl Sidecar {
             tokio::spawn({
                 let (engine, stop) = (engine.clone(), stop.clone());
                 async move { engine.run_gauges(stop.cancelled_owned()).await }
+            }),
+            tokio::spawn({
+                let (engine, stop) = (engine.clone(), stop.clone());
+                async move { engine.run_retention(stop.cancelled_owned()).await }
             }),
         ];
         let service = grpc::SidecarService { engine: engine.clone() };

@@ -784,6 +784,19 @@ impl Store {
             .collect())
     }
 
+    /// Up to `limit` instances that finished before `cutoff`, oldest first.
+    pub async fn finished_before(&self, cutoff: i64, limit: i64) -> Result<Vec<String>, EngineError> {
+        Ok(with_reader!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT instance_id FROM wf_instances WHERE completed_at < $1 ORDER BY completed_at LIMIT $2",
+            )
+            .bind(cutoff)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
     pub async fn queue_stats(&self, now: i64) -> Result<QueueStats, EngineError> {
         with_reader!(self, |pool| {
             let by_status: Vec<(i64, i64)> =

@@ -23,6 +23,7 @@ CREATE TABLE wf_instances (
     lock_seq        BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX wf_instances_status ON wf_instances (status);
+CREATE INDEX wf_instances_completed ON wf_instances (completed_at);
 
 -- The committed history of each instance's current execution (protobuf HistoryEvent).
 CREATE TABLE wf_history (
