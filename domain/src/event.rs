@@ -158,6 +158,9 @@ pub struct TaskEventData {
     /// Changed fields, for updates, completions and reopenings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<TaskChange>,
+    /// On a deletion: the whole recurring series ends with this task.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub series: bool,
 }
 
 impl OutboundEvent {
@@ -201,6 +204,7 @@ pub fn task_event(
         actor: actor.clone(),
         task: task.clone(),
         changes: changes.cloned(),
+        series: false,
     };
     let data = serde_json::to_value(data).unwrap_or(serde_json::Value::Null);
     OutboundEvent::new(topics::TODO, kind.event_type(), &task.user_id, Some(&task.id), data, time)

@@ -9,22 +9,27 @@
 //! - [`parse_due`], [`Due`]: natural-language and ISO 8601 due dates in a user's timezone.
 //! - [`UserProfile`], [`Role`], [`validate_email`], [`validate_password`], [`parse_timezone`].
 //! - [`event`]: CloudEvents envelopes, event types and topic names.
+//! - [`TaskApi`], [`WorkflowEvent`], [`TaskApiError`]: how workflow activities reach tasks;
+//!   [`next_occurrence`]: the task that follows a completed recurring one.
 //! - [`Invalid`]: a field-level validation error.
 
 pub mod event;
 
 mod due;
 mod error;
+mod occurrence;
 mod priority;
 mod recurrence;
 mod recurrence_text;
 mod reminder;
 mod tags;
 mod task;
+mod task_api;
 mod user;
 
 pub use due::{parse_due, start_of_day, Due};
 pub use error::Invalid;
+pub use occurrence::next_occurrence;
 pub use priority::Priority;
 pub use recurrence::{Recurrence, RecurrenceInput, RecurrenceView};
 pub use recurrence_text::{parse_recurrence_text, ParsedRecurrence};
@@ -34,6 +39,7 @@ pub use task::{
     FieldChange, NewTask, Status, Task, TaskChange, TaskPatch, TaskView, MAX_DESCRIPTION_LEN, MAX_REMINDERS,
     MAX_TITLE_LEN,
 };
+pub use task_api::{TaskApi, TaskApiError, TaskApiFuture, WorkflowEvent};
 pub use user::{parse_timezone, validate_email, validate_password, Role, UserProfile};
 
 /// A fresh time-ordered identifier (UUID v7), used for every entity id.

@@ -148,6 +148,10 @@ pub struct NewTask {
     /// Recurrence rule.
     #[serde(default)]
     pub recurrence: Option<RecurrenceInput>,
+    /// The series a recurring task belongs to; a new recurring task starts its own
+    /// series (its id) when omitted. The recurring workflow sets it on each occurrence.
+    #[serde(default)]
+    pub series_id: Option<String>,
 }
 
 /// The body of `PATCH /tasks/{id}`: every field optional; `null` clears a clearable one.
@@ -220,6 +224,14 @@ impl Task {
             .as_ref()
             .map(|r| Recurrence::from_input(r).map_err(|e| e.within("recurrence")))
             .transpose()?;
+        let series_id = match (&input.series_id, &recurrence) {
+            (Some(series), _) if series.is_empty() || series.len() > 100 => {
+                return Err(Invalid::new("series_id", "must be 1 to 100 characters"))
+            }
+            (Some(series), _) => Some(series.clone()),
+            (None, Some(_)) => Some(id.clone()),
+            (None, None) => None,
+        };
         Ok(Task {
             id,
             user_id,
@@ -232,7 +244,7 @@ impl Task {
             all_day,
             reminders,
             recurrence,
-            series_id: None,
+            series_id,
             completed_at: None,
             created_at: now,
             updated_at: now,

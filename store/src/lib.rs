@@ -11,6 +11,7 @@ mod notifications;
 mod outbox;
 mod tasks;
 mod users;
+mod workflows;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -31,6 +32,7 @@ pub use notifications::{NewNotification, Notification};
 pub use outbox::{OutboxPosition, OutboxRecord};
 pub use tasks::{IdempotentResponse, InsertOutcome, Modification, Modified};
 pub use users::{NewUser, UserRecord};
+pub use workflows::{ConfirmationRecord, Decision, WorkflowRecord};
 
 /// Errors of the store. Expected outcomes (a taken email, a stale version) are
 /// return values, not errors.
@@ -51,6 +53,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// True when a row with the same unique key exists (e.g. an event id already in the outbox).
+    pub fn is_duplicate(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+
     /// True when the database could not be reached (rather than refusing a query).
     pub fn is_unavailable(&self) -> bool {
         matches!(

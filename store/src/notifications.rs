@@ -134,10 +134,11 @@ impl Store {
             return Ok(None);
         }
         self.notifications_committed();
-        self.notification_by_id(&n.user_id, &n.id).await
+        self.notification(&n.user_id, &n.id).await
     }
 
-    async fn notification_by_id(&self, user_id: &str, id: &str) -> StoreResult<Option<Notification>> {
+    /// One of a user's notifications.
+    pub async fn notification(&self, user_id: &str, id: &str) -> StoreResult<Option<Notification>> {
         let sql = format!("SELECT {COLUMNS} FROM notifications WHERE user_id = $1 AND id = $2");
         let row: Option<NotificationRow> =
             on_read!(self, |pool| sqlx::query_as(&sql).bind(user_id).bind(id).fetch_optional(pool).await)?;
@@ -207,6 +208,6 @@ impl Store {
                 .await
                 .map(|_| ())
         })?;
-        self.notification_by_id(user_id, id).await
+        self.notification(user_id, id).await
     }
 }

@@ -119,6 +119,7 @@ async fn tasks_round_trip_every_field(backend: Backend) {
             ReminderInput { at: Some("2026-11-27T08:00:00Z".into()), ..Default::default() },
         ]),
         recurrence: Some(RecurrenceInput { rule: Some("FREQ=YEARLY".into()), count: Some(3), ..Default::default() }),
+        series_id: None,
     };
     let task = add(&store, &owner, input, t0()).await;
     let back = store.get_task(&owner, &task.id).await.unwrap().expect("stored");

@@ -1,0 +1,242 @@
+//! The activities of Errand's workflows: each one step that reads or changes tasks, and
+//! only through the [`TaskApi`] (in-process in the embedded runtime, HTTP through Dapr
+//! service invocation in the Dapr runtime, see [`HttpTaskApi`]). Every write carries an
+//! idempotency key or event id derived from the workflow instance and step, so an
+//! activity the engine runs twice has one effect.
+//!
+//! Public surface: [`fire_reminder`], [`create_next_occurrence`],
+//! [`request_confirmation`], [`perform_action`], [`settle_confirmation`], their input
+//! and output types, and [`HttpTaskApi`].
+
+mod http;
+
+use chrono::{DateTime, Utc};
+use errand_domain::event::{topics, types, Actor};
+use errand_domain::{next_occurrence, Status, TaskApi, TaskApiError, WorkflowEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+pub use http::{HttpTaskApi, ServiceTokens};
+
+/// What the reminder workflow knows of its reminder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReminderInput {
+    /// Owner.
+    pub user_id: String,
+    /// The task.
+    pub task_id: String,
+    /// The reminder on the task; `None` for a snooze, which only needs the task open.
+    pub reminder_id: Option<String>,
+    /// When it fires.
+    pub at: DateTime<Utc>,
+}
+
+/// Whether a reminder fired, or why not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ReminderOutcome {
+    /// The notification event was published.
+    Fired,
+    /// Nothing to remind of any more.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Re-reads the task and, if it is still open and the reminder unchanged, publishes
+/// `reminder.fired` (event id `reminder.fired:<instance>`: once per instance).
+pub async fn fire_reminder(
+    api: &dyn TaskApi,
+    instance_id: &str,
+    input: &ReminderInput,
+) -> Result<ReminderOutcome, TaskApiError> {
+    let actor = Actor::Workflow(instance_id.to_string());
+    let skipped = |reason: &str| Ok(ReminderOutcome::Skipped { reason: reason.to_string() });
+    let Some(task) = api.task(&input.user_id, &actor, &input.task_id).await? else {
+        return skipped("the task was deleted");
+    };
+    if task.status == Status::Done {
+        return skipped("the task is done");
+    }
+    if let Some(reminder_id) = &input.reminder_id {
+        match task.reminders.iter().find(|r| &r.id == reminder_id) {
+            None => return skipped("the reminder was removed"),
+            Some(r) if r.at != input.at => return skipped("the reminder was moved"),
+            Some(_) => {}
+        }
+    }
+    let event = WorkflowEvent {
+        id: format!("reminder.fired:{instance_id}"),
+        topic: topics::REMINDER.into(),
+        event_type: types::REMINDER_FIRED.into(),
+        subject: Some(task.id.clone()),
+        data: json!({
+            "task_id": task.id,
+            "title": task.title,
+            "due_at": task.due_at,
+            "reminder_id": input.reminder_id,
+            "at": input.at,
+            "workflow_id": instance_id,
+        }),
+    };
+    api.publish(&input.user_id, &actor, &event).await?;
+    Ok(ReminderOutcome::Fired)
+}
+
+/// What the recurring workflow knows when an occurrence was completed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NextOccurrenceInput {
+    /// Owner.
+    pub user_id: String,
+    /// The series.
+    pub series_id: String,
+    /// The occurrence that was completed.
+    pub task_id: String,
+    /// Occurrences the series has had so far (the first task counts as 1).
+    pub created: u32,
+    /// When it was completed.
+    pub completed_at: DateTime<Utc>,
+}
+
+/// The occurrence created, or why the series is over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum NextOccurrence {
+    /// The next task of the series.
+    Created {
+        /// Its id.
+        task_id: String,
+        /// Its due date.
+        due_at: Option<DateTime<Utc>>,
+    },
+    /// No more occurrences.
+    Ended {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Creates the task that follows a completed occurrence, exactly once (idempotency key
+/// `series:<series>:<n>`), and publishes `recurring.occurrence_created`.
+pub async fn create_next_occurrence(
+    api: &dyn TaskApi,
+    instance_id: &str,
+    input: &NextOccurrenceInput,
+) -> Result<NextOccurrence, TaskApiError> {
+    let actor = Actor::Workflow(instance_id.to_string());
+    let ended = |reason: &str| Ok(NextOccurrence::Ended { reason: reason.to_string() });
+    let Some(task) = api.task(&input.user_id, &actor, &input.task_id).await? else {
+        return ended("the completed occurrence was deleted");
+    };
+    if task.recurrence.is_none() {
+        return ended("the task no longer repeats");
+    }
+    let tz = api.timezone(&input.user_id, &actor).await?;
+    let Some(next) = next_occurrence(&task, input.completed_at, tz, input.created) else {
+        return ended("the series reached its end");
+    };
+    let n = input.created + 1;
+    let key = format!("series:{}:{n}", input.series_id);
+    let created = api.create_task(&input.user_id, &actor, &next, &key).await?;
+    let event = WorkflowEvent {
+        id: format!("recurring.occurrence_created:{}:{n}", input.series_id),
+        topic: topics::RECURRING.into(),
+        event_type: types::OCCURRENCE_CREATED.into(),
+        subject: Some(created.id.clone()),
+        data: json!({
+            "task_id": created.id,
+            "title": created.title,
+            "due_at": created.due_at,
+            "series_id": input.series_id,
+            "occurrence": n,
+        }),
+    };
+    api.publish(&input.user_id, &actor, &event).await?;
+    Ok(NextOccurrence::Created { task_id: created.id, due_at: created.due_at })
+}
+
+/// A destructive action waiting for a person's yes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ConfirmAction {
+    /// Delete these tasks.
+    DeleteTasks {
+        /// Task ids.
+        ids: Vec<String>,
+    },
+    /// Delete every done task (those done when the action runs).
+    ClearCompleted,
+}
+
+/// The confirm-action workflow's input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfirmInput {
+    /// The confirmation.
+    pub confirmation_id: String,
+    /// Owner.
+    pub user_id: String,
+    /// What to do on approval.
+    pub action: ConfirmAction,
+    /// A sentence saying what will be done.
+    pub summary: String,
+    /// How long to wait for the decision, in seconds.
+    pub timeout_secs: u64,
+}
+
+/// Publishes `confirmation.requested` (once per confirmation).
+pub async fn request_confirmation(
+    api: &dyn TaskApi,
+    instance_id: &str,
+    input: &ConfirmInput,
+) -> Result<(), TaskApiError> {
+    let actor = Actor::Workflow(instance_id.to_string());
+    let event = WorkflowEvent {
+        id: format!("confirmation.requested:{}", input.confirmation_id),
+        topic: topics::AI.into(),
+        event_type: types::CONFIRMATION_REQUESTED.into(),
+        subject: None,
+        data: json!({
+            "confirmation_id": input.confirmation_id,
+            "summary": input.summary,
+            "action": input.action,
+        }),
+    };
+    api.publish(&input.user_id, &actor, &event).await
+}
+
+/// Performs an approved action through the API and says what it did. Deleting a task
+/// that is already gone counts as missing, not as an error, so a re-run is harmless.
+pub async fn perform_action(
+    api: &dyn TaskApi,
+    instance_id: &str,
+    input: &ConfirmInput,
+) -> Result<serde_json::Value, TaskApiError> {
+    let actor = Actor::Workflow(instance_id.to_string());
+    let ids = match &input.action {
+        ConfirmAction::DeleteTasks { ids } => ids.clone(),
+        ConfirmAction::ClearCompleted => api.done_task_ids(&input.user_id, &actor).await?,
+    };
+    let mut deleted = Vec::new();
+    let mut missing = Vec::new();
+    for id in ids {
+        if api.delete_task(&input.user_id, &actor, &id).await? {
+            deleted.push(id);
+        } else {
+            missing.push(id);
+        }
+    }
+    Ok(json!({ "deleted": deleted, "missing": missing }))
+}
+
+/// Records the confirmation's final status and result.
+pub async fn settle_confirmation(
+    api: &dyn TaskApi,
+    instance_id: &str,
+    input: &ConfirmInput,
+    status: &str,
+    result: &serde_json::Value,
+) -> Result<(), TaskApiError> {
+    let actor = Actor::Workflow(instance_id.to_string());
+    api.settle_confirmation(&input.user_id, &actor, &input.confirmation_id, status, result).await
+}
