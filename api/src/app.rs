@@ -5,11 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::FromRef;
+use errand_activities::HttpTaskApi;
+use errand_consumers::WorkflowClients;
 use errand_consumers::{Bus, BusConfig, DaprConfig, DaprPublisher};
+use errand_domain::TaskApi;
 use errand_engine::{EngineConfig, Sidecar};
 use errand_search::{run_indexer, SearchIndex, SEARCH_CURSOR};
 use errand_store::Store;
 use errand_workflows::WorkflowRuntime;
+
+use crate::task_api::LocalTaskApi;
+use crate::workflows::WorkflowService;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, OnceCell};
@@ -36,7 +42,11 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// The workflow worker and client, once connected to the sidecar (the embedded
     /// engine, or daprd).
-    pub workflows: Arc<OnceCell<WorkflowRuntime>>,
+    pub workflow_runtime: Arc<OnceCell<WorkflowRuntime>>,
+    /// The same client, for the workflow-trigger consumer.
+    pub workflow_clients: WorkflowClients,
+    /// Confirmations, snoozes and workflow status.
+    pub workflows: WorkflowService,
 }
 
 impl FromRef<AppState> for Store {
@@ -57,8 +67,10 @@ pub struct App {
     stop: Arc<watch::Sender<bool>>,
     runtime: Runtime,
     dapr: DaprConfig,
-    /// daprd's gRPC endpoint (Dapr runtime).
-    dapr_grpc_endpoint: String,
+    /// The workflow sidecar's address (empty: the embedded engine's).
+    sidecar: String,
+    /// How activities reach tasks.
+    task_api: Arc<dyn TaskApi>,
     /// The embedded runtime's workflow engine and its loopback listener.
     engine: Option<(Sidecar, TcpListener)>,
 }
@@ -95,22 +107,41 @@ impl App {
         store.migrate().await?;
         let search = SearchIndex::open(&config.data_dir.join("search"), &store).await?;
         let (stop, shutdown) = watch::channel(false);
+        let tasks = TaskService::new(store.clone(), search.clone());
+        let workflow_runtime = Arc::new(OnceCell::new());
+        let workflows =
+            WorkflowService::new(store.clone(), tasks.clone(), workflow_runtime.clone(), config.confirmation_timeout);
         let state = AppState {
-            tasks: TaskService::new(store.clone(), search.clone()),
+            tasks,
             search,
             tokens: Tokens::new(&secret, config.token_ttl),
             store,
             shutdown,
             metrics: crate::telemetry::metrics(),
-            workflows: Arc::new(OnceCell::new()),
+            workflow_runtime,
+            workflow_clients: Arc::new(OnceCell::new()),
+            workflows,
         };
         let dapr = DaprConfig { http_endpoint: config.dapr_http_endpoint.clone(), pubsub: config.dapr_pubsub.clone() };
-        let engine = match config.runtime {
-            Runtime::Embedded => Some(open_engine(config).await?),
-            Runtime::Dapr => None,
+        let engine = match (config.runtime, &config.workflow_sidecar) {
+            (Runtime::Embedded, None) => Some(open_engine(config).await?),
+            _ => None,
         };
-        let dapr_grpc_endpoint = config.dapr_grpc_endpoint.clone();
-        Ok(App { state, stop: Arc::new(stop), runtime: config.runtime, dapr, dapr_grpc_endpoint, engine })
+        // The sidecar: the embedded engine (address known once it listens), an external
+        // one named by ERRAND_WORKFLOW_SIDECAR, or daprd.
+        let sidecar = match config.runtime {
+            Runtime::Embedded => config.workflow_sidecar.clone().unwrap_or_default(),
+            Runtime::Dapr => config.dapr_grpc_endpoint.clone(),
+        };
+        let task_api: Arc<dyn TaskApi> = match config.runtime {
+            Runtime::Embedded => Arc::new(LocalTaskApi::new(state.tasks.clone(), state.store.clone())),
+            Runtime::Dapr => Arc::new(HttpTaskApi::new(
+                &config.dapr_http_endpoint,
+                &config.dapr_app_id,
+                Arc::new(state.tokens.clone()),
+            )),
+        };
+        Ok(App { state, stop: Arc::new(stop), runtime: config.runtime, dapr, sidecar, task_api, engine })
     }
 
     /// Serves HTTP on `listener`, with the event delivery of the runtime (the
@@ -138,7 +169,11 @@ impl App {
         let bus_config = BusConfig { outbox_readers: vec![SEARCH_CURSOR], ..BusConfig::default() };
         let delivery = match self.runtime {
             Runtime::Embedded => {
-                let bus = Bus::new(store.clone(), errand_consumers::handlers(&store), bus_config);
+                let bus = Bus::new(
+                    store.clone(),
+                    errand_consumers::handlers(&store, &self.state.workflow_clients),
+                    bus_config,
+                );
                 tokio::spawn(bus.run(stopped.clone()))
             }
             Runtime::Dapr => {
@@ -146,7 +181,7 @@ impl App {
                 tokio::spawn(publisher.run(stopped.clone()))
             }
         };
-        let mut sidecar_address = self.dapr_grpc_endpoint.clone();
+        let mut sidecar_address = self.sidecar.clone();
         let engine = self.engine.map(|(sidecar, listener)| {
             if let Ok(addr) = listener.local_addr() {
                 sidecar_address = format!("http://{addr}");
@@ -156,8 +191,13 @@ impl App {
                 let _ = stopped.wait_for(|stop| *stop).await;
             }))
         });
-        let workflows = self.state.workflows.clone();
-        let connecting = tokio::spawn(connect_workflows(sidecar_address, workflows.clone()));
+        let workflows = self.state.workflow_runtime.clone();
+        let connecting = tokio::spawn(connect_workflows(
+            sidecar_address,
+            self.task_api.clone(),
+            workflows.clone(),
+            self.state.workflow_clients.clone(),
+        ));
         // The embedded engine is right here: be connected before serving. daprd may
         // start later than this process; /readyz says so until it answers.
         if engine.is_some() {
@@ -215,10 +255,21 @@ async fn open_engine(config: &Config) -> Result<(Sidecar, TcpListener), StartErr
 
 /// Starts the workflow worker and client against the sidecar at `address`, retrying
 /// until it answers.
-async fn connect_workflows(address: String, slot: Arc<OnceCell<WorkflowRuntime>>) {
+async fn connect_workflows(
+    address: String,
+    task_api: Arc<dyn TaskApi>,
+    slot: Arc<OnceCell<WorkflowRuntime>>,
+    clients: WorkflowClients,
+) {
     loop {
-        match WorkflowRuntime::start(&address, Duration::from_secs(5), errand_workflows::register).await {
+        let api = task_api.clone();
+        match WorkflowRuntime::start(&address, Duration::from_secs(5), |registry| {
+            errand_workflows::register(registry, api)
+        })
+        .await
+        {
             Ok(runtime) => {
+                let _ = clients.set(runtime.client());
                 let _ = slot.set(runtime);
                 return;
             }

@@ -8,6 +8,7 @@ use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, Pass
 use argon2::Argon2;
 use base64::{engine::general_purpose::STANDARD, Engine};
 use chrono::{DateTime, Duration, Utc};
+use errand_domain::event::Actor;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -63,7 +64,13 @@ struct Claims {
     sub: String,
     iat: i64,
     exp: i64,
+    /// Set on service tokens: who acts for the user (`workflow:<instance>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    act: Option<String>,
 }
+
+/// How long a service token (a workflow acting for a user) is valid.
+const SERVICE_TOKEN_TTL: Duration = Duration::minutes(5);
 
 impl Tokens {
     /// Tokens signed with `secret`, valid for `ttl`.
@@ -80,25 +87,57 @@ impl Tokens {
     /// A token for `user_id`, and when it expires.
     pub fn issue(&self, user_id: &str, now: DateTime<Utc>) -> Result<(String, DateTime<Utc>), ApiError> {
         let expires = now + self.inner.ttl;
-        let claims = Claims { sub: user_id.to_string(), iat: now.timestamp(), exp: expires.timestamp() };
+        let claims = Claims { sub: user_id.to_string(), iat: now.timestamp(), exp: expires.timestamp(), act: None };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.inner.encoding)
             .map_err(|e| ApiError::Internal(format!("signing token: {e}")))?;
         Ok((token, expires))
     }
 
+    /// A short-lived service token: `actor` (a workflow) acting for `user_id`. Activities
+    /// in the Dapr runtime present it to the task API; it is never a user's password or
+    /// a standing admin credential, and it expires in minutes.
+    pub fn issue_service(&self, user_id: &str, actor: &Actor, now: DateTime<Utc>) -> Result<String, ApiError> {
+        let claims = Claims {
+            sub: user_id.to_string(),
+            iat: now.timestamp(),
+            exp: (now + SERVICE_TOKEN_TTL).timestamp(),
+            act: Some(actor.as_string()),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.inner.encoding)
+            .map_err(|e| ApiError::Internal(format!("signing token: {e}")))
+    }
+
     /// The user id of a valid, unexpired token.
     pub fn verify(&self, token: &str) -> Result<String, ApiError> {
+        self.verify_caller(token).map(|(user_id, _)| user_id)
+    }
+
+    /// The user id of a valid, unexpired token, and who acts: the user, or the
+    /// workflow named by a service token.
+    pub fn verify_caller(&self, token: &str) -> Result<(String, Actor), ApiError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        jsonwebtoken::decode::<Claims>(token, &self.inner.decoding, &validation).map(|data| data.claims.sub).map_err(
-            |e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    ApiError::Unauthorized("the token has expired".into())
-                }
-                _ => ApiError::Unauthorized("the token is invalid".into()),
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.inner.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => ApiError::Unauthorized("the token has expired".into()),
+            _ => ApiError::Unauthorized("the token is invalid".into()),
+        })?;
+        let actor = match claims.act.as_deref() {
+            None => Actor::User,
+            Some(act) => match Actor::parse(act) {
+                Some(actor @ Actor::Workflow(_)) => actor,
+                _ => return Err(ApiError::Unauthorized("the token is invalid".into())),
             },
-        )
+        };
+        Ok((claims.sub, actor))
+    }
+}
+
+impl errand_activities::ServiceTokens for Tokens {
+    fn mint(&self, user_id: &str, actor: &Actor) -> Result<String, String> {
+        self.issue_service(user_id, actor, chrono::Utc::now()).map_err(|e| e.to_string())
     }
 }
 

@@ -50,6 +50,13 @@ pub struct Config {
     pub dapr_pubsub: String,
     /// daprd's gRPC endpoint, where its workflow engine is (Dapr runtime).
     pub dapr_grpc_endpoint: String,
+    /// This app's Dapr app id: activities call the task API through it (Dapr runtime).
+    pub dapr_app_id: String,
+    /// An external durabletask sidecar to use instead of the embedded engine
+    /// (embedded runtime), e.g. `http://127.0.0.1:4001`.
+    pub workflow_sidecar: Option<String>,
+    /// How long a confirmation waits for a decision.
+    pub confirmation_timeout: std::time::Duration,
 }
 
 /// One layer of settings; later layers override earlier ones field by field.
@@ -76,6 +83,12 @@ pub struct Settings {
     pub dapr_pubsub: Option<String>,
     /// `dapr_grpc_endpoint`
     pub dapr_grpc_endpoint: Option<String>,
+    /// `dapr_app_id`
+    pub dapr_app_id: Option<String>,
+    /// `workflow_sidecar`
+    pub workflow_sidecar: Option<String>,
+    /// `confirmation_timeout_secs`
+    pub confirmation_timeout_secs: Option<u64>,
 }
 
 impl Settings {
@@ -91,6 +104,9 @@ impl Settings {
             dapr_http_endpoint: self.dapr_http_endpoint.or(base.dapr_http_endpoint),
             dapr_pubsub: self.dapr_pubsub.or(base.dapr_pubsub),
             dapr_grpc_endpoint: self.dapr_grpc_endpoint.or(base.dapr_grpc_endpoint),
+            dapr_app_id: self.dapr_app_id.or(base.dapr_app_id),
+            workflow_sidecar: self.workflow_sidecar.or(base.workflow_sidecar),
+            confirmation_timeout_secs: self.confirmation_timeout_secs.or(base.confirmation_timeout_secs),
         }
     }
 
@@ -119,6 +135,18 @@ impl Settings {
             // ...and DAPR_GRPC_PORT for the gRPC API (workflows).
             dapr_grpc_endpoint: get("DAPR_GRPC_ENDPOINT")
                 .or_else(|| get("DAPR_GRPC_PORT").map(|port| format!("http://127.0.0.1:{port}"))),
+            dapr_app_id: get("ERRAND_DAPR_APP_ID").or_else(|| get("APP_ID")),
+            workflow_sidecar: get("ERRAND_WORKFLOW_SIDECAR"),
+            confirmation_timeout_secs: get("ERRAND_CONFIRMATION_TIMEOUT_SECS")
+                .map(|v| {
+                    v.parse().map_err(|_| {
+                        ConfigError::Invalid(
+                            "ERRAND_CONFIRMATION_TIMEOUT_SECS",
+                            format!("{v:?} is not a number of seconds"),
+                        )
+                    })
+                })
+                .transpose()?,
         })
     }
 
@@ -210,7 +238,19 @@ impl Config {
                 format!("{dapr_grpc_endpoint:?} is not an http(s) URL"),
             ));
         }
+        if let Some(sidecar) = &s.workflow_sidecar {
+            if !(sidecar.starts_with("http://") || sidecar.starts_with("https://")) {
+                return Err(ConfigError::Invalid("workflow_sidecar", format!("{sidecar:?} is not an http(s) URL")));
+            }
+        }
+        let confirmation_secs = s.confirmation_timeout_secs.unwrap_or(600);
+        if !(1..=7 * 86_400).contains(&confirmation_secs) {
+            return Err(ConfigError::Invalid("confirmation_timeout_secs", "must be between 1 and 604800".into()));
+        }
         Ok(Config {
+            dapr_app_id: s.dapr_app_id.unwrap_or_else(|| "errand".into()),
+            workflow_sidecar: s.workflow_sidecar,
+            confirmation_timeout: std::time::Duration::from_secs(confirmation_secs),
             dapr_grpc_endpoint,
             dapr_http_endpoint,
             dapr_pubsub: s.dapr_pubsub.unwrap_or_else(|| "pubsub".into()),

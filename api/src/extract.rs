@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::{header, request::Parts, StatusCode};
+use errand_domain::event::Actor;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -121,8 +122,31 @@ fn query_token(parts: &Parts) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-/// The authenticated caller, from `Authorization: Bearer <token>`.
+/// The authenticated user, from `Authorization: Bearer <token>`.
 pub struct AuthUser(pub UserRecord);
+
+/// The authenticated user and who acts for them: the user, or a workflow presenting a
+/// service token (recorded as the actor of what it changes).
+pub struct Caller {
+    /// The user.
+    pub user: UserRecord,
+    /// Who acts.
+    pub actor: Actor,
+}
+
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    Store: FromRef<S>,
+    Tokens: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let (user, actor) = authenticate(parts, state).await?;
+        Ok(Caller { user, actor })
+    }
+}
 
 impl<S> FromRequestParts<S> for AuthUser
 where
@@ -133,6 +157,16 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        authenticate(parts, state).await.map(|(user, _)| AuthUser(user))
+    }
+}
+
+async fn authenticate<S>(parts: &mut Parts, state: &S) -> Result<(UserRecord, Actor), ApiError>
+where
+    Store: FromRef<S>,
+    Tokens: FromRef<S>,
+{
+    {
         let token = match parts.headers.get(header::AUTHORIZATION) {
             Some(header) => header
                 .to_str()
@@ -145,11 +179,11 @@ where
             None => query_token(parts)
                 .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer <token> header".into()))?,
         };
-        let user_id = Tokens::from_ref(state).verify(&token)?;
+        let (user_id, actor) = Tokens::from_ref(state).verify_caller(&token)?;
         let user = Store::from_ref(state)
             .user_by_id(&user_id)
             .await?
             .ok_or_else(|| ApiError::Unauthorized("the account of this token no longer exists".into()))?;
-        Ok(AuthUser(user))
+        Ok((user, actor))
     }
 }

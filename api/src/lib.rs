@@ -10,6 +10,8 @@
 //! - [`routes`]: the axum router and the OpenAPI document.
 //! - [`extract`]: request extractors (JSON, query, authenticated user).
 //! - [`telemetry`]: log setup.
+//! - [`task_api`]: the in-process `TaskApi` workflow activities use.
+//! - [`workflows`]: confirmations, snoozes and the workflow status views.
 
 pub mod app;
 pub mod auth;
@@ -17,5 +19,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod routes;
+pub mod task_api;
 pub mod tasks;
 pub mod telemetry;
+pub mod workflows;

@@ -52,7 +52,7 @@ enum Command {
     /// Run one event consumer as its own process, subscribed through Dapr pub/sub
     /// (the Dapr runtime); it serves daprd's subscriber API on --listen.
     Consumer {
-        /// audit or notification
+        /// audit, notification or workflow-trigger
         name: String,
         /// Address daprd reaches this app on [default: 127.0.0.1:8080] [env: ERRAND_LISTEN]
         #[arg(long)]
@@ -278,10 +278,29 @@ async fn open_store(config: &Config) -> Result<Store, String> {
 
 async fn consumer(config: Config, name: &str) -> Result<(), String> {
     let store = open_store(&config).await?;
-    let handler = errand_consumers::handlers(&store)
+    // The workflow trigger signals daprd's workflow engine: a client, never a worker.
+    let clients: errand_consumers::WorkflowClients = Default::default();
+    if name == "workflow-trigger" {
+        let (endpoint, clients) = (config.dapr_grpc_endpoint.clone(), clients.clone());
+        tokio::spawn(async move {
+            loop {
+                match errand_workflows::connect_client(&endpoint).await {
+                    Ok(client) => {
+                        let _ = clients.set(client);
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "daprd's workflow API not reachable yet; retrying");
+                        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    }
+                }
+            }
+        });
+    }
+    let handler = errand_consumers::handlers(&store, &clients)
         .into_iter()
         .find(|h| h.name() == name)
-        .ok_or_else(|| format!("no consumer named {name:?}; use audit or notification"))?;
+        .ok_or_else(|| format!("no consumer named {name:?}; use audit, notification or workflow-trigger"))?;
     let mut router = errand_consumers::subscriber_router(store.clone(), handler, &config.dapr_pubsub);
     if let Some(metrics) = telemetry::metrics() {
         router = router.route("/metrics", axum::routing::get(move || std::future::ready(metrics.render())));
@@ -320,7 +339,9 @@ async fn events(config: Config, command: EventsCommand) -> Result<(), String> {
             Ok(())
         }
         EventsCommand::Replay { id } => {
-            let handlers = errand_consumers::handlers(&store);
+            // The CLI has no workflow sidecar: replay workflow-trigger letters through
+            // the server's ops endpoint instead.
+            let handlers = errand_consumers::handlers(&store, &Default::default());
             errand_consumers::replay(&store, &handlers, &id)
                 .await
                 .map(|l| println!("replayed {} to {}", l.id, l.consumer))

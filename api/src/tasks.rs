@@ -154,19 +154,26 @@ impl TaskService {
         .await
     }
 
-    /// Deletes a task, optionally only at `expected_version`.
+    /// Deletes a task, optionally only at `expected_version`. With `series`, the task's
+    /// recurring series ends with it (its event says so; the workflow trigger stops the
+    /// series).
     pub async fn delete(
         &self,
         user: &UserRecord,
         id: &str,
         expected_version: Option<i64>,
+        series: bool,
         actor: &Actor,
     ) -> Result<(), ApiError> {
         let now = now();
         self.store
             .modify_task(&user.profile.id, id, |task| {
                 check_version(&task, expected_version)?;
-                let events = vec![task_event(TaskEventKind::Deleted, &task, actor, None, now)];
+                let mut event = task_event(TaskEventKind::Deleted, &task, actor, None, now);
+                if series {
+                    event.event.data["series"] = serde_json::Value::Bool(true);
+                }
+                let events = vec![event];
                 Ok::<_, ApiError>(Modification::Delete { events })
             })
             .await?

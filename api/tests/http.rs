@@ -120,7 +120,8 @@ async fn full_task_lifecycle_with_every_field(backend: Backend) {
         json!(["2030-03-01T14:00:00Z", "2030-04-01T13:00:00Z", "2030-05-01T13:00:00Z"])
     );
     assert_eq!(created["version"], 1);
-    assert!(created["completed_at"].is_null() && created["series_id"].is_null());
+    assert!(created["completed_at"].is_null());
+    assert_eq!(created["series_id"], created["id"], "a recurring task starts its own series");
 
     let got = ada.get(&format!("/tasks/{id}")).await;
     assert_eq!(got.status, 200);
@@ -601,6 +602,14 @@ async fn health_readiness_and_openapi() {
         ("/api/v1/notifications", "get"),
         ("/api/v1/notifications/stream", "get"),
         ("/api/v1/notifications/{id}/read", "post"),
+        ("/api/v1/tasks/bulk-delete", "post"),
+        ("/api/v1/workflows", "get"),
+        ("/api/v1/workflows/{id}", "get"),
+        ("/api/v1/workflows/{id}/history", "get"),
+        ("/api/v1/workflows/{id}/events/{name}", "post"),
+        ("/api/v1/confirmations", "get"),
+        ("/api/v1/confirmations/{id}", "post"),
+        ("/api/v1/notifications/{id}/snooze", "post"),
         ("/api/v1/ops/dead-letters", "get"),
         ("/api/v1/ops/dead-letters/{id}/replay", "post"),
         ("/healthz", "get"),

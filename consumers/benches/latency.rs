@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use errand_consumers::{handlers, Bus, BusConfig, Delivery, Handler, HandlerFuture};
+use errand_consumers::{AuditHandler, Bus, BusConfig, Delivery, Handler, HandlerFuture, NotificationHandler};
 use errand_domain::event::{task_event, topics, Actor, CloudEvent, TaskEventKind};
 use errand_domain::{NewTask, Task};
 use errand_store::{OutboxPosition, Store};
@@ -90,7 +90,8 @@ async fn errand_bus(events: u64, rate: u64) -> Vec<Duration> {
     let dir = tempfile::tempdir().unwrap();
     let (store, user) = fresh_store(dir.path()).await;
     let probe = Arc::new(Probe { latencies: Mutex::new(Vec::new()) });
-    let mut consumers = handlers(&store);
+    let mut consumers: Vec<Arc<dyn Handler>> =
+        vec![Arc::new(AuditHandler::new(store.clone())), Arc::new(NotificationHandler::new(store.clone()))];
     consumers.push(probe.clone());
     let (stop, shutdown) = watch::channel(false);
     let bus = tokio::spawn(Bus::new(store.clone(), consumers, BusConfig::default()).run(shutdown));

@@ -19,6 +19,7 @@ mod dapr;
 mod handler;
 mod notification;
 mod replay;
+mod workflow_trigger;
 
 pub use audit::AuditHandler;
 pub use bus::{Bus, BusConfig};
@@ -26,12 +27,17 @@ pub use dapr::{subscriber_router, DaprConfig, DaprPublisher, DAPR_PUBLISHER};
 pub use handler::{Delivery, Handler, HandlerError, HandlerFuture};
 pub use notification::NotificationHandler;
 pub use replay::{replay, ReplayError};
+pub use workflow_trigger::{WorkflowClients, WorkflowTriggerHandler};
 
 use std::sync::Arc;
 
 use errand_store::Store;
 
 /// The built-in consumers, in delivery order.
-pub fn handlers(store: &Store) -> Vec<Arc<dyn Handler>> {
-    vec![Arc::new(AuditHandler::new(store.clone())), Arc::new(NotificationHandler::new(store.clone()))]
+pub fn handlers(store: &Store, workflows: &WorkflowClients) -> Vec<Arc<dyn Handler>> {
+    vec![
+        Arc::new(AuditHandler::new(store.clone())),
+        Arc::new(NotificationHandler::new(store.clone())),
+        Arc::new(WorkflowTriggerHandler::new(store.clone(), workflows.clone())),
+    ]
 }

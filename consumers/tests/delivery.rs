@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use errand_consumers::{
-    handlers, replay, subscriber_router, Bus, BusConfig, DaprConfig, DaprPublisher, Delivery, Handler, HandlerError,
-    HandlerFuture, ReplayError,
+    replay, subscriber_router, AuditHandler, Bus, BusConfig, DaprConfig, DaprPublisher, Delivery, Handler,
+    HandlerError, HandlerFuture, NotificationHandler, ReplayError,
 };
 use errand_domain::event::{task_event, topics, types, Actor, OutboundEvent, TaskEventKind};
 use errand_domain::{NewTask, Task};
@@ -106,12 +106,12 @@ async fn events_committed_before_start_are_delivered_once(backend: Backend) {
         create_task(&store, &owner, &format!("task {i}")).await;
     }
     store.append_events(&[reminder(&owner, "pay rent")]).await.unwrap();
-    let running = start(Bus::new(store.clone(), handlers(&store), fast()));
+    let running = start(Bus::new(store.clone(), audit_and_notifications(&store), fast()));
     eventually("audit rows", || async { audit_count(&store, &owner).await == 10 }).await;
     eventually("the notification", || async { notification_count(&store, &owner).await == 1 }).await;
     stop(running).await;
     // A restart finds nothing new to do.
-    let running = start(Bus::new(store.clone(), handlers(&store), fast()));
+    let running = start(Bus::new(store.clone(), audit_and_notifications(&store), fast()));
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop(running).await;
     assert_eq!(audit_count(&store, &owner).await, 10);
@@ -130,7 +130,7 @@ async fn events_committed_before_start_are_delivered_once(backend: Backend) {
 async fn live_writes_reach_every_consumer(backend: Backend) {
     let Some((store, _db)) = fresh_store(backend).await else { return };
     let owner = user(&store).await;
-    let running = start(Bus::new(store.clone(), handlers(&store), fast()));
+    let running = start(Bus::new(store.clone(), audit_and_notifications(&store), fast()));
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = std::time::Instant::now();
     create_task(&store, &owner, "live").await;
@@ -217,7 +217,7 @@ async fn redelivery_has_no_second_effect(backend: Backend) {
     let Some((store, _db)) = fresh_store(backend).await else { return };
     let owner = user(&store).await;
     let counting = Flaky::new("counting", 0);
-    let mut consumers = handlers(&store);
+    let mut consumers = audit_and_notifications(&store);
     consumers.push(counting.clone());
     create_task(&store, &owner, "once").await;
     store.append_events(&[reminder(&owner, "once")]).await.unwrap();
@@ -332,7 +332,7 @@ async fn dapr_publisher_delivers_in_order_and_survives_outages(backend: Backend)
 async fn dapr_subscriber_speaks_daprs_protocol(backend: Backend) {
     let Some((store, db)) = fresh_store(backend).await else { return };
     let owner = user(&store).await;
-    let audit: Arc<dyn Handler> = handlers(&store).remove(0);
+    let audit: Arc<dyn Handler> = audit_and_notifications(&store).remove(0);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = subscriber_router(store.clone(), audit, "pubsub");
@@ -411,4 +411,9 @@ async fn break_audit_table(url: &str, backend: Backend) {
             pool.close().await;
         }
     }
+}
+
+/// The consumers that need no workflow sidecar.
+fn audit_and_notifications(store: &Store) -> Vec<Arc<dyn Handler>> {
+    vec![Arc::new(AuditHandler::new(store.clone())), Arc::new(NotificationHandler::new(store.clone()))]
 }

@@ -4,9 +4,19 @@
 //! engine on a loopback port; in the Dapr runtime it is daprd (`DAPR_GRPC_ENDPOINT`).
 //! Only the address differs: the workflow code is the same.
 //!
-//! Public surface: [`register`] (Errand's workflows), [`WorkflowRuntime::start`],
-//! [`WorkflowRuntime::client`], [`WorkflowRuntime::probe`],
-//! [`WorkflowRuntime::shutdown`], and the SDK types re-exported in [`sdk`].
+//! Public surface: [`register`] (Errand's three workflows, their ids, inputs and
+//! events), [`WorkflowRuntime`] (start, client, probe, history, shutdown),
+//! [`connect_client`] (a client without a worker), [`HistoryEntry`], and the SDK types
+//! re-exported in [`sdk`].
+
+mod errand;
+mod history;
+
+pub use errand::{
+    confirmation_instance_id, events, names, recurring_instance_id, register, reminder_instance_id, snooze_instance_id,
+    OccurrenceCompleted, RecurringInput,
+};
+pub use history::HistoryEntry;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,11 +27,6 @@ pub mod sdk {
 }
 
 use sdk::{FetchOptions, Registry, WorkerHandle, WorkflowClient, WorkflowError, WorkflowSchedulingClient};
-
-/// Registers Errand's own orchestrators and activities. The reminder, recurring and
-/// confirm-action workflows are added here as they are built; until then the worker
-/// runs with an empty registry and the runtime serves as the connection to the sidecar.
-pub fn register(_registry: &mut Registry) {}
 
 /// Errors of the workflow runtime.
 #[derive(Debug, thiserror::Error)]
@@ -39,10 +44,21 @@ pub enum RuntimeError {
     Worker(String),
 }
 
+/// A client of the sidecar at `address` without a worker (for processes that start and
+/// signal workflows but must not be handed workflow items, such as a Dapr consumer).
+pub async fn connect_client(address: &str) -> Result<WorkflowSchedulingClient, RuntimeError> {
+    WorkflowClient::new_with_address(address)
+        .await
+        .map(|client| client.scheduling_client())
+        .map_err(|e| RuntimeError::Unreachable { address: address.to_string(), message: e.to_string() })
+}
+
 /// A running worker plus a client for starting and managing instances; cheap to clone.
 #[derive(Clone)]
 pub struct WorkflowRuntime {
     client: WorkflowSchedulingClient,
+    /// The SDK's own client, for what the scheduling client lacks (history).
+    raw: Arc<tokio::sync::Mutex<dapr_durabletask::client::TaskHubGrpcClient>>,
     worker: Arc<Mutex<Option<WorkerHandle>>>,
     address: Arc<str>,
 }
@@ -67,9 +83,13 @@ impl WorkflowRuntime {
             }
         };
         register(connection.registry_mut());
+        let raw = dapr_durabletask::client::TaskHubGrpcClient::new(address)
+            .await
+            .map_err(|e| RuntimeError::Unreachable { address: address.to_string(), message: e.to_string() })?;
         let worker = connection.start_worker().await.map_err(|e| RuntimeError::Worker(e.to_string()))?;
         tracing::info!(%address, "workflow worker started");
         Ok(WorkflowRuntime {
+            raw: Arc::new(tokio::sync::Mutex::new(raw)),
             client: connection.scheduling_client(),
             worker: Arc::new(Mutex::new(Some(worker))),
             address: address.into(),
@@ -96,6 +116,12 @@ impl WorkflowRuntime {
             Ok(Err(e)) => Err(format!("workflow sidecar at {}: {e}", self.address)),
             Err(_) => Err(format!("workflow sidecar at {} did not answer within {timeout:?}", self.address)),
         }
+    }
+
+    /// The committed history of an instance's current execution.
+    pub async fn history(&self, instance_id: &str) -> Result<Vec<HistoryEntry>, WorkflowError> {
+        let events = self.raw.lock().await.get_instance_history(instance_id).await?;
+        Ok(history::entries(&events))
     }
 
     /// Stops the worker after its in-flight items finish (once; later calls do nothing).

@@ -37,7 +37,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
         Err(e) => return Err(ApiError::Unavailable(e.to_string())),
     }
     let runtime = state
-        .workflows
+        .workflow_runtime
         .get()
         .ok_or_else(|| ApiError::Unavailable("the workflow sidecar has not been reached yet".into()))?;
     runtime.probe(std::time::Duration::from_secs(2)).await.map_err(ApiError::Unavailable)?;

@@ -8,6 +8,7 @@ mod notifications;
 mod openapi;
 mod ops;
 mod tasks;
+mod workflows;
 
 use std::time::Duration;
 
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::router())
         .merge(notifications::router())
         .merge(ops::router())
+        .merge(workflows::router())
         .merge(openapi::router());
     Router::new()
         .nest("/api/v1", api)

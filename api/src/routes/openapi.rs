@@ -19,7 +19,11 @@ pub fn router() -> Router<AppState> {
         super::tasks::update_task, super::tasks::delete_task, super::tasks::complete_task, super::tasks::reopen_task,
         super::audit::audit_trail,
         super::notifications::list_notifications, super::notifications::mark_read, super::notifications::stream_notifications,
+        super::tasks::bulk_delete,
         super::ops::list_dead_letters, super::ops::replay_dead_letter,
+        super::workflows::list_workflows, super::workflows::get_workflow, super::workflows::workflow_history,
+        super::workflows::raise_event, super::workflows::list_confirmations, super::workflows::decide,
+        super::workflows::snooze,
         super::health::healthz, super::health::readyz, super::health::metrics,
     ),
     components(schemas(
@@ -27,9 +31,13 @@ pub fn router() -> Router<AppState> {
         errand_domain::TaskView, errand_domain::NewTask, errand_domain::TaskPatch,
         errand_domain::Priority, errand_domain::Status, errand_domain::Reminder, errand_domain::ReminderInput,
         errand_domain::RecurrenceInput, errand_domain::RecurrenceView, errand_domain::UserProfile, errand_domain::Role,
+        super::tasks::BulkDelete, crate::workflows::ConfirmationView, crate::workflows::WorkflowView,
+        super::workflows::WorkflowList, super::workflows::HistoryView, super::workflows::DecisionBody,
+        super::workflows::SnoozeBody,
     )),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "tasks"), (name = "events"), (name = "operations")),
+    tags((name = "auth"), (name = "tasks"), (name = "events"), (name = "workflows"), (name = "confirmations"),
+        (name = "notifications"), (name = "operations")),
 )]
 pub struct ApiDoc;
 

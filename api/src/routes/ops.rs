@@ -102,7 +102,7 @@ pub async fn replay_dead_letter(
     Path(id): Path<String>,
 ) -> Result<axum::Json<DeadLetterView>, ApiError> {
     require_admin(&user)?;
-    let handlers = errand_consumers::handlers(&state.store);
+    let handlers = errand_consumers::handlers(&state.store, &state.workflow_clients);
     match errand_consumers::replay(&state.store, &handlers, &id).await {
         Ok(letter) => Ok(axum::Json(letter.into())),
         Err(ReplayError::NotFound(_)) => Err(ApiError::NotFound("dead letter")),

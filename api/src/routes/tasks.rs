@@ -3,7 +3,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use errand_domain::event::Actor;
 use errand_domain::{normalize_tags, parse_due, NewTask, Priority, Status, Task, TaskPatch, TaskView};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -11,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AuthUser, Json, JsonWithBytes, Query};
+use crate::extract::{AuthUser, Caller, Json, JsonWithBytes, Query};
 use crate::tasks::now;
 use errand_search::{Filter, SearchRequest, Sort};
 use errand_store::UserRecord;
@@ -22,6 +21,70 @@ pub fn router() -> Router<AppState> {
         .route("/tasks/{id}", get(get_task).patch(update_task).delete(delete_task))
         .route("/tasks/{id}/complete", post(complete_task))
         .route("/tasks/{id}/reopen", post(reopen_task))
+        .route("/tasks/bulk-delete", post(bulk_delete))
+}
+
+/// What `POST /tasks/bulk-delete` deletes: given tasks, or every done one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkDelete {
+    /// Task ids (1 to 1000).
+    #[serde(default)]
+    pub ids: Option<Vec<String>>,
+    /// `done`: every completed task, as of the approval.
+    #[serde(default)]
+    pub filter: Option<String>,
+}
+
+/// Ask to delete several tasks: nothing is deleted until the returned confirmation is
+/// approved (`POST /confirmations/{id}`); it expires unanswered.
+#[utoipa::path(post, path = "/api/v1/tasks/bulk-delete", tag = "tasks", security(("bearer" = [])),
+    request_body = BulkDelete,
+    responses((status = 202, body = crate::workflows::ConfirmationView), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn bulk_delete(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Json(body): Json<BulkDelete>,
+) -> Result<(StatusCode, axum::Json<crate::workflows::ConfirmationView>), ApiError> {
+    let invalid = |message: &str| ApiError::Unprocessable {
+        code: "validation_failed",
+        message: message.into(),
+        details: serde_json::json!({ "field": "ids" }),
+    };
+    let (action, summary) = match (body.ids, body.filter.as_deref()) {
+        (Some(ids), None) => {
+            if ids.is_empty() || ids.len() > 1000 {
+                return Err(invalid("give 1 to 1000 task ids"));
+            }
+            let mut titles = Vec::new();
+            for id in &ids {
+                // Another user's task is simply not found.
+                titles.push(state.tasks.get(&user, id).await?.title);
+            }
+            let summary = match titles.as_slice() {
+                [one] => format!("Delete the task \"{one}\"."),
+                many => format!("Delete {} tasks: {}.", many.len(), quoted(many)),
+            };
+            (errand_activities::ConfirmAction::DeleteTasks { ids }, summary)
+        }
+        (None, Some("done")) => {
+            let count = state.store.done_task_ids(&user.profile.id).await?.len();
+            (errand_activities::ConfirmAction::ClearCompleted, format!("Delete all {count} completed tasks."))
+        }
+        _ => return Err(invalid("give either ids or \"filter\": \"done\"")),
+    };
+    let confirmation = state.workflows.request_confirmation(&user, action, summary).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(confirmation)))
+}
+
+/// `"a", "b", "c" and 4 more`.
+fn quoted(titles: &[String]) -> String {
+    let shown: Vec<String> = titles.iter().take(3).map(|t| format!("\"{t}\"")).collect();
+    match titles.len() {
+        n if n > 3 => format!("{} and {} more", shown.join(", "), n - 3),
+        _ => shown.join(", "),
+    }
 }
 
 /// A page of tasks.
@@ -203,17 +266,17 @@ fn request_hash(body: &[u8]) -> String {
     ))]
 pub async fn create_task(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    Caller { user, actor }: Caller,
     headers: HeaderMap,
     JsonWithBytes(input, body): JsonWithBytes<NewTask>,
 ) -> Result<Response, ApiError> {
     let Some(key) = idempotency_key(&headers)? else {
-        let task = state.tasks.create(&user, &input, &Actor::User).await?;
+        let task = state.tasks.create(&user, &input, &actor).await?;
         let mut response = task_response(StatusCode::CREATED, &task, &user);
         set_location(&mut response, &task.id);
         return Ok(response);
     };
-    let stored = state.tasks.create_idempotent(&user, &input, &Actor::User, &key, &request_hash(&body)).await?;
+    let stored = state.tasks.create_idempotent(&user, &input, &actor, &key, &request_hash(&body)).await?;
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::CREATED);
     let mut response = (status, [(header::CONTENT_TYPE, "application/json")], stored.body.clone()).into_response();
     if let Ok(view) = serde_json::from_str::<TaskView>(&stored.body) {
@@ -281,7 +344,7 @@ pub async fn get_task(
     ))]
 pub async fn update_task(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    Caller { user, actor }: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     Json(patch): Json<TaskPatch>,
@@ -296,22 +359,32 @@ pub async fn update_task(
         }
         (body, header) => body.or(header),
     };
-    let task = state.tasks.update(&user, &id, &patch, expected, &Actor::User).await?;
+    let task = state.tasks.update(&user, &id, &patch, expected, &actor).await?;
     Ok(task_response(StatusCode::OK, &task, &user))
 }
 
-/// Delete a task (`If-Match` optional).
+/// `DELETE /tasks/{id}` options.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteOptions {
+    /// `true`: the task's recurring series ends too (no further occurrences).
+    #[serde(default)]
+    pub series: bool,
+}
+
+/// Delete a task (`If-Match` optional); with `?series=true` its recurring series ends too.
 #[utoipa::path(delete, path = "/api/v1/tasks/{id}", tag = "tasks", security(("bearer" = [])),
-    params(("id" = String, Path, description = "task id"), ("If-Match" = Option<String>, Header, description = "expected version")),
+    params(("id" = String, Path, description = "task id"), ("If-Match" = Option<String>, Header, description = "expected version"), DeleteOptions),
     responses((status = 204, description = "deleted"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)))]
 pub async fn delete_task(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    Caller { user, actor }: Caller,
     Path(id): Path<String>,
+    Query(series): Query<DeleteOptions>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    state.tasks.delete(&user, &id, if_match(&headers)?, &Actor::User).await?;
+    state.tasks.delete(&user, &id, if_match(&headers)?, series.series, &actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -321,10 +394,10 @@ pub async fn delete_task(
     responses((status = 200, body = TaskView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn complete_task(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    Caller { user, actor }: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let task = state.tasks.complete(&user, &id, &Actor::User).await?;
+    let task = state.tasks.complete(&user, &id, &actor).await?;
     Ok(task_response(StatusCode::OK, &task, &user))
 }
 
@@ -334,9 +407,9 @@ pub async fn complete_task(
     responses((status = 200, body = TaskView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn reopen_task(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    Caller { user, actor }: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let task = state.tasks.reopen(&user, &id, &Actor::User).await?;
+    let task = state.tasks.reopen(&user, &id, &actor).await?;
     Ok(task_response(StatusCode::OK, &task, &user))
 }

@@ -1,0 +1,371 @@
+//! The API's side of workflows: confirmations of destructive actions, snoozes, and
+//! the user-scoped workflow status views. Instances run on the sidecar (the embedded
+//! engine or daprd) through the SDK client; the store says whose each one is.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use errand_activities::{ConfirmAction, ConfirmInput, ReminderInput};
+use errand_domain::Status;
+use errand_store::{ConfirmationRecord, Decision, Store, UserRecord, WorkflowRecord};
+use errand_workflows::sdk::{
+    EventOptions, FetchOptions, RuntimeStatus, ScheduleOptions, WorkflowError, WorkflowMetadata,
+};
+use errand_workflows::{confirmation_instance_id, events, names, snooze_instance_id, HistoryEntry, WorkflowRuntime};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::sync::OnceCell;
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::tasks::{now, TaskService};
+
+/// How long a decision is awaited after it is recorded, before answering anyway.
+const SETTLE_WAIT: Duration = Duration::from_secs(15);
+
+/// Workflow operations for the HTTP API; cheap to clone.
+#[derive(Clone)]
+pub struct WorkflowService {
+    store: Store,
+    tasks: TaskService,
+    runtime: Arc<OnceCell<WorkflowRuntime>>,
+    confirmation_timeout: Duration,
+}
+
+/// A confirmation as the API returns it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfirmationView {
+    /// Confirmation id.
+    pub id: String,
+    /// `pending`, `approved`, `rejected` or `expired`.
+    pub status: String,
+    /// What approval does, e.g. `{"kind":"delete_tasks","ids":[...]}`.
+    pub action: Value,
+    /// A sentence saying what will be done.
+    pub summary: String,
+    /// When it was requested.
+    pub created_at: DateTime<Utc>,
+    /// When it expires unanswered.
+    pub expires_at: DateTime<Utc>,
+    /// What the action did, once settled.
+    pub result: Option<Value>,
+}
+
+impl From<ConfirmationRecord> for ConfirmationView {
+    fn from(c: ConfirmationRecord) -> Self {
+        ConfirmationView {
+            id: c.id,
+            status: c.status,
+            action: c.action,
+            summary: c.summary,
+            created_at: c.created_at,
+            expires_at: c.expires_at,
+            result: c.result,
+        }
+    }
+}
+
+/// A workflow as the API returns it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowView {
+    /// Instance id.
+    pub id: String,
+    /// `reminder`, `recurring` or `confirmation`.
+    pub kind: String,
+    /// `pending`, `running`, `suspended`, `completed`, `failed` or `terminated`.
+    pub status: String,
+    /// The task it concerns.
+    pub task_id: Option<String>,
+    /// When it was started.
+    pub created_at: DateTime<Utc>,
+    /// Its last change.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Its input (JSON).
+    pub input: Option<Value>,
+    /// Its output (JSON), once completed.
+    pub output: Option<Value>,
+    /// What it is doing, in words.
+    pub custom_status: Option<Value>,
+    /// Why it failed.
+    pub failure: Option<Value>,
+}
+
+fn status_name(status: RuntimeStatus) -> &'static str {
+    match status {
+        RuntimeStatus::Pending => "pending",
+        RuntimeStatus::Running | RuntimeStatus::ContinuedAsNew | RuntimeStatus::Stalled => "running",
+        RuntimeStatus::Suspended => "suspended",
+        RuntimeStatus::Completed => "completed",
+        RuntimeStatus::Failed => "failed",
+        RuntimeStatus::Terminated | RuntimeStatus::Canceled => "terminated",
+    }
+}
+
+fn json_of(text: &Option<String>) -> Option<Value> {
+    text.as_ref().map(|t| serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.clone())))
+}
+
+/// The public kind of an instance (snoozes are reminders, confirm-action runs are confirmations).
+fn kind_name(kind: &str) -> &str {
+    match kind {
+        names::CONFIRM_ACTION => "confirmation",
+        other => other,
+    }
+}
+
+impl WorkflowService {
+    /// Workflows through `runtime` (once connected), confirmations waiting `confirmation_timeout`.
+    pub fn new(
+        store: Store,
+        tasks: TaskService,
+        runtime: Arc<OnceCell<WorkflowRuntime>>,
+        confirmation_timeout: Duration,
+    ) -> WorkflowService {
+        WorkflowService { store, tasks, runtime, confirmation_timeout }
+    }
+
+    fn runtime(&self) -> Result<&WorkflowRuntime, ApiError> {
+        self.runtime.get().ok_or_else(|| ApiError::Unavailable("the workflow sidecar is not connected yet".into()))
+    }
+
+    /// Starts `name` as `instance` for `user` (recorded first, so it is always theirs).
+    async fn start(
+        &self,
+        user: &UserRecord,
+        instance: &str,
+        name: &str,
+        task_id: Option<String>,
+        input: &impl Serialize,
+    ) -> Result<(), ApiError> {
+        let runtime = self.runtime()?;
+        let record = WorkflowRecord {
+            instance_id: instance.to_string(),
+            user_id: user.profile.id.clone(),
+            kind: name.to_string(),
+            task_id,
+            created_at: now(),
+        };
+        self.store.record_workflow(&record).await?;
+        let options = ScheduleOptions::new()
+            .with_instance_id(instance)
+            .with_input(input)
+            .with_start_time(std::time::SystemTime::now());
+        match runtime.client().schedule_workflow(name, options).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.to_string().contains("already exists") => Ok(()),
+            Err(e) => Err(ApiError::Unavailable(format!("starting {instance}: {e}"))),
+        }
+    }
+
+    /// Asks the user to confirm `action`: stores a pending confirmation and starts its
+    /// confirm-action workflow, which acts only on approval.
+    pub async fn request_confirmation(
+        &self,
+        user: &UserRecord,
+        action: ConfirmAction,
+        summary: String,
+    ) -> Result<ConfirmationView, ApiError> {
+        self.runtime()?;
+        let created_at = now();
+        let timeout = chrono::Duration::from_std(self.confirmation_timeout).unwrap_or(chrono::Duration::minutes(10));
+        let record = ConfirmationRecord {
+            id: errand_domain::new_id(),
+            user_id: user.profile.id.clone(),
+            status: "pending".into(),
+            decision: None,
+            action: serde_json::to_value(&action).map_err(|e| ApiError::Internal(e.to_string()))?,
+            summary: summary.clone(),
+            created_at,
+            expires_at: created_at + timeout,
+            decided_at: None,
+            result: None,
+        };
+        self.store.insert_confirmation(&record).await?;
+        let input = ConfirmInput {
+            confirmation_id: record.id.clone(),
+            user_id: user.profile.id.clone(),
+            action,
+            summary,
+            timeout_secs: self.confirmation_timeout.as_secs().max(1),
+        };
+        self.start(user, &confirmation_instance_id(&record.id), names::CONFIRM_ACTION, None, &input).await?;
+        Ok(record.into())
+    }
+
+    /// A user's confirmations, newest first.
+    pub async fn confirmations(
+        &self,
+        user: &UserRecord,
+        status: Option<&str>,
+    ) -> Result<Vec<ConfirmationView>, ApiError> {
+        let records = self.store.confirmations(&user.profile.id, status, 200).await?;
+        Ok(records.into_iter().map(Into::into).collect())
+    }
+
+    /// Records a person's decision and returns the outcome once the workflow has acted
+    /// on it (or the pending confirmation, if that takes longer than a few seconds).
+    pub async fn decide(&self, user: &UserRecord, id: &str, approve: bool) -> Result<ConfirmationView, ApiError> {
+        let runtime = self.runtime()?;
+        let decision = if approve { "approve" } else { "reject" };
+        match self.store.decide_confirmation(&user.profile.id, id, decision, now()).await? {
+            Decision::NotFound => return Err(ApiError::NotFound("confirmation")),
+            Decision::AlreadySettled(c) => {
+                let message = match c.decision {
+                    Some(d) => format!("this confirmation was already decided ({d})"),
+                    None => format!("this confirmation is {}", c.status),
+                };
+                return Err(ApiError::Conflict { code: "already_decided", message });
+            }
+            Decision::Recorded(_) => {}
+        }
+        let options = EventOptions::new().with_payload(json!({ "decision": decision }));
+        runtime
+            .client()
+            .raise_event(&confirmation_instance_id(id), events::DECISION, options)
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("delivering the decision: {e}")))?;
+        let deadline = tokio::time::Instant::now() + SETTLE_WAIT;
+        loop {
+            let current =
+                self.store.confirmation(&user.profile.id, id).await?.ok_or(ApiError::NotFound("confirmation"))?;
+            if current.status != "pending" || tokio::time::Instant::now() >= deadline {
+                return Ok(current.into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Reminds the user of a notification's task again in `minutes`.
+    pub async fn snooze(
+        &self,
+        user: &UserRecord,
+        notification_id: &str,
+        minutes: u32,
+    ) -> Result<WorkflowView, ApiError> {
+        let notification = self
+            .store
+            .notification(&user.profile.id, notification_id)
+            .await?
+            .ok_or(ApiError::NotFound("notification"))?;
+        let task_id = notification.task_id.ok_or_else(|| ApiError::Unprocessable {
+            code: "validation_failed",
+            message: "only a notification about a task can be snoozed".into(),
+            details: json!({ "field": "id" }),
+        })?;
+        let task = self.tasks.get(user, &task_id).await?;
+        if task.status == Status::Done {
+            return Err(ApiError::Conflict { code: "task_done", message: "the task is already done".into() });
+        }
+        let at = now() + chrono::Duration::minutes(i64::from(minutes));
+        let instance = snooze_instance_id(notification_id, at);
+        let input = ReminderInput { user_id: user.profile.id.clone(), task_id: task_id.clone(), reminder_id: None, at };
+        self.start(user, &instance, names::REMINDER, Some(task_id), &input).await?;
+        self.workflow(user, &instance).await
+    }
+
+    async fn view(&self, record: WorkflowRecord) -> Result<WorkflowView, ApiError> {
+        let mut client = self.runtime()?.client();
+        let state = match client
+            .fetch_workflow_metadata(&record.instance_id, FetchOptions::new().with_fetch_payloads(true))
+            .await
+        {
+            Ok(state) => Some(state),
+            Err(WorkflowError::InstanceNotFound { .. }) => None,
+            Err(e) => return Err(ApiError::Unavailable(format!("reading {}: {e}", record.instance_id))),
+        };
+        Ok(view_of(record, state))
+    }
+
+    /// One of the user's workflows; another user's is not found.
+    pub async fn workflow(&self, user: &UserRecord, id: &str) -> Result<WorkflowView, ApiError> {
+        let record = self.store.workflow_of_user(&user.profile.id, id).await?.ok_or(ApiError::NotFound("workflow"))?;
+        self.view(record).await
+    }
+
+    /// A page of the user's workflows, newest first, with the cursor of the next page.
+    pub async fn workflows(
+        &self,
+        user: &UserRecord,
+        kind: Option<&str>,
+        status: Option<&str>,
+        task_id: Option<&str>,
+        cursor: Option<(DateTime<Utc>, String)>,
+        limit: usize,
+    ) -> Result<(Vec<WorkflowView>, Option<(DateTime<Utc>, String)>), ApiError> {
+        let stored_kind = kind.map(|k| if k == "confirmation" { names::CONFIRM_ACTION } else { k });
+        let mut items = Vec::new();
+        let mut before = cursor;
+        // Status lives on the sidecar: read pages until enough match.
+        loop {
+            let page =
+                self.store.workflows_of_user(&user.profile.id, stored_kind, task_id, before.clone(), 100).await?;
+            let exhausted = page.len() < 100;
+            for record in page {
+                before = Some((record.created_at, record.instance_id.clone()));
+                let view = self.view(record).await?;
+                if status.is_none_or(|s| s == view.status) {
+                    items.push(view);
+                    if items.len() == limit {
+                        return Ok((items, before));
+                    }
+                }
+            }
+            if exhausted {
+                return Ok((items, None));
+            }
+        }
+    }
+
+    /// The history of one of the user's workflows.
+    pub async fn history(&self, user: &UserRecord, id: &str) -> Result<Vec<HistoryEntry>, ApiError> {
+        self.store.workflow_of_user(&user.profile.id, id).await?.ok_or(ApiError::NotFound("workflow"))?;
+        self.runtime()?.history(id).await.map_err(|e| match e.to_string() {
+            // Purged after its retention period.
+            text if text.contains("NotFound") => ApiError::NotFound("workflow"),
+            text => ApiError::Unavailable(text),
+        })
+    }
+
+    /// Raises event `name` with `payload` on one of the user's workflows.
+    pub async fn raise(&self, user: &UserRecord, id: &str, name: &str, payload: Value) -> Result<(), ApiError> {
+        self.store.workflow_of_user(&user.profile.id, id).await?.ok_or(ApiError::NotFound("workflow"))?;
+        self.runtime()?
+            .client()
+            .raise_event(id, name, EventOptions::new().with_payload(payload))
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("raising {name}: {e}")))
+    }
+}
+
+fn view_of(record: WorkflowRecord, state: Option<WorkflowMetadata>) -> WorkflowView {
+    let kind = kind_name(&record.kind).to_string();
+    match state {
+        None => WorkflowView {
+            id: record.instance_id,
+            kind,
+            // Just recorded and not started yet, or purged after its retention period.
+            status: if Utc::now() - record.created_at < chrono::Duration::minutes(1) { "pending" } else { "completed" }
+                .into(),
+            task_id: record.task_id,
+            created_at: record.created_at,
+            updated_at: None,
+            input: None,
+            output: None,
+            custom_status: None,
+            failure: None,
+        },
+        Some(state) => WorkflowView {
+            id: record.instance_id,
+            kind,
+            status: status_name(state.runtime_status).into(),
+            task_id: record.task_id,
+            created_at: record.created_at,
+            updated_at: state.last_updated_at,
+            input: json_of(&state.serialized_input),
+            output: json_of(&state.serialized_output),
+            custom_status: json_of(&state.serialized_custom_status),
+            failure: state.failure_details.map(|f| json!({ "type": f.error_type, "message": f.message })),
+        },
+    }
+}

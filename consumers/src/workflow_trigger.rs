@@ -1,0 +1,187 @@
+//! The workflow trigger: turns `todo.events` into workflow starts, terminations and
+//! signals, so that a crash between a task write and a workflow start loses nothing
+//! (the event waits in the outbox until this handler has applied it).
+//!
+//! - Reminders: each open task's reminders are one `reminder` instance each, keyed by
+//!   task, reminder and time. A write that moves, removes or adds reminders, or
+//!   completes or deletes the task, terminates the instances that no longer match and
+//!   starts the missing ones.
+//! - Recurrence: a recurring task's series has one `recurring` instance; completing an
+//!   occurrence raises `occurrence_completed` on it; deleting a task with
+//!   `?series=true` terminates it.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use errand_domain::event::{topics, TaskEventData};
+use errand_domain::{Status, Task};
+use errand_store::{Store, WorkflowRecord};
+use errand_workflows::sdk::{EventOptions, ScheduleOptions, WorkflowSchedulingClient};
+use errand_workflows::{names, recurring_instance_id, reminder_instance_id, OccurrenceCompleted, RecurringInput};
+use tokio::sync::OnceCell;
+
+use crate::{Delivery, Handler, HandlerError, HandlerFuture};
+
+/// Where the trigger finds its workflow client (set once the sidecar is reached).
+pub type WorkflowClients = Arc<OnceCell<WorkflowSchedulingClient>>;
+
+/// Reminders older than this when seen are not started (they fired or were missed
+/// long ago); younger ones still fire, late.
+const REMINDER_GRACE: chrono::Duration = chrono::Duration::hours(24);
+
+/// The workflow-trigger consumer of `todo.events`.
+pub struct WorkflowTriggerHandler {
+    store: Store,
+    clients: WorkflowClients,
+}
+
+impl WorkflowTriggerHandler {
+    /// A trigger recording instances in `store` and driving them through `clients`.
+    pub fn new(store: Store, clients: WorkflowClients) -> Self {
+        WorkflowTriggerHandler { store, clients }
+    }
+
+    fn client(&self) -> Result<WorkflowSchedulingClient, HandlerError> {
+        self.clients
+            .get()
+            .cloned()
+            .ok_or_else(|| HandlerError::Retry("the workflow sidecar is not connected yet".into()))
+    }
+
+    async fn apply(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+        let event = &delivery.event;
+        let data: TaskEventData = serde_json::from_value(event.data.clone())
+            .map_err(|e| HandlerError::Reject(format!("event {} is not a task event: {e}", event.id)))?;
+        let task = &data.task;
+        let deleted = event.event_type == "task.deleted";
+        self.sync_reminders(task, deleted, event.time).await?;
+        if let (Some(_), Some(series)) = (&task.recurrence, &task.series_id) {
+            match event.event_type.as_str() {
+                "task.created" | "task.reopened" if task.status == Status::Open => {
+                    self.ensure_series(task, series, event.time).await?
+                }
+                "task.completed" => {
+                    self.ensure_series(task, series, event.time).await?;
+                    let completed_at = task.completed_at.unwrap_or(event.time);
+                    let done = OccurrenceCompleted { task_id: task.id.clone(), completed_at };
+                    let options = EventOptions::new().with_payload(&done);
+                    let instance = recurring_instance_id(series);
+                    ignore_gone(
+                        self.client()?
+                            .raise_event(&instance, errand_workflows::events::OCCURRENCE_COMPLETED, options)
+                            .await,
+                    )?;
+                }
+                "task.deleted" if event.data["series"] == true => {
+                    let instance = recurring_instance_id(series);
+                    ignore_gone(self.client()?.terminate_workflow(&instance).await)?;
+                    self.store.end_workflow(&instance).await?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the live reminder instances of `task` exactly those its reminders call for.
+    async fn sync_reminders(&self, task: &Task, deleted: bool, now: DateTime<Utc>) -> Result<(), HandlerError> {
+        let wanted: Vec<(String, &errand_domain::Reminder)> = if deleted || task.status == Status::Done {
+            Vec::new()
+        } else {
+            task.reminders
+                .iter()
+                .filter(|r| r.at > now - REMINDER_GRACE)
+                .map(|r| (reminder_instance_id(&task.id, &r.id, r.at), r))
+                .collect()
+        };
+        let live = self.store.live_workflows_of_task(&task.id, names::REMINDER).await?;
+        for instance in live.iter().filter(|id| !wanted.iter().any(|(w, _)| w == *id)) {
+            ignore_gone(self.client()?.terminate_workflow(instance).await)?;
+            self.store.end_workflow(instance).await?;
+        }
+        for (instance, reminder) in wanted.iter().filter(|(w, _)| !live.contains(w)) {
+            let input = errand_activities::ReminderInput {
+                user_id: task.user_id.clone(),
+                task_id: task.id.clone(),
+                reminder_id: Some(reminder.id.clone()),
+                at: reminder.at,
+            };
+            self.start(instance, names::REMINDER, &input, task, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts the series' recurring instance unless it runs already.
+    async fn ensure_series(&self, task: &Task, series: &str, now: DateTime<Utc>) -> Result<(), HandlerError> {
+        let instance = recurring_instance_id(series);
+        if !self.store.live_workflows_of_task(series, names::RECURRING).await?.is_empty() {
+            return Ok(());
+        }
+        let input = RecurringInput {
+            user_id: task.user_id.clone(),
+            series_id: series.to_string(),
+            task_id: task.id.clone(),
+            created: 1,
+        };
+        let record = Task { id: series.to_string(), ..task.clone() };
+        self.start(&instance, names::RECURRING, &input, &record, now).await
+    }
+
+    /// Records and starts an instance; one that exists already counts as started.
+    async fn start(
+        &self,
+        instance: &str,
+        name: &str,
+        input: &impl serde::Serialize,
+        task: &Task,
+        now: DateTime<Utc>,
+    ) -> Result<(), HandlerError> {
+        let record = WorkflowRecord {
+            instance_id: instance.to_string(),
+            user_id: task.user_id.clone(),
+            kind: name.to_string(),
+            task_id: Some(task.id.clone()),
+            created_at: now,
+        };
+        self.store.record_workflow(&record).await?;
+        // A start time makes the call return at once instead of waiting for the first turn.
+        let options = ScheduleOptions::new()
+            .with_instance_id(instance)
+            .with_input(input)
+            .with_start_time(std::time::SystemTime::from(now));
+        match self.client()?.schedule_workflow(name, options).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.to_string().contains("already exists") => Ok(()),
+            Err(e) => Err(HandlerError::Retry(format!("starting {instance}: {e}"))),
+        }
+    }
+}
+
+/// An instance that is gone or finished needs no signal or termination.
+fn ignore_gone(result: errand_workflows::sdk::Result<()>) -> Result<(), HandlerError> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let text = e.to_string();
+            if text.contains("no such instance") || text.contains("NotFound") || text.contains("not found") {
+                Ok(())
+            } else {
+                Err(HandlerError::Retry(text))
+            }
+        }
+    }
+}
+
+impl Handler for WorkflowTriggerHandler {
+    fn name(&self) -> &'static str {
+        "workflow-trigger"
+    }
+
+    fn topics(&self) -> &'static [&'static str] {
+        &[topics::TODO]
+    }
+
+    fn handle<'a>(&'a self, delivery: &'a Delivery) -> HandlerFuture<'a> {
+        Box::pin(self.apply(delivery))
+    }
+}

@@ -1,0 +1,224 @@
+//! Errand's three workflows (DESIGN §5) and their deterministic instance ids:
+//! - `reminder`: a durable timer to the reminder's time, then `fire_reminder`
+//!   (re-checks the task, publishes `reminder.fired`).
+//! - `recurring`: one instance per series; waits for the current occurrence's
+//!   completion, creates the next occurrence once (`create_next_occurrence`) and
+//!   continues as new with it, until the series ends.
+//! - `confirm_action`: publishes `confirmation.requested`, waits for the `decision`
+//!   event or the timeout, and only on `approve` performs the action.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use errand_activities::{
+    create_next_occurrence, fire_reminder, perform_action, request_confirmation, settle_confirmation, ConfirmInput,
+    NextOccurrence, NextOccurrenceInput, ReminderInput, ReminderOutcome,
+};
+use errand_domain::{TaskApi, TaskApiError};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::sdk::{
+    ActivityContext, ActivityOptions, Registry, RegistryExt, RetryPolicy, WorkflowContext, WorkflowContextExt,
+    WorkflowError,
+};
+
+/// Workflow names.
+pub mod names {
+    /// The reminder workflow.
+    pub const REMINDER: &str = "reminder";
+    /// The recurring-series workflow.
+    pub const RECURRING: &str = "recurring";
+    /// The confirm-action workflow.
+    pub const CONFIRM_ACTION: &str = "confirm_action";
+}
+
+/// External events the workflows wait for.
+pub mod events {
+    /// Raised on `recurring:<series>` when an occurrence is completed ([`super::OccurrenceCompleted`]).
+    pub const OCCURRENCE_COMPLETED: &str = "occurrence_completed";
+    /// Raised on `confirmation:<id>` with `{"decision": "approve"|"reject"}`.
+    pub const DECISION: &str = "decision";
+}
+
+/// `reminder:<task>:<reminder>:<at in ms>`: a moved reminder is a new instance.
+pub fn reminder_instance_id(task_id: &str, reminder_id: &str, at: DateTime<Utc>) -> String {
+    format!("reminder:{task_id}:{reminder_id}:{}", at.timestamp_millis())
+}
+
+/// `snooze:<notification>:<at in ms>`.
+pub fn snooze_instance_id(notification_id: &str, at: DateTime<Utc>) -> String {
+    format!("snooze:{notification_id}:{}", at.timestamp_millis())
+}
+
+/// `recurring:<series>`: one instance per series.
+pub fn recurring_instance_id(series_id: &str) -> String {
+    format!("recurring:{series_id}")
+}
+
+/// `confirmation:<confirmation id>`.
+pub fn confirmation_instance_id(confirmation_id: &str) -> String {
+    format!("confirmation:{confirmation_id}")
+}
+
+/// The recurring workflow's input: the series and its current occurrence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecurringInput {
+    /// Owner.
+    pub user_id: String,
+    /// The series.
+    pub series_id: String,
+    /// The occurrence whose completion is awaited.
+    pub task_id: String,
+    /// Occurrences so far (the first task is 1).
+    pub created: u32,
+}
+
+/// The payload of [`events::OCCURRENCE_COMPLETED`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OccurrenceCompleted {
+    /// The occurrence.
+    pub task_id: String,
+    /// When it was completed.
+    pub completed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SettleInput {
+    confirm: ConfirmInput,
+    status: String,
+    result: Value,
+}
+
+/// Activities retry with backoff while the task API is unavailable; a refusal is final.
+fn retried() -> RetryPolicy {
+    RetryPolicy::new(6, Duration::from_millis(500))
+        .with_backoff_coefficient(2.0)
+        .with_max_retry_interval(Duration::from_secs(30))
+        .with_handle(|failure| !failure.message.contains("refused:"))
+}
+
+fn output(value: impl Serialize) -> crate::sdk::Result<Option<String>> {
+    Ok(Some(serde_json::to_string(&value)?))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(input: Option<String>) -> crate::sdk::Result<T> {
+    Ok(serde_json::from_str(input.as_deref().unwrap_or("null"))?)
+}
+
+fn failed(e: TaskApiError) -> WorkflowError {
+    WorkflowError::Other(e.to_string())
+}
+
+/// Registers the three workflows and their activities, which reach tasks through `api`.
+pub fn register(registry: &mut Registry, api: Arc<dyn TaskApi>) {
+    registry.add_workflow(names::REMINDER, reminder);
+    registry.add_workflow(names::RECURRING, recurring);
+    registry.add_workflow(names::CONFIRM_ACTION, confirm_action);
+
+    let reminders = api.clone();
+    registry.add_activity("fire_reminder", move |ctx: ActivityContext, input| {
+        let api = reminders.clone();
+        async move {
+            let input: ReminderInput = parse(input)?;
+            output(fire_reminder(api.as_ref(), ctx.orchestration_id(), &input).await.map_err(failed)?)
+        }
+    });
+    let occurrences = api.clone();
+    registry.add_activity("create_next_occurrence", move |ctx: ActivityContext, input| {
+        let api = occurrences.clone();
+        async move {
+            let input: NextOccurrenceInput = parse(input)?;
+            output(create_next_occurrence(api.as_ref(), ctx.orchestration_id(), &input).await.map_err(failed)?)
+        }
+    });
+    let requests = api.clone();
+    registry.add_activity("request_confirmation", move |ctx: ActivityContext, input| {
+        let api = requests.clone();
+        async move {
+            let input: ConfirmInput = parse(input)?;
+            request_confirmation(api.as_ref(), ctx.orchestration_id(), &input).await.map_err(failed)?;
+            output(())
+        }
+    });
+    let actions = api.clone();
+    registry.add_activity("perform_action", move |ctx: ActivityContext, input| {
+        let api = actions.clone();
+        async move {
+            let input: ConfirmInput = parse(input)?;
+            output(perform_action(api.as_ref(), ctx.orchestration_id(), &input).await.map_err(failed)?)
+        }
+    });
+    registry.add_activity("settle_confirmation", move |ctx: ActivityContext, input| {
+        let api = api.clone();
+        async move {
+            let input: SettleInput = parse(input)?;
+            settle_confirmation(api.as_ref(), ctx.orchestration_id(), &input.confirm, &input.status, &input.result)
+                .await
+                .map_err(failed)?;
+            output(())
+        }
+    });
+}
+
+async fn reminder(ctx: WorkflowContext) -> crate::sdk::Result<Option<String>> {
+    let input: ReminderInput = ctx.get_input_typed()?;
+    let now = ctx.current_utc_datetime();
+    if input.at > now {
+        ctx.create_timer((input.at - now).to_std().unwrap_or_default()).await?;
+    }
+    ctx.set_custom_status("due");
+    let options = ActivityOptions::new().with_input(&input).with_retry_policy(retried());
+    let outcome: ReminderOutcome = ctx.call_activity_with_options_typed("fire_reminder", options).await?;
+    output(outcome)
+}
+
+async fn recurring(ctx: WorkflowContext) -> crate::sdk::Result<Option<String>> {
+    let input: RecurringInput = ctx.get_input_typed()?;
+    ctx.set_custom_status(format!("waiting for occurrence {} to be completed", input.created));
+    let done: OccurrenceCompleted = ctx.wait_for_external_event_typed(events::OCCURRENCE_COMPLETED, None).await?;
+    if done.task_id != input.task_id {
+        // A late or repeated completion of an earlier occurrence: keep waiting.
+        ctx.continue_as_new(&input, true);
+        return Ok(None);
+    }
+    let next_input = NextOccurrenceInput {
+        user_id: input.user_id.clone(),
+        series_id: input.series_id.clone(),
+        task_id: input.task_id.clone(),
+        created: input.created,
+        completed_at: done.completed_at,
+    };
+    let options = ActivityOptions::new().with_input(&next_input).with_retry_policy(retried());
+    match ctx.call_activity_with_options_typed("create_next_occurrence", options).await? {
+        NextOccurrence::Created { task_id, .. } => {
+            ctx.continue_as_new(RecurringInput { task_id, created: input.created + 1, ..input }, true);
+            Ok(None)
+        }
+        NextOccurrence::Ended { reason } => output(json!({ "ended": reason, "occurrences": input.created })),
+    }
+}
+
+async fn confirm_action(ctx: WorkflowContext) -> crate::sdk::Result<Option<String>> {
+    let input: ConfirmInput = ctx.get_input_typed()?;
+    let options = ActivityOptions::new().with_input(&input).with_retry_policy(retried());
+    let _: () = ctx.call_activity_with_options_typed("request_confirmation", options).await?;
+    ctx.set_custom_status("waiting for a decision");
+    let timeout = Duration::from_secs(input.timeout_secs.max(1));
+    let decision = ctx.wait_for_external_event_typed::<Value>(events::DECISION, Some(timeout)).await;
+    let (status, result) = match decision {
+        Ok(payload) if payload["decision"] == "approve" => {
+            let options = ActivityOptions::new().with_input(&input).with_retry_policy(retried());
+            let result: Value = ctx.call_activity_with_options_typed("perform_action", options).await?;
+            ("approved", result)
+        }
+        Ok(_) => ("rejected", json!({})),
+        Err(WorkflowError::Timeout) => ("expired", json!({})),
+        Err(e) => return Err(e),
+    };
+    let settle = SettleInput { confirm: input, status: status.to_string(), result: result.clone() };
+    let options = ActivityOptions::new().with_input(&settle).with_retry_policy(retried());
+    let _: () = ctx.call_activity_with_options_typed("settle_confirmation", options).await?;
+    output(json!({ "status": status, "result": result }))
+}
