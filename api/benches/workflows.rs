@@ -8,8 +8,13 @@
 //!   32), each client starting its next workflow when the last one completed, for
 //!   `BENCH_SECONDS` per level (default 10);
 //! - timer lateness: 200 workflows with a one-second timer, measured as the clock of
-//!   the turn that sees the timer fire minus the time it was due.
+//!   the turn that sees the timer fire minus the time it was due;
+//! - reminder lateness end to end: `errand serve` (with its embedded engine, and with
+//!   durabletask-go as its sidecar), 200 tasks whose reminders fall due over two
+//!   seconds, measured as the notification's time minus the reminder's.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
 #[path = "../tests/sidecars/mod.rs"]
 mod sidecars;
 
@@ -172,6 +177,47 @@ async fn measure(kind: Kind, name: &'static str, clients: usize, seconds: u64) -
     Some(Figures { name, levels, lateness })
 }
 
+/// Reminder notification time minus reminder time, for 200 reminders through `errand serve`.
+async fn reminder_lateness(go: Option<&Sidecar>) -> Vec<Duration> {
+    let db = common::fresh_db(common::Backend::Sqlite).await.expect("sqlite");
+    let sidecar = go.map(|g| g.address()).unwrap_or_default();
+    let envs: Vec<(&str, &str)> =
+        if go.is_some() { vec![("ERRAND_WORKFLOW_SIDECAR", sidecar.as_str())] } else { vec![] };
+    let server = common::Server::start_with(&db.url, db.dir.path(), &[], &envs);
+    let ada = server.signup("ada@example.com").await;
+    let start = chrono::Utc::now() + chrono::Duration::seconds(4);
+    let mut due = std::collections::HashMap::new();
+    for i in 0..200 {
+        let at = start + chrono::Duration::milliseconds(i * 10);
+        let task =
+            ada.create(serde_json::json!({ "title": format!("r{i}"), "reminders": [{ "at": at.to_rfc3339() }] })).await;
+        let at: chrono::DateTime<chrono::Utc> = task["reminders"][0]["at"].as_str().unwrap().parse().unwrap();
+        due.insert(task["id"].as_str().unwrap().to_string(), at);
+    }
+    let store = errand_store::Store::connect(&db.url).await.expect("store");
+    let user = ada.user["id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let fired = loop {
+        let all = store.notifications(&user, false, 1000, None).await.expect("notifications");
+        if all.len() >= 200 || Instant::now() > deadline {
+            break all;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(fired.len(), 200, "every reminder fired");
+    let mut lateness: Vec<Duration> = fired
+        .iter()
+        .map(|n| {
+            let at = due[n.task_id.as_deref().unwrap_or_default()];
+            (n.created_at - at).to_std().unwrap_or_default()
+        })
+        .collect();
+    lateness.sort();
+    store.close().await;
+    server.stop();
+    lateness
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let clients = env_number("BENCH_CLIENTS", 32);
@@ -217,6 +263,23 @@ async fn main() {
     for r in &rows {
         println!("| {} | {:.1} | {:.1} |", r.name, ms(percentile(&r.lateness, 0.5)), ms(percentile(&r.lateness, 0.99)));
     }
+    println!();
+    println!("reminders through errand serve (200, due over 2 s; notification time minus reminder time):");
+    println!("| sidecar | p50 ms | p99 ms | max ms |");
+    println!("|---|---|---|---|");
+    let embedded = reminder_lateness(None).await;
+    let row = |name: &str, l: &[Duration]| {
+        println!(
+            "| {name} | {:.1} | {:.1} | {:.1} |",
+            ms(percentile(l, 0.5)),
+            ms(percentile(l, 0.99)),
+            ms(percentile(l, 1.0))
+        );
+    };
+    row("embedded engine", &embedded);
+    if let Some(go) = Sidecar::start(Kind::DurabletaskGo).await {
+        row("durabletask-go", &reminder_lateness(Some(&go)).await);
+    }
     let errand = rows.iter().find(|r| r.name == "Errand engine, SQLite");
     if let (Some(b), Some(errand)) = (baseline(clients), errand) {
         let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
@@ -230,5 +293,11 @@ async fn main() {
         println!("  latency p50 < 20 ms (one client): {:.1} ms, {}", ms(p50), verdict(p50 < Duration::from_millis(20)));
         let late = percentile(&errand.lateness, 0.99);
         println!("  timer lateness p99 < 100 ms: {:.1} ms, {}", ms(late), verdict(late < Duration::from_millis(100)));
+        let reminder = percentile(&embedded, 0.99);
+        println!(
+            "  reminder notification p99 < 1 s: {:.1} ms, {}",
+            ms(reminder),
+            verdict(reminder < Duration::from_secs(1))
+        );
     }
 }

@@ -359,6 +359,34 @@ async fn the_workflow_api_is_per_user(engine: Engine) {
     assert_eq!(ada.post(&format!("/notifications/{notification}/snooze"), json!({ "minutes": 0 })).await.status, 422);
 }
 
+/// SIGKILL right after a completion and after a deletion request: after the restart the
+/// next occurrence exists exactly once and the confirmation still acts on a decision.
+async fn recurring_and_confirmations_survive_a_crash(engine: Engine) {
+    let Some(mut setup) = Setup::start(engine, &[]).await else { return };
+    let ada = setup.server().signup("ada@example.com").await;
+    let task = ada
+        .create(json!({ "title": "backup", "due": "2030-01-01 09:00", "recurrence": { "text": "every week" } }))
+        .await;
+    let series = task["series_id"].as_str().unwrap().to_string();
+    let instance = format!("recurring:{series}");
+    eventually("the series to start", 10, || async {
+        ada.get(&format!("/workflows/{instance}")).await.body["status"] == "running"
+    })
+    .await;
+    let doomed = ada.create(json!({ "title": "doomed" })).await["id"].as_str().unwrap().to_string();
+    let asked = ada.post("/tasks/bulk-delete", json!({ "ids": [doomed] })).await;
+    let confirmation = asked.body["id"].as_str().unwrap().to_string();
+    assert_eq!(ada.post(&format!("/tasks/{series}/complete"), json!({})).await.status, 200);
+    setup.crash_and_restart();
+    let ada = setup.login("ada@example.com").await;
+    eventually("the next occurrence", 20, || async { open_occurrences(&ada, &series).await.len() == 2 }).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(open_occurrences(&ada, &series).await.len(), 2, "created exactly once");
+    let approved = ada.post(&format!("/confirmations/{confirmation}"), json!({ "decision": "approve" })).await;
+    assert_eq!(approved.body["status"], "approved", "{:?}", approved.body);
+    assert_eq!(ada.get(&format!("/tasks/{doomed}")).await.status, 404);
+}
+
 macro_rules! on_both_engines {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -383,6 +411,7 @@ on_both_engines!(
     confirmations_guard_every_deletion,
     an_unanswered_confirmation_expires_and_deletes_nothing,
     the_workflow_api_is_per_user,
+    recurring_and_confirmations_survive_a_crash,
 );
 
 /// Dapr mode: activities reach the task API through Dapr service invocation. A stand-in
