@@ -118,30 +118,8 @@ async fn load(runtime: &WorkflowRuntime, clients: usize, seconds: u64) -> Level 
 async fn measure(kind: Kind, name: &'static str, clients: usize, seconds: u64) -> Option<Figures> {
     let sidecar = Sidecar::start(kind).await?;
     let runtime = WorkflowRuntime::start(&sidecar.address(), Duration::from_secs(10), register).await.expect("worker");
-    let run = |prefix: String, count: usize| {
-        let client = runtime.client();
-        async move {
-            let mut latencies = Vec::with_capacity(count);
-            for i in 0..count {
-                let mut client = client.clone();
-                let id = format!("{prefix}-{i}");
-                let started = Instant::now();
-                client
-                    .schedule_workflow("five_steps", ScheduleOptions::new().with_instance_id(&id))
-                    .await
-                    .expect("schedule");
-                let state = client
-                    .wait_for_workflow_completion_with_options(&id, FetchOptions::new(), Some(Duration::from_secs(60)))
-                    .await
-                    .expect("completion");
-                assert_eq!(state.runtime_status, RuntimeStatus::Completed);
-                latencies.push(started.elapsed());
-            }
-            latencies
-        }
-    };
     // Warm up connections and caches.
-    futures_util::future::join_all((0..clients).map(|c| run(format!("warm-{c}"), 3))).await;
+    load(&runtime, clients, 1).await;
 
     let mut levels = Vec::new();
     for level in [1, clients] {

@@ -296,7 +296,7 @@ fn describe(rule: &str) -> String {
         if let (Some(m), [day]) = (month, on.as_slice()) {
             text.push_str(&format!(
                 " on {} {}",
-                MONTH_NAMES.get(m.wrapping_sub(1)).unwrap_or(&"?"),
+                crate::recurrence_text::MONTHS.get(m.wrapping_sub(1)).unwrap_or(&"?"),
                 day.trim_start_matches("the ")
             ));
         } else if !on.is_empty() {
@@ -310,21 +310,6 @@ fn describe(rule: &str) -> String {
     }
     text
 }
-
-const MONTH_NAMES: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
 
 /// "a", "a and b", "a, b and c".
 fn join(items: &[String]) -> String {

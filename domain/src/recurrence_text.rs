@@ -28,7 +28,8 @@ const DAYS: [(&str, &str); 7] = [
     ("sunday", "SU"),
 ];
 
-const MONTHS: [&str; 12] = [
+/// Month names, January first.
+pub(crate) const MONTHS: [&str; 12] = [
     "january",
     "february",
     "march",

@@ -169,13 +169,7 @@ where
     type Future = BoxFuture<tonic::Response<Resp>, Status>;
 
     fn call(&mut self, request: tonic::Request<Req>) -> Self::Future {
-        let future = self.0.take().map(|handler| handler(request.into_inner()));
-        Box::pin(async move {
-            match future {
-                Some(future) => future.await.map(tonic::Response::new),
-                None => Err(Status::internal("handler called twice")),
-            }
-        })
+        call_once(&mut self.0, request)
     }
 }
 
@@ -193,14 +187,26 @@ where
     type Future = BoxFuture<tonic::Response<S>, Status>;
 
     fn call(&mut self, request: tonic::Request<Req>) -> Self::Future {
-        let future = self.0.take().map(|handler| handler(request.into_inner()));
-        Box::pin(async move {
-            match future {
-                Some(future) => future.await.map(tonic::Response::new),
-                None => Err(Status::internal("handler called twice")),
-            }
-        })
+        call_once(&mut self.0, request)
     }
+}
+
+/// Runs the one-shot handler in `slot` on `request`.
+fn call_once<Req, Resp, F, Fut>(
+    slot: &mut Option<F>,
+    request: tonic::Request<Req>,
+) -> BoxFuture<tonic::Response<Resp>, Status>
+where
+    F: FnOnce(Req) -> Fut,
+    Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
+{
+    let future = slot.take().map(|handler| handler(request.into_inner()));
+    Box::pin(async move {
+        match future {
+            Some(future) => future.await.map(tonic::Response::new),
+            None => Err(Status::internal("handler called twice")),
+        }
+    })
 }
 
 fn codec<Resp, Req>() -> Grpc<ProstCodec<Resp, Req>>
