@@ -47,6 +47,12 @@ pub struct AppState {
     pub workflow_clients: WorkflowClients,
     /// Confirmations, snoozes and workflow status.
     pub workflows: WorkflowService,
+    /// The chat assistant (offline, or with an LLM).
+    pub assistant: Arc<errand_assistant::Assistant>,
+    /// Chat requests per user per minute.
+    pub chat_limiter: crate::chat::ChatLimiter,
+    /// Where conversations are kept.
+    pub conversations: crate::conversations::Conversations,
 }
 
 impl FromRef<AppState> for Store {
@@ -108,6 +114,7 @@ impl App {
         let search = SearchIndex::open(&config.data_dir.join("search"), &store).await?;
         let (stop, shutdown) = watch::channel(false);
         let tasks = TaskService::new(store.clone(), search.clone());
+        let conversation_store = store.clone();
         let workflow_runtime = Arc::new(OnceCell::new());
         let workflows =
             WorkflowService::new(store.clone(), tasks.clone(), workflow_runtime.clone(), config.confirmation_timeout);
@@ -121,6 +128,14 @@ impl App {
             workflow_runtime,
             workflow_clients: Arc::new(OnceCell::new()),
             workflows,
+            assistant: Arc::new(errand_assistant::Assistant::new(config.llm.clone())),
+            chat_limiter: Default::default(),
+            conversations: match config.runtime {
+                Runtime::Embedded => crate::conversations::Conversations::Database(conversation_store),
+                Runtime::Dapr => {
+                    crate::conversations::Conversations::dapr(&config.dapr_http_endpoint, &config.dapr_statestore)
+                }
+            },
         };
         let dapr = DaprConfig { http_endpoint: config.dapr_http_endpoint.clone(), pubsub: config.dapr_pubsub.clone() };
         let engine = match (config.runtime, &config.workflow_sidecar) {

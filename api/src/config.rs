@@ -57,6 +57,11 @@ pub struct Config {
     pub workflow_sidecar: Option<String>,
     /// How long a confirmation waits for a decision.
     pub confirmation_timeout: std::time::Duration,
+    /// The Dapr state store for conversations (Dapr runtime).
+    pub dapr_statestore: String,
+    /// The chat model (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `ERRAND_LLM_MODEL`); `None`:
+    /// the offline assistant.
+    pub llm: Option<errand_assistant::LlmConfig>,
 }
 
 /// One layer of settings; later layers override earlier ones field by field.
@@ -89,6 +94,14 @@ pub struct Settings {
     pub workflow_sidecar: Option<String>,
     /// `confirmation_timeout_secs`
     pub confirmation_timeout_secs: Option<u64>,
+    /// `openai_api_key`
+    pub openai_api_key: Option<String>,
+    /// `openai_base_url`
+    pub openai_base_url: Option<String>,
+    /// `llm_model`
+    pub llm_model: Option<String>,
+    /// `dapr_statestore`
+    pub dapr_statestore: Option<String>,
 }
 
 impl Settings {
@@ -107,6 +120,10 @@ impl Settings {
             dapr_app_id: self.dapr_app_id.or(base.dapr_app_id),
             workflow_sidecar: self.workflow_sidecar.or(base.workflow_sidecar),
             confirmation_timeout_secs: self.confirmation_timeout_secs.or(base.confirmation_timeout_secs),
+            openai_api_key: self.openai_api_key.or(base.openai_api_key),
+            openai_base_url: self.openai_base_url.or(base.openai_base_url),
+            llm_model: self.llm_model.or(base.llm_model),
+            dapr_statestore: self.dapr_statestore.or(base.dapr_statestore),
         }
     }
 
@@ -137,6 +154,10 @@ impl Settings {
                 .or_else(|| get("DAPR_GRPC_PORT").map(|port| format!("http://127.0.0.1:{port}"))),
             dapr_app_id: get("ERRAND_DAPR_APP_ID").or_else(|| get("APP_ID")),
             workflow_sidecar: get("ERRAND_WORKFLOW_SIDECAR"),
+            openai_api_key: get("OPENAI_API_KEY"),
+            openai_base_url: get("OPENAI_BASE_URL"),
+            llm_model: get("ERRAND_LLM_MODEL"),
+            dapr_statestore: get("ERRAND_DAPR_STATESTORE"),
             confirmation_timeout_secs: get("ERRAND_CONFIRMATION_TIMEOUT_SECS")
                 .map(|v| {
                     v.parse().map_err(|_| {
@@ -247,7 +268,22 @@ impl Config {
         if !(1..=7 * 86_400).contains(&confirmation_secs) {
             return Err(ConfigError::Invalid("confirmation_timeout_secs", "must be between 1 and 604800".into()));
         }
+        if let Some(base) = &s.openai_base_url {
+            if !(base.starts_with("http://") || base.starts_with("https://")) {
+                return Err(ConfigError::Invalid("openai_base_url", format!("{base:?} is not an http(s) URL")));
+            }
+        }
+        let llm = s.openai_api_key.filter(|k| !k.is_empty()).map(|key| {
+            let mut llm = errand_assistant::LlmConfig::new(key);
+            llm.base_url = s.openai_base_url.clone();
+            if let Some(model) = &s.llm_model {
+                llm.model = model.clone();
+            }
+            llm
+        });
         Ok(Config {
+            dapr_statestore: s.dapr_statestore.unwrap_or_else(|| "statestore".into()),
+            llm,
             dapr_app_id: s.dapr_app_id.unwrap_or_else(|| "errand".into()),
             workflow_sidecar: s.workflow_sidecar,
             confirmation_timeout: std::time::Duration::from_secs(confirmation_secs),

@@ -52,6 +52,12 @@ pub enum ApiError {
     /// 503: a dependency (the database) is unavailable.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// 429: too many requests; retry after this many seconds.
+    #[error("too many requests; try again in {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds until a request would be admitted.
+        retry_after_secs: u64,
+    },
     /// 500: a bug or an unexpected failure; details are logged, never returned.
     #[error("internal error: {0}")]
     Internal(String),
@@ -113,6 +119,9 @@ impl ApiError {
             }
             ApiError::Unprocessable { code, details, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code, details.clone()),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", json!({})),
+            ApiError::RateLimited { retry_after_secs } => {
+                (StatusCode::TOO_MANY_REQUESTS, "rate_limited", json!({ "retry_after_seconds": retry_after_secs }))
+            }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", json!({})),
         }
     }
@@ -136,6 +145,11 @@ impl IntoResponse for ApiError {
         let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let ApiError::RateLimited { retry_after_secs } = &self {
+            if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
         }
         response
     }

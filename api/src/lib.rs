@@ -12,10 +12,14 @@
 //! - [`telemetry`]: log setup.
 //! - [`task_api`]: the in-process `TaskApi` workflow activities use.
 //! - [`workflows`]: confirmations, snoozes and the workflow status views.
+//! - [`chat`]: the assistant's tools as a user, and the chat rate limit.
+//! - [`conversations`]: chat conversations in the database or Dapr's state store.
 
 pub mod app;
 pub mod auth;
+pub mod chat;
 pub mod config;
+pub mod conversations;
 pub mod error;
 pub mod extract;
 pub mod routes;

@@ -5,6 +5,7 @@
 //! each is type-checked against its own driver.
 
 mod audit;
+mod chat;
 mod consumers;
 mod leadership;
 mod notifications;
@@ -26,6 +27,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use tokio::sync::watch;
 
 pub use audit::{AuditEntry, AuditPage};
+pub use chat::{ChatMessage, ConversationRecord};
 pub use consumers::DeadLetter;
 pub use leadership::Leadership;
 pub use notifications::{NewNotification, Notification};

@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod chat;
 mod health;
 mod notifications;
 mod openapi;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(notifications::router())
         .merge(ops::router())
         .merge(workflows::router())
+        .merge(chat::router())
         .merge(openapi::router());
     Router::new()
         .nest("/api/v1", api)

@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         super::workflows::list_workflows, super::workflows::get_workflow, super::workflows::workflow_history,
         super::workflows::raise_event, super::workflows::list_confirmations, super::workflows::decide,
         super::workflows::snooze,
+        super::chat::chat, super::chat::chat_stream, super::chat::list_conversations, super::chat::get_conversation,
         super::health::healthz, super::health::readyz, super::health::metrics,
     ),
     components(schemas(
@@ -34,10 +35,11 @@ pub fn router() -> Router<AppState> {
         super::tasks::BulkDelete, crate::workflows::ConfirmationView, crate::workflows::WorkflowView,
         super::workflows::WorkflowList, super::workflows::HistoryView, super::workflows::DecisionBody,
         super::workflows::SnoozeBody,
+        super::chat::ChatRequest, super::chat::ChatResponse, super::chat::ConversationSummary, super::chat::ConversationView,
     )),
     modifiers(&BearerAuth),
     tags((name = "auth"), (name = "tasks"), (name = "events"), (name = "workflows"), (name = "confirmations"),
-        (name = "notifications"), (name = "operations")),
+        (name = "notifications"), (name = "chat"), (name = "operations")),
 )]
 pub struct ApiDoc;
 

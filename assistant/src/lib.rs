@@ -1,0 +1,288 @@
+//! Errand's chat assistant. It manages a user's tasks through thirteen tools
+//! ([`tools`]) that a [`ToolHost`] runs as that user (the API's task service; ownership
+//! and confirmation of destructive actions are enforced there, not here). Without an
+//! LLM it understands English itself ([`offline`]); with one (any OpenAI-compatible
+//! API, through async-openai) it runs a bounded tool-calling loop and falls back to
+//! the offline assistant when the model is unreachable.
+//!
+//! Public surface: [`Assistant`], [`LlmConfig`], [`ToolHost`], [`ToolResult`],
+//! [`TaskRef`], [`Memory`], [`Reply`], [`Action`], [`offline::Clock`], [`tools`].
+
+mod guard;
+mod llm;
+pub mod offline;
+pub mod tools;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use llm::LlmConfig;
+use offline::{interpret, pick, Clock, Intent, Target};
+use tools::Tool;
+
+/// A boxed future of a host call.
+pub type HostFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A task as the assistant refers to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRef {
+    /// Task id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+}
+
+/// What a tool did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ToolResult {
+    /// False when the tool refused (not found, invalid input).
+    pub ok: bool,
+    /// One friendly sentence.
+    pub summary: String,
+    /// The structured result.
+    pub data: Value,
+    /// Tasks it concerned, most relevant first ("it" refers to the first).
+    pub tasks: Vec<TaskRef>,
+    /// A confirmation it started (for destructive tools).
+    pub confirmation: Option<Value>,
+}
+
+/// Runs tools as one user.
+pub trait ToolHost: Send + Sync {
+    /// Runs a validated tool.
+    fn run<'a>(&'a self, tool: &'a Tool) -> HostFuture<'a, ToolResult>;
+    /// The user's open tasks best matching `words` (at most five).
+    fn find<'a>(&'a self, words: &'a str) -> HostFuture<'a, Vec<TaskRef>>;
+}
+
+/// One tool invocation, as the chat API reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Action {
+    /// Tool name.
+    pub tool: String,
+    /// Its arguments.
+    pub arguments: Value,
+    /// What it returned.
+    pub result: Value,
+}
+
+/// A question waiting for the user to say which task they meant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    intent: Intent,
+    candidates: Vec<TaskRef>,
+}
+
+/// One exchange of the conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exchange {
+    /// What the user said.
+    pub user: String,
+    /// What the assistant answered.
+    pub assistant: String,
+}
+
+/// What a conversation remembers: recent exchanges, a summary of older ones, the task
+/// last mentioned and a pending question.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Memory {
+    /// The most recent exchanges, oldest first.
+    pub recent: Vec<Exchange>,
+    /// Older exchanges, condensed.
+    pub summary: String,
+    /// What "it" refers to.
+    pub last_task: Option<TaskRef>,
+    /// Which-one question awaiting an answer.
+    pub pending: Option<Pending>,
+}
+
+/// Exchanges kept word for word.
+const RECENT: usize = 12;
+/// Longest summary kept.
+const SUMMARY_CHARS: usize = 2000;
+
+impl Memory {
+    fn remember(&mut self, user: &str, assistant: &str) {
+        self.recent.push(Exchange { user: user.to_string(), assistant: assistant.to_string() });
+        while self.recent.len() > RECENT {
+            let old = self.recent.remove(0);
+            let gist: String =
+                old.assistant.split_terminator(['.', '!', '?']).next().unwrap_or("").chars().take(120).collect();
+            self.summary.push_str(&format!(
+                " User: {} Errand: {}.",
+                old.user.chars().take(120).collect::<String>(),
+                gist
+            ));
+            if self.summary.len() > SUMMARY_CHARS {
+                let cut = self.summary.len() - SUMMARY_CHARS;
+                let cut = (cut..self.summary.len()).find(|i| self.summary.is_char_boundary(*i)).unwrap_or(0);
+                self.summary = self.summary[cut..].to_string();
+            }
+        }
+    }
+}
+
+/// The assistant's answer to one message.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reply {
+    /// What it says.
+    pub text: String,
+    /// The tools it ran.
+    pub actions: Vec<Action>,
+    /// Confirmations it started, waiting for the user.
+    pub confirmations: Vec<Value>,
+}
+
+/// The assistant: offline, or with an LLM.
+pub struct Assistant {
+    llm: Option<llm::Llm>,
+}
+
+impl Assistant {
+    /// The offline assistant, or the LLM one when `llm` is given.
+    pub fn new(llm: Option<LlmConfig>) -> Assistant {
+        Assistant { llm: llm.map(llm::Llm::new) }
+    }
+
+    /// True when an LLM is configured.
+    pub fn uses_llm(&self) -> bool {
+        self.llm.is_some()
+    }
+
+    /// Answers `message`, running tools through `host`; `on_action` sees each action as
+    /// it happens (for streaming).
+    pub async fn respond(
+        &self,
+        host: &dyn ToolHost,
+        memory: &mut Memory,
+        clock: Clock,
+        message: &str,
+        on_action: &mut (dyn FnMut(&Action) + Send),
+    ) -> Reply {
+        let reply = match &self.llm {
+            Some(llm) => match llm.respond(host, memory, clock, message, on_action).await {
+                Ok(reply) => reply,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the language model failed; answering offline");
+                    let mut reply = offline_reply(host, memory, clock, message, on_action).await;
+                    reply.text = format!(
+                        "{} (The AI model is unavailable right now, so I answered with the built-in assistant.)",
+                        reply.text
+                    );
+                    reply
+                }
+            },
+            None => offline_reply(host, memory, clock, message, on_action).await,
+        };
+        memory.remember(message, &reply.text);
+        reply
+    }
+}
+
+/// Runs a validated call and records it.
+pub(crate) async fn execute(
+    host: &dyn ToolHost,
+    memory: &mut Memory,
+    tool: &Tool,
+    reply: &mut Reply,
+    on_action: &mut (dyn FnMut(&Action) + Send),
+) -> ToolResult {
+    let result = host.run(tool).await;
+    let action = Action {
+        tool: tool.name().to_string(),
+        arguments: tool.arguments(),
+        result: serde_json::json!({ "ok": result.ok, "summary": result.summary, "data": result.data }),
+    };
+    on_action(&action);
+    reply.actions.push(action);
+    if let Some(first) = result.tasks.first() {
+        memory.last_task = Some(first.clone());
+    }
+    if let Some(confirmation) = &result.confirmation {
+        reply.confirmations.push(confirmation.clone());
+    }
+    result
+}
+
+async fn offline_reply(
+    host: &dyn ToolHost,
+    memory: &mut Memory,
+    clock: Clock,
+    message: &str,
+    on_action: &mut (dyn FnMut(&Action) + Send),
+) -> Reply {
+    let mut reply = Reply::default();
+    let mut said = Vec::new();
+    // An answer to "which one do you mean?"
+    if let Some(pending) = memory.pending.take() {
+        let titles: Vec<String> = pending.candidates.iter().map(|c| c.title.clone()).collect();
+        if let Some(i) = pick(message, &titles) {
+            let chosen = pending.candidates[i].clone();
+            said.push(run_intent(host, memory, pending.intent, Some(chosen), &mut reply, on_action).await);
+            reply.text = said.join(" ");
+            return reply;
+        }
+    }
+    for intent in interpret(message, clock) {
+        let text = match intent {
+            Intent::Say(text) => text,
+            Intent::Run { ref target, .. } => match target.clone() {
+                None => run_intent(host, memory, intent, None, &mut reply, on_action).await,
+                Some(Target::It) => match memory.last_task.clone() {
+                    Some(task) => run_intent(host, memory, intent, Some(task), &mut reply, on_action).await,
+                    None => "Which task do you mean? Tell me its name.".to_string(),
+                },
+                Some(Target::Named(words)) => {
+                    let found = host.find(&words).await;
+                    let exact = found.iter().find(|t| t.title.eq_ignore_ascii_case(&words)).cloned();
+                    match (exact, found.len()) {
+                        (Some(task), _) => run_intent(host, memory, intent, Some(task), &mut reply, on_action).await,
+                        (None, 0) => format!("I couldn't find a task matching \"{words}\"."),
+                        (None, 1) => {
+                            run_intent(host, memory, intent, found.into_iter().next(), &mut reply, on_action).await
+                        }
+                        (None, _) => {
+                            let names: Vec<String> = found.iter().map(|t| format!("\"{}\"", t.title)).collect();
+                            let question = format!("Which one do you mean: {}?", or_list(&names));
+                            memory.pending = Some(Pending { intent, candidates: found });
+                            question
+                        }
+                    }
+                }
+            },
+        };
+        said.push(text);
+    }
+    reply.text = said.join(" ");
+    reply
+}
+
+/// "a", "a or b", "a, b or c".
+fn or_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+async fn run_intent(
+    host: &dyn ToolHost,
+    memory: &mut Memory,
+    intent: Intent,
+    task: Option<TaskRef>,
+    reply: &mut Reply,
+    on_action: &mut (dyn FnMut(&Action) + Send),
+) -> String {
+    let Intent::Run { tool, mut arguments, .. } = intent else { return String::new() };
+    if let Some(task) = &task {
+        arguments.insert("task_id".into(), Value::String(task.id.clone()));
+    }
+    match tools::parse(&tool, &Value::Object(arguments)) {
+        Err(e) => format!("I couldn't do that: {e}."),
+        Ok(call) => execute(host, memory, &call, reply, on_action).await.summary,
+    }
+}
