@@ -286,3 +286,21 @@ async fn run_intent(
         Ok(call) => execute(host, memory, &call, reply, on_action).await.summary,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_keeps_recent_turns_and_a_bounded_summary() {
+        let mut memory = Memory::default();
+        for i in 0..400 {
+            memory.remember(&format!("message {i} {}", "words ".repeat(30)), &format!("Answer {i}. More detail."));
+        }
+        assert_eq!(memory.recent.len(), RECENT);
+        assert_eq!(memory.recent.last().unwrap().assistant, "Answer 399. More detail.");
+        assert!(memory.summary.len() <= SUMMARY_CHARS);
+        assert!(memory.summary.contains("Answer 387"), "the newest folded turn is in the summary");
+        assert!(!memory.summary.contains("More detail"), "the summary keeps each answer's first sentence");
+    }
+}
