@@ -357,6 +357,12 @@ async fn the_workflow_api_is_per_user(engine: Engine) {
     let due = at(&snoozed.body["input"]["at"]);
     assert!((due - Utc::now() - chrono::Duration::minutes(5)).num_seconds().abs() < 5);
     assert_eq!(ada.post(&format!("/notifications/{notification}/snooze"), json!({ "minutes": 0 })).await.status, 422);
+    // Editing the task leaves the snooze alone.
+    let snooze = snoozed.body["id"].as_str().unwrap().to_string();
+    assert_eq!(ada.patch(&format!("/tasks/{task_id}"), json!({ "title": "ring mum back" })).await.status, 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status = ada.get(&format!("/workflows/{snooze}")).await.body["status"].clone();
+    assert!(status == "running" || status == "pending", "{status}");
 }
 
 /// SIGKILL right after a completion and after a deletion request: after the restart the

@@ -94,7 +94,10 @@ impl WorkflowTriggerHandler {
                 .map(|r| (reminder_instance_id(&task.id, &r.id, r.at), r))
                 .collect()
         };
-        let live = self.store.live_workflows_of_task(&task.id, names::REMINDER).await?;
+        // Snoozes (`snooze:...`) are reminders too, but not the task's own: they stay, and
+        // check the task themselves when they fire.
+        let mut live = self.store.live_workflows_of_task(&task.id, names::REMINDER).await?;
+        live.retain(|id| id.starts_with("reminder:"));
         for instance in live.iter().filter(|id| !wanted.iter().any(|(w, _)| w == *id)) {
             ignore_gone(self.client()?.terminate_workflow(instance).await)?;
             self.store.end_workflow(instance).await?;
