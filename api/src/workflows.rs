@@ -9,9 +9,7 @@ use chrono::{DateTime, Utc};
 use errand_activities::{ConfirmAction, ConfirmInput, ReminderInput};
 use errand_domain::Status;
 use errand_store::{ConfirmationRecord, Decision, Store, UserRecord, WorkflowRecord};
-use errand_workflows::sdk::{
-    EventOptions, FetchOptions, RuntimeStatus, ScheduleOptions, WorkflowError, WorkflowMetadata,
-};
+use errand_workflows::sdk::{EventOptions, FetchOptions, RuntimeStatus, WorkflowMetadata};
 use errand_workflows::{confirmation_instance_id, events, names, snooze_instance_id, HistoryEntry, WorkflowRuntime};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -147,15 +145,9 @@ impl WorkflowService {
             created_at: now(),
         };
         self.store.record_workflow(&record).await?;
-        let options = ScheduleOptions::new()
-            .with_instance_id(instance)
-            .with_input(input)
-            .with_start_time(std::time::SystemTime::now());
-        match runtime.client().schedule_workflow(name, options).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.to_string().contains("already exists") => Ok(()),
-            Err(e) => Err(ApiError::Unavailable(format!("starting {instance}: {e}"))),
-        }
+        errand_workflows::start_once(&runtime.client(), name, instance, input)
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("starting {instance}: {e}")))
     }
 
     /// Asks the user to confirm `action`: stores a pending confirmation and starts its
@@ -271,7 +263,7 @@ impl WorkflowService {
             .await
         {
             Ok(state) => Some(state),
-            Err(WorkflowError::InstanceNotFound { .. }) => None,
+            Err(e) if errand_workflows::is_gone(&e) => None,
             Err(e) => return Err(ApiError::Unavailable(format!("reading {}: {e}", record.instance_id))),
         };
         Ok(view_of(record, state))
@@ -320,10 +312,10 @@ impl WorkflowService {
     /// The history of one of the user's workflows.
     pub async fn history(&self, user: &UserRecord, id: &str) -> Result<Vec<HistoryEntry>, ApiError> {
         self.store.workflow_of_user(&user.profile.id, id).await?.ok_or(ApiError::NotFound("workflow"))?;
-        self.runtime()?.history(id).await.map_err(|e| match e.to_string() {
+        self.runtime()?.history(id).await.map_err(|e| match errand_workflows::is_gone(&e) {
             // Purged after its retention period.
-            text if text.contains("NotFound") => ApiError::NotFound("workflow"),
-            text => ApiError::Unavailable(text),
+            true => ApiError::NotFound("workflow"),
+            false => ApiError::Unavailable(e.to_string()),
         })
     }
 

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use errand_domain::event::{topics, TaskEventData};
 use errand_domain::{Status, Task};
 use errand_store::{Store, WorkflowRecord};
-use errand_workflows::sdk::{EventOptions, ScheduleOptions, WorkflowSchedulingClient};
+use errand_workflows::sdk::{EventOptions, WorkflowSchedulingClient};
 use errand_workflows::{names, recurring_instance_id, reminder_instance_id, OccurrenceCompleted, RecurringInput};
 use tokio::sync::OnceCell;
 
@@ -147,31 +147,17 @@ impl WorkflowTriggerHandler {
             created_at: now,
         };
         self.store.record_workflow(&record).await?;
-        // A start time makes the call return at once instead of waiting for the first turn.
-        let options = ScheduleOptions::new()
-            .with_instance_id(instance)
-            .with_input(input)
-            .with_start_time(std::time::SystemTime::from(now));
-        match self.client()?.schedule_workflow(name, options).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.to_string().contains("already exists") => Ok(()),
-            Err(e) => Err(HandlerError::Retry(format!("starting {instance}: {e}"))),
-        }
+        errand_workflows::start_once(&self.client()?, name, instance, input)
+            .await
+            .map_err(|e| HandlerError::Retry(format!("starting {instance}: {e}")))
     }
 }
 
-/// An instance that is gone or finished needs no signal or termination.
+/// An instance that is gone needs no signal or termination.
 fn ignore_gone(result: errand_workflows::sdk::Result<()>) -> Result<(), HandlerError> {
     match result {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let text = e.to_string();
-            if text.contains("no such instance") || text.contains("NotFound") || text.contains("not found") {
-                Ok(())
-            } else {
-                Err(HandlerError::Retry(text))
-            }
-        }
+        Err(e) if !errand_workflows::is_gone(&e) => Err(HandlerError::Retry(e.to_string())),
+        _ => Ok(()),
     }
 }
 

@@ -6,7 +6,8 @@
 //!
 //! Public surface: [`register`] (Errand's three workflows, their ids, inputs and
 //! events), [`WorkflowRuntime`] (start, client, probe, history, shutdown),
-//! [`connect_client`] (a client without a worker), [`HistoryEntry`], and the SDK types
+//! [`connect_client`] (a client without a worker), [`start_once`] and [`is_gone`] (idempotent
+//! starts; "no such instance"), [`HistoryEntry`], and the SDK types
 //! re-exported in [`sdk`].
 
 mod errand;
@@ -42,6 +43,42 @@ pub enum RuntimeError {
     /// The SDK refused to start the worker.
     #[error("workflow worker failed to start: {0}")]
     Worker(String),
+}
+
+/// True when the sidecar says the instance does not exist (never started, or purged).
+pub fn is_gone(error: &WorkflowError) -> bool {
+    match error {
+        WorkflowError::InstanceNotFound { .. } => true,
+        // durabletask-go answers some calls on unknown ids with another code.
+        WorkflowError::GrpcError(status) => {
+            status.code() == tonic::Code::NotFound || status.message().contains("no such instance")
+        }
+        _ => false,
+    }
+}
+
+/// Starts workflow `name` as `instance` with `input`, without waiting for its first
+/// turn. An instance with that id counts as started: a retried start is harmless.
+pub async fn start_once(
+    client: &WorkflowSchedulingClient,
+    name: &str,
+    instance: &str,
+    input: &impl serde::Serialize,
+) -> Result<(), WorkflowError> {
+    // A start time makes the call return at once instead of waiting for the first turn.
+    let options = sdk::ScheduleOptions::new()
+        .with_instance_id(instance)
+        .with_input(input)
+        .with_start_time(std::time::SystemTime::now());
+    match client.clone().schedule_workflow(name, options).await {
+        Ok(_) => Ok(()),
+        Err(WorkflowError::GrpcError(status))
+            if status.code() == tonic::Code::AlreadyExists || status.message().contains("already exists") =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// A client of the sidecar at `address` without a worker (for processes that start and
@@ -132,5 +169,20 @@ impl WorkflowRuntime {
                 tracing::warn!(error = %e, "workflow worker stopped with an error");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gone_instances_are_recognised_by_code_or_message() {
+        let grpc = |status: tonic::Status| WorkflowError::GrpcError(Box::new(status));
+        assert!(is_gone(&grpc(tonic::Status::not_found("x"))));
+        assert!(is_gone(&grpc(tonic::Status::unknown("no such instance exists"))));
+        assert!(is_gone(&WorkflowError::InstanceNotFound { instance_id: "x".into() }));
+        assert!(!is_gone(&grpc(tonic::Status::unavailable("down"))));
+        assert!(!is_gone(&WorkflowError::Timeout));
     }
 }
