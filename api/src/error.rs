@@ -92,6 +92,15 @@ impl ApiError {
         }
     }
 
+    /// A 422 for a parameter (or header) whose value breaks a rule or a limit, naming it.
+    pub fn invalid_parameter(name: &str, message: impl Into<String>) -> Self {
+        ApiError::Unprocessable {
+            code: "validation_failed",
+            message: message.into(),
+            details: json!({ "parameter": name }),
+        }
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, Value) {
         match self {
             ApiError::BadRequest { code, details, .. } => (StatusCode::BAD_REQUEST, code, details.clone()),

@@ -763,6 +763,88 @@ async fn hostile_inputs_never_cause_server_errors() {
     assert_eq!(ada.get("/healthz/../../tasks").await.status / 100, 4);
 }
 
+/// The inputs that once killed the process (a stack overflow is not a panic) and every
+/// parser's limits: each a 4xx with the JSON error body naming what broke it, and the
+/// server still answers afterwards.
+#[tokio::test]
+async fn parser_limits_answer_4xx_and_the_server_lives_on() {
+    let Some((server, _db)) = Server::fresh(Backend::Sqlite).await else {
+        return;
+    };
+    let ada = server.signup("ada@example.com").await;
+    let encode = |text: &str| -> String { form_urlencoded::byte_serialize(text.as_bytes()).collect() };
+    let hostile_filters = ["(".repeat(2_500), "!".repeat(10_000) + "p1", "(!".repeat(300), vec!["p1"; 65].join(" | ")];
+    for filter in &hostile_filters {
+        let reply = ada.get(&format!("/tasks?filter={}", encode(filter))).await;
+        assert_eq!(reply.status, 422, "{:?}", reply.body);
+        assert_eq!(reply.body["error"]["details"]["parameter"], "filter");
+        assert!(reply.body["error"]["details"]["position"].is_u64());
+    }
+    let checks = [
+        (format!("/tasks?q={}", encode(&"milk ".repeat(21))), "q"),
+        (format!("/tasks?q={}", "a".repeat(501)), "q"),
+        (format!("/tasks?cursor={}", "a".repeat(1025)), "cursor"),
+    ];
+    for (path, parameter) in checks {
+        let reply = ada.get(&path).await;
+        assert_eq!(reply.status, 422, "{path}: {:?}", reply.body);
+        assert_eq!(reply.body["error"]["details"]["parameter"], parameter);
+    }
+    let long_due = ada.get(&format!("/tasks?due_before={}", encode(&"tomorrow ".repeat(20)))).await;
+    assert_eq!(long_due.status, 400);
+    assert_eq!(long_due.body["error"]["details"]["parameter"], "due_before");
+    let key = "k".repeat(256);
+    let reply = ada
+        .send(ada.request(Method::POST, "/tasks").header("Idempotency-Key", &key).json(&json!({"title": "x"})))
+        .await;
+    assert_eq!((reply.status, reply.body["error"]["details"]["parameter"].as_str()), (422, Some("Idempotency-Key")));
+    let bodies = [
+        (json!({"title": "x", "due": "next ".repeat(30)}), "due"),
+        (json!({"title": "x", "recurrence": {"text": "every 0 days"}}), "recurrence.text"),
+        (json!({"title": "x", "recurrence": {"text": "every day ".repeat(25)}}), "recurrence.text"),
+        (json!({"title": "x", "recurrence": {"rule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"}}), "recurrence.rule"),
+        (
+            json!({"title": "x", "recurrence": {"rule": format!("FREQ=DAILY;{}", "BYHOUR=1;".repeat(40))}}),
+            "recurrence.rule",
+        ),
+    ];
+    for (body, field) in bodies {
+        let reply = ada.post("/tasks", body.clone()).await;
+        assert_eq!(reply.status, 422, "{body}: {:?}", reply.body);
+        assert_eq!(reply.body["error"]["details"]["field"], field, "{body}");
+    }
+    let chat = ada.post("/chat", json!({ "message": "x".repeat(4_001) })).await;
+    assert_eq!(chat.status, 422);
+    // Arbitrary JSON (an event's payload) is parsed with a depth limit.
+    let nested = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let request =
+        ada.request(Method::POST, "/workflows/none/events/decision").header("content-type", "application/json");
+    let reply = ada.send(request.body(nested)).await;
+    assert_eq!((reply.status, reply.body["error"]["code"].as_str()), (400, Some("malformed_json")), "{:?}", reply.body);
+    // Still serving everyone.
+    assert_eq!(server.client.get(server.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(ada.get("/tasks").await.status, 200);
+}
+
+/// Todoist's rule for a recurring task without a date: it starts today, all day.
+#[tokio::test]
+async fn an_undated_recurring_task_starts_today_and_stays_on_days() {
+    let Some((server, _db)) = Server::fresh(Backend::Sqlite).await else {
+        return;
+    };
+    let ada = server
+        .signup_with(
+            json!({"email": "ada@example.com", "password": "correct horse battery", "timezone": "Pacific/Kiritimati"}),
+        )
+        .await;
+    let task = ada.create(json!({"title": "water the plants", "recurrence": {"text": "every 3 days"}})).await;
+    let tz: chrono_tz::Tz = "Pacific/Kiritimati".parse().unwrap();
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    let due: chrono::DateTime<chrono::Utc> = task["due_at"].as_str().expect("dated").parse().unwrap();
+    assert_eq!((due.with_timezone(&tz).date_naive(), task["all_day"].as_bool()), (today, Some(true)));
+    assert_eq!(due.with_timezone(&tz).format("%H:%M").to_string(), "00:00");
+}
+
 /// A random JSON value: scalars of every type, awkward strings, and nested
 /// reminder/recurrence-shaped objects.
 fn random_value(rng: &mut rand::rngs::StdRng, depth: u32, strings: &[&str]) -> Value {

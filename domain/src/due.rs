@@ -10,6 +10,10 @@ pub struct Due {
     pub all_day: bool,
 }
 
+/// Longest due-date text, in characters: dates are short, and the phrase parser
+/// need not see more.
+pub const MAX_DUE_CHARS: usize = 100;
+
 /// Parses a due date typed by a person, in their timezone `tz`, relative to `now`.
 ///
 /// Accepts RFC 3339 (`2026-12-01T17:00:00Z`), ISO dates and local date-times
@@ -20,6 +24,9 @@ pub fn parse_due(text: &str, tz: Tz, now: DateTime<Utc>) -> Result<Due, String> 
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err("must not be empty".into());
+    }
+    if trimmed.chars().count() > MAX_DUE_CHARS {
+        return Err(format!("must be at most {MAX_DUE_CHARS} characters"));
     }
     if let Ok(at) = DateTime::parse_from_rfc3339(trimmed) {
         return checked(Due { at: at.with_timezone(&Utc), all_day: false });

@@ -27,12 +27,12 @@ mod task;
 mod task_api;
 mod user;
 
-pub use due::{parse_due, start_of_day, Due};
+pub use due::{parse_due, start_of_day, Due, MAX_DUE_CHARS};
 pub use error::Invalid;
 pub use occurrence::next_occurrence;
 pub use priority::Priority;
-pub use recurrence::{Recurrence, RecurrenceInput, RecurrenceView};
-pub use recurrence_text::{parse_recurrence_text, ParsedRecurrence};
+pub use recurrence::{Recurrence, RecurrenceInput, RecurrenceView, MAX_RULE_CHARS};
+pub use recurrence_text::{parse_recurrence_text, ParsedRecurrence, MAX_RECURRENCE_CHARS};
 pub use reminder::{Reminder, ReminderInput};
 pub use tags::{normalize_tags, MAX_TAGS, MAX_TAG_LEN};
 pub use task::{

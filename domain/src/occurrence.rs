@@ -3,6 +3,7 @@
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
+use crate::due::start_of_day;
 use crate::recurrence::{Recurrence, RecurrenceInput};
 use crate::reminder::ReminderInput;
 use crate::task::{NewTask, TaskView};
@@ -28,11 +29,16 @@ pub fn next_occurrence(task: &TaskView, completed_at: DateTime<Utc>, tz: Tz, cre
         count: None,
         starts: view.starts,
     };
-    let due = task.due_at.unwrap_or(completed_at);
+    // An undated occurrence (stored before recurring tasks were always dated) counts
+    // as due on its completion day.
+    let (due, all_day) = match task.due_at {
+        Some(due) => (due, task.all_day),
+        None => (start_of_day(tz, completed_at.with_timezone(&tz).date_naive()), !recurrence.has_time_of_day()),
+    };
     let (anchor, after) = if view.from_completion {
         // The completion day, at the due date's time of day.
         let local_due = due.with_timezone(&tz);
-        let time = if task.all_day { NaiveTime::MIN } else { local_due.time() };
+        let time = if all_day { NaiveTime::MIN } else { local_due.time() };
         let day = completed_at.with_timezone(&tz).date_naive();
         let anchor = tz.from_local_datetime(&day.and_time(time)).earliest()?.with_timezone(&Utc);
         (anchor, anchor)
@@ -55,7 +61,7 @@ pub fn next_occurrence(task: &TaskView, completed_at: DateTime<Utc>, tz: Tz, cre
         tags: Some(task.tags.clone()),
         due: None,
         due_at: Some(next),
-        all_day: Some(task.all_day),
+        all_day: Some(all_day),
         reminders: Some(reminders),
         recurrence: Some(RecurrenceInput {
             rule: Some(view.rule.clone()),
@@ -106,6 +112,19 @@ mod tests {
         let task = recurring("every! 3 days", utc(1, 8), Tz::UTC);
         let next = next_occurrence(&task, utc(10, 17), Tz::UTC, 1).unwrap();
         assert_eq!(next.due_at, Some(utc(13, 8)), "three days after the completion day, at the due time");
+    }
+
+    /// A recurring task stored without a date (before they were always dated) continues
+    /// on days, not at the clock time of its completion.
+    #[test]
+    fn an_undated_occurrence_is_followed_by_an_all_day_one() {
+        let mut task = recurring("every 3 days", Utc.with_ymd_and_hms(2027, 5, 1, 0, 0, 0).unwrap(), Tz::UTC);
+        task.due_at = None;
+        task.all_day = false;
+        let completed = Utc.with_ymd_and_hms(2027, 5, 10, 7, 35, 34).unwrap();
+        let next = next_occurrence(&task, completed, Tz::UTC, 1).unwrap();
+        assert_eq!(next.due_at, Some(Utc.with_ymd_and_hms(2027, 5, 13, 0, 0, 0).unwrap()));
+        assert_eq!(next.all_day, Some(true));
     }
 
     #[test]

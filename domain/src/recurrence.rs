@@ -9,6 +9,9 @@ use utoipa::ToSchema;
 use crate::recurrence_text::parse_recurrence_text;
 use crate::Invalid;
 
+/// Longest RRULE accepted, in characters.
+pub const MAX_RULE_CHARS: usize = 300;
+
 /// Largest `count` a series may have.
 const MAX_COUNT: u32 = 10_000;
 
@@ -84,6 +87,11 @@ pub struct RecurrenceView {
 impl Recurrence {
     /// Validates client input into a stored recurrence.
     pub fn from_input(input: &RecurrenceInput) -> Result<Recurrence, Invalid> {
+        if input.rule.as_ref().is_some_and(|r| r.chars().count() > MAX_RULE_CHARS) {
+            return Err(Invalid::new("rule", format!("must be at most {MAX_RULE_CHARS} characters")));
+        }
+        // A rule made from words is wrong in the words: report it there.
+        let rule_field = if input.rule.is_none() { "text" } else { "rule" };
         let mut phrase_starts = None;
         let mut phrase_from_completion = false;
         let (rule_text, text, phrase_count, phrase_until) = match (&input.rule, &input.text) {
@@ -117,18 +125,26 @@ impl Recurrence {
             count,
             starts,
         };
-        let parsed = recurrence.parsed_rule()?;
+        let parsed = recurrence.parsed_rule().map_err(|e| Invalid::new(rule_field, e.message))?;
         if matches!(parsed.get_freq(), Frequency::Minutely | Frequency::Secondly) {
-            return Err(Invalid::new("rule", "may repeat at most hourly"));
+            return Err(Invalid::new(rule_field, "may repeat at most hourly"));
         }
         if !(1..=1000).contains(&parsed.get_interval()) {
-            return Err(Invalid::new("rule", "INTERVAL must be between 1 and 1000"));
+            return Err(Invalid::new(rule_field, "the interval must be between 1 and 1000"));
         }
-        // Validation needs a start; any instant exercises the rule's own constraints.
-        parsed
-            .validate(DateTime::<Utc>::UNIX_EPOCH.with_timezone(&rrule::Tz::UTC))
-            .map_err(|e| Invalid::new("rule", e.to_string()))?;
+        // Validation needs a start; a fixed one exercises the rule's own constraints,
+        // and whether it ever produces a date (30 February never comes).
+        let start = DateTime::<Utc>::UNIX_EPOCH.with_timezone(&rrule::Tz::UTC);
+        let rule = parsed.validate(start).map_err(|e| Invalid::new(rule_field, e.to_string()))?;
+        if RRuleSet::new(start).rrule(rule).all(1).dates.is_empty() {
+            return Err(Invalid::new(rule_field, "never occurs: no date fits every part of the rule"));
+        }
         Ok(recurrence)
+    }
+
+    /// Whether occurrences have a time of day of their own (`BYHOUR`, or hourly).
+    pub fn has_time_of_day(&self) -> bool {
+        self.rule.starts_with("FREQ=HOURLY") || self.rule.contains("BYHOUR=")
     }
 
     fn parsed_rule(&self) -> Result<RRule<Unvalidated>, Invalid> {
@@ -385,6 +401,10 @@ mod tests {
             ("DTSTART:20260101T000000Z\nRRULE:FREQ=DAILY", "rule"),
             ("FREQ=DAILY;COUNT=0", "count"),
             ("FREQ=DAILY;COUNT=x", "rule"),
+            ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "rule"),
+            ("FREQ=MONTHLY;BYMONTH=4;BYMONTHDAY=31", "rule"),
+            ("FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=31", "rule"),
+            ("FREQ=DAILY;BYMONTH=11;BYMONTHDAY=31;BYDAY=MO", "rule"),
         ];
         for (input, field) in bad {
             assert_eq!(Recurrence::from_input(&rule(input)).unwrap_err().field, field, "{input:?}");
@@ -395,6 +415,14 @@ mod tests {
             (from_text.rule.as_str(), from_text.describe().as_str()),
             ("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO", "every other monday")
         );
+        let long = format!("FREQ=DAILY;{}", "BYHOUR=1;".repeat(40));
+        assert_eq!(Recurrence::from_input(&rule(&long)).unwrap_err().field, "rule");
+        let leap = Recurrence::from_input(&rule("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29")).unwrap();
+        assert_eq!(leap.rule, "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29");
+        let zero = RecurrenceInput { text: Some("every 0 days".into()), ..Default::default() };
+        assert_eq!(Recurrence::from_input(&zero).unwrap_err().field, "text");
+        let never = RecurrenceInput { text: Some("every feb 30".into()), ..Default::default() };
+        assert_eq!(Recurrence::from_input(&never).unwrap_err().field, "text");
         let nonsense = RecurrenceInput { text: Some("now and then".into()), ..Default::default() };
         assert_eq!(Recurrence::from_input(&nonsense).unwrap_err().field, "text");
         let bounded = RecurrenceInput { text: Some("every day until 2027-01-31".into()), ..Default::default() };

@@ -3,6 +3,9 @@
 
 use chrono::NaiveDate;
 
+/// Longest recurrence phrase, in characters.
+pub const MAX_RECURRENCE_CHARS: usize = 200;
+
 /// What a recurrence phrase means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedRecurrence {
@@ -53,6 +56,10 @@ fn month(word: &str) -> Option<u32> {
     MONTHS.iter().position(|name| word.len() >= 3 && name.starts_with(word)).map(|i| i as u32 + 1)
 }
 
+fn is_zero(word: &str) -> bool {
+    !word.is_empty() && word.bytes().all(|b| b == b'0')
+}
+
 /// `1st`, `2nd`, `15th`, `31` -> 1..=31.
 fn day_of_month(word: &str) -> Option<i32> {
     let digits = word.trim_end_matches(|c: char| c.is_alphabetic());
@@ -91,6 +98,10 @@ const EXAMPLES: &str = "try \"every day\", \"every other monday\", \"every monda
 /// 2027-01-04") and `every!` for counting from completion. An error says what was
 /// understood and what was not.
 pub fn parse_recurrence_text(text: &str) -> Result<ParsedRecurrence, String> {
+    let length = text.trim().chars().count();
+    if length > MAX_RECURRENCE_CHARS {
+        return Err(format!("a recurrence is at most {MAX_RECURRENCE_CHARS} characters, not {length}"));
+    }
     let lower = text.trim().to_lowercase().replace(',', " ");
     let mut from_completion = false;
     let mut words: Vec<&str> = Vec::new();
@@ -105,6 +116,12 @@ pub fn parse_recurrence_text(text: &str) -> Result<ParsedRecurrence, String> {
     }
     if words.is_empty() {
         return Err(format!("a recurrence is needed; {EXAMPLES}"));
+    }
+    // "every 0 days" would otherwise read as "every day".
+    if let Some(pair) =
+        words.windows(3).find(|w| matches!(w[0], "every" | "each") && is_zero(w[1]) && unit(w[2]).is_some())
+    {
+        return Err(format!("\"{} {} {}\" never repeats: the interval must be at least 1", pair[0], pair[1], pair[2]));
     }
     let until = take_date(&mut words, "until")?;
     let starts = take_date(&mut words, "starting")?;
@@ -418,6 +435,8 @@ mod tests {
             "every day at teatime",
             "every monday starting soon",
             "every 12am",
+            "every 0 days",
+            "every 000 weeks",
         ] {
             assert!(parse_recurrence_text(bad).is_err(), "{bad}");
         }
@@ -425,5 +444,9 @@ mod tests {
         assert!(err.contains("understood \"every monday\" but not \"when it rains\""), "{err}");
         let err = parse_recurrence_text("every day at teatime").unwrap_err();
         assert!(err.contains("teatime"), "{err}");
+        let err = parse_recurrence_text("every 0 days").unwrap_err();
+        assert!(err.contains("at least 1"), "{err}");
+        let err = parse_recurrence_text(&"every day ".repeat(30)).unwrap_err();
+        assert!(err.contains("at most 200 characters"), "{err}");
     }
 }

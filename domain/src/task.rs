@@ -213,17 +213,21 @@ pub type TaskChange = BTreeMap<String, FieldChange>;
 impl Task {
     /// Builds a new open task owned by `user_id` from client input.
     pub fn create(id: String, user_id: String, input: &NewTask, tz: Tz, now: DateTime<Utc>) -> Result<Task, Invalid> {
-        let (due_at, all_day) =
-            resolve_due(input.due.as_deref().map(Some), input.due_at.map(Some), input.all_day, (None, false), tz, now)?;
-        let reminders = match &input.reminders {
-            Some(inputs) => Reminder::resolve_all(inputs, due_at, &[], tz, now)?,
-            None => Vec::new(),
-        };
         let recurrence = input
             .recurrence
             .as_ref()
             .map(|r| Recurrence::from_input(r).map_err(|e| e.within("recurrence")))
             .transpose()?;
+        let (due_at, all_day) =
+            resolve_due(input.due.as_deref().map(Some), input.due_at.map(Some), input.all_day, (None, false), tz, now)?;
+        let (due_at, all_day) = match (&recurrence, due_at) {
+            (Some(recurrence), None) => first_due(recurrence, tz, now)?,
+            _ => (due_at, all_day),
+        };
+        let reminders = match &input.reminders {
+            Some(inputs) => Reminder::resolve_all(inputs, due_at, &[], tz, now)?,
+            None => Vec::new(),
+        };
         let series_id = match (&input.series_id, &recurrence) {
             (Some(series), _) if series.is_empty() || series.len() > 100 => {
                 return Err(Invalid::new("series_id", "must be 1 to 100 characters"))
@@ -273,6 +277,12 @@ impl Task {
         if let Some(tags) = &patch.tags {
             next.tags = normalize_tags(tags)?;
         }
+        if let Some(recurrence) = &patch.recurrence {
+            next.recurrence = recurrence
+                .as_ref()
+                .map(|r| Recurrence::from_input(r).map_err(|e| e.within("recurrence")))
+                .transpose()?;
+        }
         let due_given = patch.due.is_some() || patch.due_at.is_some() || patch.all_day.is_some();
         if due_given {
             let (due_at, all_day) = resolve_due(
@@ -286,15 +296,19 @@ impl Task {
             next.due_at = due_at;
             next.all_day = all_day;
         }
+        if let (Some(recurrence), None) = (&next.recurrence, next.due_at) {
+            if due_given {
+                let field = if patch.due_at.is_some() { "due_at" } else { "due" };
+                return Err(Invalid::new(
+                    field,
+                    "a recurring task keeps a due date; stop the recurrence (recurrence: null) to clear it",
+                ));
+            }
+            (next.due_at, next.all_day) = first_due(recurrence, tz, now)?;
+        }
         match &patch.reminders {
             Some(inputs) => next.reminders = Reminder::resolve_all(inputs, next.due_at, &self.reminders, tz, now)?,
             None => Reminder::follow_due(&mut next.reminders, next.due_at)?,
-        }
-        if let Some(recurrence) = &patch.recurrence {
-            next.recurrence = recurrence
-                .as_ref()
-                .map(|r| Recurrence::from_input(r).map_err(|e| e.within("recurrence")))
-                .transpose()?;
         }
         let changes = diff(self, &next);
         if changes.is_empty() {
@@ -353,6 +367,22 @@ impl Task {
             updated_at: self.updated_at,
             version: self.version,
         }
+    }
+}
+
+/// The due date of a recurring task given none (Todoist's rule): the series starts
+/// today in `tz` (or on its `starts` day), at its first occurrence from then on, all
+/// day unless the rule names a time of day ("every day at 9am": the next 9:00).
+fn first_due(recurrence: &Recurrence, tz: Tz, now: DateTime<Utc>) -> Result<(Option<DateTime<Utc>>, bool), Invalid> {
+    let today = now.with_timezone(&tz).date_naive();
+    let first_day = recurrence.starts.map_or(today, |starts| starts.max(today));
+    let anchor = start_of_day(tz, first_day);
+    let timed = recurrence.has_time_of_day();
+    let just_before = anchor - chrono::Duration::milliseconds(1);
+    let after = if timed { now.max(just_before) } else { just_before };
+    match recurrence.occurrences_after(anchor, after, tz, 1).first() {
+        Some(first) => Ok((Some(*first), !timed)),
+        None => Err(Invalid::new("recurrence", "has no occurrence from today on (check until and count)")),
     }
 }
 
@@ -504,6 +534,52 @@ mod tests {
         let clear_both = TaskPatch { due_at: Some(None), reminders: Some(vec![]), ..Default::default() };
         let (cleared, _) = next.patched(&clear_both, Tz::UTC, later).unwrap().unwrap();
         assert_eq!((cleared.due_at, cleared.reminders.len()), (None, 0));
+    }
+
+    /// Todoist's rule: "water the plants every 3 days" starts today, all day; a rule
+    /// with a time starts at its next time; and the date stays while it recurs.
+    #[test]
+    fn a_recurring_task_without_a_date_starts_today() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        // 2026-11-26 10:00 in Berlin, a Thursday.
+        let local = |d, h, m| berlin.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap().with_timezone(&Utc);
+        let recurring = |text: &str| NewTask {
+            recurrence: Some(RecurrenceInput { text: Some(text.into()), ..Default::default() }),
+            ..new("water the plants")
+        };
+        let create = |text: &str| Task::create("t".into(), "u".into(), &recurring(text), berlin, now()).unwrap();
+        let table = [
+            ("every 3 days", local(26, 0, 0), true),
+            ("every monday", local(30, 0, 0), true),
+            ("every day at 9am", local(27, 9, 0), false),
+            ("every day at 17:30", local(26, 17, 30), false),
+            ("every 12 hours", local(26, 12, 0), false),
+            ("every day starting 2026-12-03", berlin.with_ymd_and_hms(2026, 12, 3, 0, 0, 0).unwrap().to_utc(), true),
+        ];
+        for (text, due, all_day) in table {
+            let task = create(text);
+            assert_eq!((task.due_at, task.all_day), (Some(due), all_day), "{text}");
+        }
+        // Relative reminders need that date, and get it.
+        let with_reminder = NewTask {
+            reminders: Some(vec![ReminderInput { before_due_minutes: Some(60), ..Default::default() }]),
+            ..recurring("every day at 9am")
+        };
+        let task = Task::create("t".into(), "u".into(), &with_reminder, berlin, now()).unwrap();
+        assert_eq!(task.reminders[0].at, local(27, 8, 0));
+        // Made recurring later: dated the same way. Its date cannot be cleared while it recurs.
+        let plain = Task::create("t".into(), "u".into(), &new("water the plants"), berlin, now()).unwrap();
+        let patch = TaskPatch {
+            recurrence: Some(Some(RecurrenceInput { text: Some("every 3 days".into()), ..Default::default() })),
+            ..Default::default()
+        };
+        let (dated, _) = plain.patched(&patch, berlin, now()).unwrap().unwrap();
+        assert_eq!((dated.due_at, dated.all_day), (Some(local(26, 0, 0)), true));
+        let clear: TaskPatch = serde_json::from_str(r#"{"due": null}"#).unwrap();
+        assert_eq!(dated.patched(&clear, berlin, now()).unwrap_err().field, "due");
+        let stop: TaskPatch = serde_json::from_str(r#"{"due": null, "recurrence": null}"#).unwrap();
+        let (stopped, _) = dated.patched(&stop, berlin, now()).unwrap().unwrap();
+        assert_eq!((stopped.due_at, stopped.recurrence), (None, None));
     }
 
     #[test]

@@ -5,10 +5,23 @@
 //! `search: words`, combined with `&`, `|`, `!` and parentheses (`!` binds tightest,
 //! then `&`, then `|`). Dates are resolved in the user's timezone when parsing, so
 //! a parsed [`Filter`] is a plain predicate.
+//!
+//! The parser recurses once per `(` or `!`, so their nesting is limited
+//! ([`MAX_DEPTH`]), as are the text's length and its number of conditions: no input
+//! can exhaust a thread's stack or make a query arbitrarily large.
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use errand_domain::{parse_due, start_of_day, Priority, Status};
+
+use crate::text::{check_query, MAX_QUERY_CHARS};
+
+/// Longest filter, in characters.
+pub const MAX_CHARS: usize = 2000;
+/// Deepest nesting of `(` and `!` together.
+pub const MAX_DEPTH: usize = 32;
+/// Most conditions (atoms) in one filter.
+pub const MAX_TERMS: usize = 64;
 
 /// A parsed filter expression.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,8 +87,16 @@ const ATOM_HINT: &str = "a filter such as today, overdue, 7 days, p1, @tag, no d
 impl Filter {
     /// Parses `text`; relative dates are resolved in `tz` at `now`.
     pub fn parse(text: &str, tz: Tz, now: DateTime<Utc>) -> Result<Filter, FilterError> {
+        let length = text.chars().count();
+        if length > MAX_CHARS {
+            return Err(FilterError {
+                position: MAX_CHARS,
+                expected: format!("a filter of at most {MAX_CHARS} characters"),
+                found: format!("{length} characters"),
+            });
+        }
         let chars: Vec<char> = text.chars().collect();
-        let mut parser = Parser { chars: &chars, pos: 0, tz, now };
+        let mut parser = Parser { chars: &chars, pos: 0, tz, now, depth: 0, terms: 0 };
         let filter = parser.or()?;
         parser.skip_spaces();
         if parser.pos < chars.len() {
@@ -93,6 +114,108 @@ impl Filter {
             Filter::Atom(atom) => matches!(atom, Atom::Status(_)),
         }
     }
+
+    /// The filter as text that [`Filter::parse`] reads back, with the same `tz` and
+    /// `now`, into this same filter: atoms in their own words (instants as RFC 3339),
+    /// parentheses only where the structure needs them.
+    pub fn to_text(&self, tz: Tz, now: DateTime<Utc>) -> String {
+        let mut out = String::new();
+        self.print(&mut out, &Days { tz, now });
+        out
+    }
+
+    /// How tightly the expression binds: `|` 1, `&` 2, `!` and atoms 3.
+    fn binding(&self) -> u8 {
+        match self {
+            Filter::Or(..) => 1,
+            Filter::And(..) => 2,
+            Filter::Not(_) | Filter::Atom(_) => 3,
+        }
+    }
+
+    fn print_within(&self, out: &mut String, days: &Days, binding: u8) {
+        if self.binding() < binding {
+            out.push('(');
+            self.print(out, days);
+            out.push(')');
+        } else {
+            self.print(out, days);
+        }
+    }
+
+    fn print(&self, out: &mut String, days: &Days) {
+        // Both operators associate to the left, so a right operand of the same kind
+        // keeps its parentheses.
+        match self {
+            Filter::Or(a, b) => {
+                a.print_within(out, days, 1);
+                out.push_str(" | ");
+                b.print_within(out, days, 2);
+            }
+            Filter::And(a, b) => {
+                a.print_within(out, days, 2);
+                out.push_str(" & ");
+                b.print_within(out, days, 3);
+            }
+            Filter::Not(a) => {
+                out.push('!');
+                a.print_within(out, days, 3);
+            }
+            Filter::Atom(atom) => out.push_str(&atom.to_text(days)),
+        }
+    }
+}
+
+/// Local day boundaries, to print relative atoms in the words that produce them.
+struct Days {
+    tz: Tz,
+    now: DateTime<Utc>,
+}
+
+impl Days {
+    fn start(&self, offset_days: i64) -> i64 {
+        let today = self.now.with_timezone(&self.tz).date_naive();
+        start_of_day(self.tz, today + Duration::days(offset_days)).timestamp_millis()
+    }
+}
+
+fn instant(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Atom {
+    fn to_text(&self, days: &Days) -> String {
+        match self {
+            Atom::DueWithin { from, to } if *from == days.start(0) && *to == days.start(1) => "today".into(),
+            Atom::DueWithin { from, to } if *from == days.start(1) && *to == days.start(2) => "tomorrow".into(),
+            Atom::DueWithin { from, to } => {
+                match (1..=3650).find(|n| *from == days.start(0) && *to == days.start(*n)) {
+                    Some(n) => format!("{n} days"),
+                    // Only another `now` gets here: the same days, spelled out.
+                    None => format!("(due after: {} & due before: {})", instant(from - 1), instant(*to)),
+                }
+            }
+            Atom::Overdue { .. } => "overdue".into(),
+            Atom::NoDate => "no date".into(),
+            // A timed `after:` means strictly after: print the millisecond before.
+            Atom::DueBefore(t) => format!("due before: {}", instant(*t)),
+            Atom::DueAfter(t) => format!("due after: {}", instant(t - 1)),
+            Atom::CreatedBefore(t) => format!("created before: {}", instant(*t)),
+            Atom::CreatedAfter(t) => format!("created after: {}", instant(t - 1)),
+            Atom::Priority(Priority::None) => "no priority".into(),
+            Atom::Priority(Priority::Urgent) => "p1".into(),
+            Atom::Priority(Priority::High) => "p2".into(),
+            Atom::Priority(Priority::Medium) => "p3".into(),
+            Atom::Priority(Priority::Low) => "p4".into(),
+            Atom::Tag(tag) => format!("@{tag}"),
+            Atom::TagPrefix(prefix) => format!("@{prefix}*"),
+            Atom::NoTags => "no tags".into(),
+            Atom::Recurring => "recurring".into(),
+            Atom::Status(Status::Done) => "done".into(),
+            Atom::Status(Status::Open) => "open".into(),
+            Atom::Search(words) => format!("search: {words}"),
+        }
+    }
 }
 
 struct Parser<'a> {
@@ -100,6 +223,10 @@ struct Parser<'a> {
     pos: usize,
     tz: Tz,
     now: DateTime<Utc>,
+    /// `(` and `!` open around the current position.
+    depth: usize,
+    /// Atoms read so far.
+    terms: usize,
 }
 
 impl Parser<'_> {
@@ -145,19 +272,36 @@ impl Parser<'_> {
         Ok(left)
     }
 
+    /// Enters one more level of `(` or `!`, refusing to go deeper than [`MAX_DEPTH`].
+    fn descend(&mut self) -> Result<(), FilterError> {
+        if self.depth == MAX_DEPTH {
+            return Err(FilterError {
+                position: self.pos,
+                expected: format!("at most {MAX_DEPTH} levels of ( and ! nesting"),
+                found: "one level more".into(),
+            });
+        }
+        self.depth += 1;
+        self.pos += 1;
+        Ok(())
+    }
+
     fn unary(&mut self) -> Result<Filter, FilterError> {
         match self.peek() {
             Some('!') => {
-                self.pos += 1;
-                Ok(Filter::Not(Box::new(self.unary()?)))
+                self.descend()?;
+                let inner = self.unary()?;
+                self.depth -= 1;
+                Ok(Filter::Not(Box::new(inner)))
             }
             Some('(') => {
-                self.pos += 1;
+                self.descend()?;
                 let inner = self.or()?;
                 if self.peek() != Some(')') {
                     return Err(self.error(") to close the ( "));
                 }
                 self.pos += 1;
+                self.depth -= 1;
                 Ok(inner)
             }
             None | Some('&' | '|' | ')') => Err(self.error(ATOM_HINT)),
@@ -168,6 +312,14 @@ impl Parser<'_> {
     fn atom(&mut self) -> Result<Filter, FilterError> {
         self.skip_spaces();
         let start = self.pos;
+        if self.terms == MAX_TERMS {
+            return Err(FilterError {
+                position: start,
+                expected: format!("at most {MAX_TERMS} conditions"),
+                found: "one more".into(),
+            });
+        }
+        self.terms += 1;
         while let Some(&c) = self.chars.get(self.pos) {
             if matches!(c, '&' | '|' | ')') {
                 break;
@@ -238,7 +390,14 @@ impl Parser<'_> {
                 "due after" => Ok(Atom::DueAfter(self.date(value, value_at, true)?)),
                 "created before" => Ok(Atom::CreatedBefore(self.date(value, value_at, false)?)),
                 "created after" => Ok(Atom::CreatedAfter(self.date(value, value_at, true)?)),
-                "search" => Ok(Atom::Search(value.to_string())),
+                "search" => match check_query(value) {
+                    Ok(()) => Ok(Atom::Search(value.to_string())),
+                    Err(message) => Err(FilterError {
+                        position: value_at,
+                        expected: format!("search words within the limits ({message})"),
+                        found: format!("{:?}", value.chars().take(MAX_QUERY_CHARS.min(40)).collect::<String>()),
+                    }),
+                },
                 _ => Err(self.unknown(at, text)),
             };
         }

@@ -5,7 +5,9 @@
 //! - [`SearchIndex`]: open (or rebuild) the index, [`SearchIndex::search`] a
 //!   [`SearchRequest`] into a [`SearchPage`], wait for a write to become visible.
 //! - [`run_indexer`]: the indexer, fed from the outbox.
-//! - [`Filter`], [`Atom`], [`FilterError`]: the filter language.
+//! - [`Filter`], [`Atom`], [`FilterError`]: the filter language, and its limits
+//!   ([`MAX_FILTER_CHARS`], [`MAX_FILTER_DEPTH`], [`MAX_FILTER_TERMS`]).
+//! - [`check_query`]: the limits of search text ([`MAX_QUERY_CHARS`], [`MAX_QUERY_WORDS`]).
 //! - [`Sort`], [`SortKey`]: orders.
 //! - [`eval`]: the reference meaning of filters and text search, for tests.
 
@@ -19,11 +21,13 @@ mod query;
 mod schema;
 mod text;
 
-pub use filter::{Atom, Filter, FilterError};
+pub use filter::MAX_TERMS as MAX_FILTER_TERMS;
+pub use filter::{Atom, Filter, FilterError, MAX_CHARS as MAX_FILTER_CHARS, MAX_DEPTH as MAX_FILTER_DEPTH};
 pub use index::{SearchIndex, SearchPage};
 pub use indexer::{run_indexer, SEARCH_CURSOR};
 pub use query::{SearchRequest, Sort, SortKey};
 pub use schema::SCHEMA_VERSION;
+pub use text::{check_query, MAX_QUERY_CHARS, MAX_QUERY_WORDS};
 
 /// Errors of the search index.
 #[derive(Debug, thiserror::Error)]

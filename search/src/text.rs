@@ -11,6 +11,25 @@ pub const TYPO_MIN_LEN: usize = 5;
 /// The last word matches as a prefix from this length on.
 pub const PREFIX_MIN_LEN: usize = 2;
 
+/// Longest search text (`q`, or a filter's `search:`), in characters.
+pub const MAX_QUERY_CHARS: usize = 500;
+/// Most words in one search: each becomes a few term queries, some fuzzy.
+pub const MAX_QUERY_WORDS: usize = 20;
+
+/// Whether a search text is within [`MAX_QUERY_CHARS`] and [`MAX_QUERY_WORDS`]; the
+/// error says which limit it breaks.
+pub fn check_query(text: &str) -> Result<(), String> {
+    let length = text.chars().count();
+    if length > MAX_QUERY_CHARS {
+        return Err(format!("at most {MAX_QUERY_CHARS} characters, not {length}"));
+    }
+    let count = words(text).len();
+    if count > MAX_QUERY_WORDS {
+        return Err(format!("at most {MAX_QUERY_WORDS} words, not {count}"));
+    }
+    Ok(())
+}
+
 /// Unicode word splitting, lowercasing and ASCII folding (`Café` -> `cafe`), applied
 /// before words are indexed and to query words alike.
 fn analyzer() -> TextAnalyzer {

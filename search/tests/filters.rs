@@ -357,3 +357,63 @@ proptest::proptest! {
         let _ = Filter::parse(&text, berlin(), now());
     }
 }
+
+/// Nesting, length and the number of conditions are bounded, so no filter can exhaust
+/// the parser's stack: each limit is an error at a position, one step past it.
+#[test]
+fn limits_are_errors_not_stack_overflows() {
+    use errand_search::{MAX_FILTER_CHARS, MAX_FILTER_DEPTH, MAX_FILTER_TERMS};
+    let parse = |t: &str| Filter::parse(t, berlin(), now());
+    // Exactly at each limit, it parses.
+    let deep = format!("{}p1{}", "(".repeat(MAX_FILTER_DEPTH), ")".repeat(MAX_FILTER_DEPTH));
+    assert!(parse(&deep).is_ok());
+    assert!(parse(&format!("{}p1", "!".repeat(MAX_FILTER_DEPTH))).is_ok());
+    let many = vec!["p1"; MAX_FILTER_TERMS].join(" | ");
+    assert!(parse(&many).is_ok());
+    // One past each, it does not.
+    let too_deep = format!("{}p1{}", "(".repeat(MAX_FILTER_DEPTH + 1), ")".repeat(MAX_FILTER_DEPTH + 1));
+    let err = parse(&too_deep).unwrap_err();
+    assert_eq!(err.position, MAX_FILTER_DEPTH, "{err}");
+    assert!(err.expected.contains("levels"), "{err}");
+    let mixed = "(!".repeat(MAX_FILTER_DEPTH / 2) + "(p1";
+    assert!(parse(&mixed).unwrap_err().expected.contains("levels"));
+    let err = parse(&format!("{many} | p2")).unwrap_err();
+    assert!(err.expected.contains("conditions"), "{err}");
+    let long = format!("search: {}", "a".repeat(MAX_FILTER_CHARS));
+    assert!(parse(&long).unwrap_err().expected.contains("characters"));
+    // The inputs that used to overflow a worker's stack.
+    for hostile in ["(".repeat(2_500), "!".repeat(10_000) + "p1", "(!".repeat(300), "(".repeat(1_600)] {
+        assert!(parse(&hostile).is_err());
+    }
+    // A search inside a filter obeys the limits of q.
+    let wordy = format!("search: {}", vec!["milk"; 21].join(" "));
+    assert!(parse(&wordy).unwrap_err().expected.contains("search words"));
+}
+
+#[test]
+fn printed_filters_parse_back_to_themselves() {
+    let texts = [
+        "today",
+        "tomorrow",
+        "7 days",
+        "next 3 days",
+        "overdue | no date",
+        "(today | overdue) & @work & !p4",
+        "p1 & (p2 & p3)",
+        "p1 | (p2 | p3)",
+        "!(p1 | p2) & !!no tags",
+        "due before: friday 5pm & due after: 2026-11-01",
+        "created before: 2026-11-20T10:00:00Z | created after: nov 1",
+        "@home* & recurring & done",
+        "search: Milk  and   bread | open",
+        "no priority & no date",
+    ];
+    for text in texts {
+        let filter = Filter::parse(text, berlin(), now()).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let printed = filter.to_text(berlin(), now());
+        let again = Filter::parse(&printed, berlin(), now()).unwrap_or_else(|e| panic!("{printed}: {e}"));
+        assert_eq!(again, filter, "{text} printed as {printed}");
+    }
+    let printed = Filter::parse("(today | overdue) & @work & !p4", berlin(), now()).unwrap().to_text(berlin(), now());
+    assert_eq!(printed, "(today | overdue) & @work & !p4");
+}

@@ -12,7 +12,10 @@ use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthUser, Caller, Json, JsonWithBytes, Query};
 use crate::tasks::now;
-use errand_search::{Filter, SearchRequest, Sort};
+use errand_search::{check_query, Filter, SearchRequest, Sort};
+
+/// Longest cursor accepted; the ones we issue are far shorter.
+const MAX_CURSOR_LEN: usize = 1024;
 use errand_store::UserRecord;
 
 pub fn router() -> Router<AppState> {
@@ -174,6 +177,12 @@ fn search_request(params: ListParams, user: &UserRecord) -> Result<SearchRequest
     let due_before = date("due_before", params.due_before)?;
     let due_after = date("due_after", params.due_after)?;
     let text = params.q.filter(|q| !q.trim().is_empty());
+    if let Some(q) = &text {
+        check_query(q).map_err(|limit| ApiError::invalid_parameter("q", format!("q: {limit}")))?;
+    }
+    if params.cursor.as_ref().is_some_and(|c| c.len() > MAX_CURSOR_LEN) {
+        return Err(ApiError::invalid_parameter("cursor", format!("cursor: at most {MAX_CURSOR_LEN} characters")));
+    }
     let default_sort = if text.is_some() { "relevance" } else { "due" };
     let sort_name = params.sort.unwrap_or_else(|| default_sort.to_string());
     let sort = Sort::parse(&sort_name).ok_or_else(|| {
@@ -236,7 +245,10 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         return Ok(None);
     };
     let key = value.to_str().unwrap_or("");
-    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+    if key.len() > 255 {
+        return Err(ApiError::invalid_parameter("Idempotency-Key", "Idempotency-Key: at most 255 characters"));
+    }
+    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ApiError::BadRequest {
             code: "invalid_header",
             message: "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
