@@ -26,7 +26,10 @@ use errand_workflows::sdk::{FetchOptions, Registry, RegistryExt, RuntimeStatus, 
 use errand_workflows::WorkflowRuntime;
 use sidecars::{Kind, Sidecar};
 
-fn env_number(name: &str, default: usize) -> usize {
+/// `name` from the environment, else `full` (or `smoke` under `BENCH_SMOKE`, the tiny
+/// pass `make test` runs so that benchmarks keep working).
+fn env_number(name: &str, full: usize, smoke: usize) -> usize {
+    let default = if std::env::var_os("BENCH_SMOKE").is_some() { smoke } else { full };
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
@@ -73,19 +76,21 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// `clients` concurrent clients, each running one workflow after another, for `seconds`.
-async fn load(runtime: &WorkflowRuntime, clients: usize, seconds: u64) -> Level {
+/// `clients` concurrent clients, each running one workflow after another, for `seconds`;
+/// instance ids start with `run` (each run its own, or the engine refuses a start).
+async fn load(runtime: &WorkflowRuntime, run: &str, clients: usize, seconds: u64) -> Level {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let workers = (0..clients).map(|c| {
         let client = runtime.client();
         let stop = stop.clone();
+        let run = run.to_string();
         tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
                 let mut client = client.clone();
-                let id = format!("bench-{clients}-{c}-{i}");
+                let id = format!("{run}-{clients}-{c}-{i}");
                 i += 1;
                 let begun = Instant::now();
                 client
@@ -119,11 +124,11 @@ async fn measure(kind: Kind, name: &'static str, clients: usize, seconds: u64) -
     let sidecar = Sidecar::start(kind).await?;
     let runtime = WorkflowRuntime::start(&sidecar.address(), Duration::from_secs(10), register).await.expect("worker");
     // Warm up connections and caches.
-    load(&runtime, clients, 1).await;
+    load(&runtime, "warmup", clients, 1).await;
 
     let mut levels = Vec::new();
     for level in [1, clients] {
-        levels.push(load(&runtime, level, seconds).await);
+        levels.push(load(&runtime, "bench", level, seconds).await);
     }
 
     // Timer lateness: 200 timers, started over about a second.
@@ -198,8 +203,8 @@ async fn reminder_lateness(go: Option<&Sidecar>) -> Vec<Duration> {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let clients = env_number("BENCH_CLIENTS", 32);
-    let seconds = env_number("BENCH_SECONDS", 10) as u64;
+    let clients = env_number("BENCH_CLIENTS", 32, 4);
+    let seconds = env_number("BENCH_SECONDS", 10, 1) as u64;
     println!("workflow engine: five chained activities, {clients} concurrent clients, {seconds} s per engine");
     let mut rows = Vec::new();
     for (kind, name) in [

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use errand_store::{ChatMessage, ConversationRecord, Store};
 use serde::{Deserialize, Serialize};
 
@@ -121,11 +123,18 @@ impl Conversations {
         }
     }
 
-    /// A user's conversations, most recent first.
-    pub async fn list(&self, user_id: &str) -> Result<Vec<ConversationRecord>, ApiError> {
+    /// A user's conversations, most recent first: up to `limit` after the
+    /// `(updated_at, id)` of the previous page's last one.
+    pub async fn list(
+        &self,
+        user_id: &str,
+        before: Option<(DateTime<Utc>, String)>,
+        limit: usize,
+    ) -> Result<Vec<ConversationRecord>, ApiError> {
         match self {
-            Conversations::Database(store) => Ok(store.conversations(user_id, LISTED as i64).await?),
+            Conversations::Database(store) => Ok(store.conversations(user_id, before, limit as i64).await?),
             Conversations::Dapr { client, base } => {
+                // The state store keeps an index of the newest LISTED: page through it here.
                 let ids: Vec<String> =
                     Self::get_key(client, base, &format!("conversations:{user_id}")).await?.unwrap_or_default();
                 let mut list = Vec::new();
@@ -134,7 +143,9 @@ impl Conversations {
                         list.push(c);
                     }
                 }
-                list.sort_by_key(|c| std::cmp::Reverse(c.updated_at));
+                list.sort_by(|a, b| (&b.updated_at, &b.id).cmp(&(&a.updated_at, &a.id)));
+                list.retain(|c| before.as_ref().is_none_or(|(at, id)| (c.updated_at, &c.id) < (*at, id)));
+                list.truncate(limit);
                 Ok(list)
             }
         }

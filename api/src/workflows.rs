@@ -190,9 +190,17 @@ impl WorkflowService {
         &self,
         user: &UserRecord,
         status: Option<&str>,
-    ) -> Result<Vec<ConfirmationView>, ApiError> {
-        let records = self.store.confirmations(&user.profile.id, status, 200).await?;
-        Ok(records.into_iter().map(Into::into).collect())
+        cursor: Option<(DateTime<Utc>, String)>,
+        limit: usize,
+    ) -> Result<(Vec<ConfirmationView>, Option<(DateTime<Utc>, String)>), ApiError> {
+        let mut records = self.store.confirmations(&user.profile.id, status, cursor, limit as i64 + 1).await?;
+        let next = if records.len() > limit {
+            records.truncate(limit);
+            records.last().map(|c| (c.created_at, c.id.clone()))
+        } else {
+            None
+        };
+        Ok((records.into_iter().map(Into::into).collect(), next))
     }
 
     /// Records a person's decision and returns the outcome once the workflow has acted

@@ -294,12 +294,23 @@ async fn offline_chat_streams_remembers_and_is_rate_limited() {
 
     // Conversations are the user's own.
     let list = ada.get("/chat/conversations").await;
-    assert_eq!(list.body.as_array().unwrap().len(), 1);
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+    assert!(list.body["next_cursor"].is_null());
     let one = ada.get(&format!("/chat/conversations/{conversation}")).await;
     assert_eq!(one.body["messages"].as_array().unwrap().len(), 6);
     assert_eq!(bob.get(&format!("/chat/conversations/{conversation}")).await.status, 404);
     assert_eq!(chat(&bob, json!({ "conversation_id": conversation, "message": "hi" })).await.status, 404);
     assert_eq!(chat(&ada, json!({ "message": "x".repeat(4001) })).await.status, 422);
+
+    // Pages of conversations, most recent first.
+    let second = chat(&ada, json!({ "message": "what is due today?" })).await.body["conversation_id"].clone();
+    let first_page = ada.get("/chat/conversations?limit=1").await;
+    assert_eq!(first_page.body["items"][0]["id"], second);
+    let cursor = first_page.body["next_cursor"].as_str().expect("a next page").to_string();
+    let next_page = ada.get(&format!("/chat/conversations?limit=1&cursor={cursor}")).await;
+    assert_eq!(next_page.body["items"][0]["id"], conversation.as_str());
+    assert!(next_page.body["next_cursor"].is_null());
+    assert_eq!(ada.get("/chat/conversations?cursor=bogus").await.status, 400);
 
     // 200 a minute; the 201st waits.
     let mut statuses = Vec::new();
@@ -364,7 +375,7 @@ async fn conversations_live_in_the_dapr_state_store_under_dapr() {
     assert_eq!(r.body["actions"][0]["tool"], "set_priority", "{:?}", r.body);
     let one = ada.get(&format!("/chat/conversations/{conversation}")).await;
     assert_eq!(one.body["messages"].as_array().unwrap().len(), 4);
-    assert_eq!(ada.get("/chat/conversations").await.body.as_array().unwrap().len(), 1);
+    assert_eq!(ada.get("/chat/conversations").await.body["items"].as_array().unwrap().len(), 1);
     let bob = server.signup("bob@example.com").await;
     assert_eq!(bob.get(&format!("/chat/conversations/{conversation}")).await.status, 404);
 }

@@ -263,10 +263,11 @@ async fn confirmations_guard_every_deletion(engine: Engine) {
     eventually("the confirmation notification", 10, || async { !notifications(&ada, "confirmation").await.is_empty() })
         .await;
     let pending = ada.get("/confirmations?status=pending").await;
-    assert_eq!(pending.body.as_array().unwrap().len(), 1);
+    assert_eq!(pending.body["items"].as_array().unwrap().len(), 1);
+    assert!(pending.body["next_cursor"].is_null());
     assert_eq!(ada.get(&format!("/tasks/{a}")).await.status, 200, "nothing deleted before the yes");
     // Bob can neither see nor decide it.
-    assert!(bob.get("/confirmations").await.body.as_array().unwrap().is_empty());
+    assert!(bob.get("/confirmations").await.body["items"].as_array().unwrap().is_empty());
     assert_eq!(bob.post(&format!("/confirmations/{id}"), json!({ "decision": "approve" })).await.status, 404);
     assert_eq!(bob.get(&format!("/workflows/confirmation:{id}")).await.status, 404);
     let approved = ada.post(&format!("/confirmations/{id}"), json!({ "decision": "approve" })).await;
@@ -306,7 +307,8 @@ async fn an_unanswered_confirmation_expires_and_deletes_nothing(engine: Engine) 
     let id = ada.create(json!({ "title": "maybe" })).await["id"].as_str().unwrap().to_string();
     let asked = ada.post("/tasks/bulk-delete", json!({ "ids": [id] })).await;
     let confirmation = asked.body["id"].as_str().unwrap().to_string();
-    eventually("expiry", 15, || async { ada.get("/confirmations").await.body[0]["status"] == "expired" }).await;
+    eventually("expiry", 15, || async { ada.get("/confirmations").await.body["items"][0]["status"] == "expired" })
+        .await;
     assert_eq!(ada.get(&format!("/tasks/{id}")).await.status, 200);
     let late = ada.post(&format!("/confirmations/{confirmation}"), json!({ "decision": "approve" })).await;
     assert_eq!(late.status, 409);

@@ -83,14 +83,24 @@ impl Store {
         row.map(ConversationRow::into_record).transpose()
     }
 
-    /// A user's conversations, most recent first.
-    pub async fn conversations(&self, user_id: &str, limit: i64) -> StoreResult<Vec<ConversationRecord>> {
+    /// A user's conversations, most recent first, after the `(updated_at, id)` of the
+    /// previous page's last one.
+    pub async fn conversations(
+        &self,
+        user_id: &str,
+        before: Option<(DateTime<Utc>, String)>,
+        limit: i64,
+    ) -> StoreResult<Vec<ConversationRecord>> {
+        let (before_ms, before_id) = before.map(|(at, id)| (to_ms(at), id)).unwrap_or((i64::MAX, String::new()));
         let rows: Vec<ConversationRow> = on_read!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, user_id, title, memory, created_at, updated_at FROM conversations WHERE user_id = $1 \
-                 ORDER BY updated_at DESC, id DESC LIMIT $2",
+                 AND (updated_at < $2 OR (updated_at = $2 AND id < $3)) \
+                 ORDER BY updated_at DESC, id DESC LIMIT $4",
             )
             .bind(user_id)
+            .bind(before_ms)
+            .bind(&before_id)
             .bind(limit)
             .fetch_all(pool)
             .await

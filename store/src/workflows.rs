@@ -235,14 +235,24 @@ impl Store {
         &self,
         user_id: &str,
         status: Option<&str>,
+        before: Option<(DateTime<Utc>, String)>,
         limit: i64,
     ) -> StoreResult<Vec<ConfirmationRecord>> {
+        let (before_ms, before_id) = before.map(|(at, id)| (to_ms(at), id)).unwrap_or((i64::MAX, String::new()));
         let sql = format!(
             "SELECT {CONFIRMATION_COLUMNS} FROM confirmations WHERE user_id = $1 AND ($2 = '' OR status = $2) \
-             ORDER BY created_at DESC, id DESC LIMIT $3"
+             AND (created_at < $3 OR (created_at = $3 AND id < $4)) \
+             ORDER BY created_at DESC, id DESC LIMIT $5"
         );
         let rows: Vec<ConfirmationRow> = on_read!(self, |pool| {
-            sqlx::query_as(&sql).bind(user_id).bind(status.unwrap_or("")).bind(limit).fetch_all(pool).await
+            sqlx::query_as(&sql)
+                .bind(user_id)
+                .bind(status.unwrap_or(""))
+                .bind(before_ms)
+                .bind(&before_id)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
         })?;
         rows.into_iter().map(ConfirmationRow::into_record).collect()
     }

@@ -7,7 +7,8 @@ use errand_domain::{NewTask, Priority, RecurrenceInput, ReminderInput, Task, Tas
 use errand_store::on_every_backend;
 use errand_store::testing::{fresh_db, fresh_store as store, outbox_settled, Backend};
 use errand_store::{
-    IdempotentResponse, InsertOutcome, Modification, Modified, NewUser, OutboxPosition, Store, StoreError,
+    ConfirmationRecord, ConversationRecord, IdempotentResponse, InsertOutcome, Modification, Modified, NewUser,
+    OutboxPosition, Store, StoreError,
 };
 
 on_every_backend!(
@@ -22,6 +23,7 @@ on_every_backend!(
     rebuild_scans_see_every_task_in_id_order,
     idempotency_keys_claim_once,
     readiness_reflects_migrations,
+    confirmations_and_conversations_page_newest_first,
 );
 
 fn t0() -> chrono::DateTime<Utc> {
@@ -294,4 +296,56 @@ async fn rebuild_scans_see_every_task_in_id_order(backend: Backend) {
     assert_eq!(store.outbox_head().await.unwrap(), visible[6].position());
     // ada wrote last (task 6), bob just before (task 5).
     assert!(store.last_write_position(&ada).unwrap() > store.last_write_position(&bob).unwrap());
+}
+
+/// Keyset pages: newest first, each page after the last item of the one before, ties
+/// on the time broken by id, nothing seen twice or skipped.
+async fn confirmations_and_conversations_page_newest_first(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else {
+        return;
+    };
+    let ada = user(&store, "ada@example.com").await;
+    for i in 0..5 {
+        // Two share each time, so the id decides between them.
+        let at = t0() + Duration::seconds(i / 2);
+        let confirmation = ConfirmationRecord {
+            id: format!("c{i}"),
+            user_id: ada.clone(),
+            status: "pending".into(),
+            decision: None,
+            action: serde_json::json!({ "kind": "clear_completed" }),
+            summary: format!("confirmation {i}"),
+            created_at: at,
+            expires_at: at + Duration::minutes(10),
+            decided_at: None,
+            result: None,
+        };
+        store.insert_confirmation(&confirmation).await.unwrap();
+        let conversation = ConversationRecord {
+            id: format!("v{i}"),
+            user_id: ada.clone(),
+            title: format!("conversation {i}"),
+            memory: "{}".into(),
+            created_at: at,
+            updated_at: at,
+        };
+        store.save_conversation(&conversation, &[]).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store.confirmations(&ada, Some("pending"), before.clone(), 2).await.unwrap();
+        seen.extend(page.iter().map(|c| c.id.clone()));
+        match page.last() {
+            Some(last) if page.len() == 2 => before = Some((last.created_at, last.id.clone())),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, ["c4", "c3", "c2", "c1", "c0"]);
+    assert!(store.confirmations(&ada, Some("approved"), None, 10).await.unwrap().is_empty());
+    let first = store.conversations(&ada, None, 3).await.unwrap();
+    let last = first.last().map(|c| (c.updated_at, c.id.clone()));
+    let rest = store.conversations(&ada, last, 3).await.unwrap();
+    let ids: Vec<&str> = first.iter().chain(&rest).map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["v4", "v3", "v2", "v1", "v0"]);
 }

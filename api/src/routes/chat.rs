@@ -14,12 +14,12 @@ use errand_store::{ChatMessage, ConversationRecord, UserRecord};
 use futures_util::stream::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::chat::ChatHost;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AuthUser, Json};
+use crate::extract::{AuthUser, Json, Query};
 use crate::tasks::now;
 
 /// Longest message, in characters.
@@ -220,24 +220,46 @@ pub async fn chat_stream(
     Ok(Sse::new(stream))
 }
 
+/// `GET /chat/conversations` paging.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationQuery {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of conversations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationList {
+    /// Most recent first.
+    pub items: Vec<ConversationSummary>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
 /// The caller's conversations, most recent first.
 #[utoipa::path(get, path = "/api/v1/chat/conversations", tag = "chat", security(("bearer" = [])),
-    responses((status = 200, body = Vec<ConversationSummary>), (status = 401, body = ErrorBody)))]
+    params(ConversationQuery),
+    responses((status = 200, body = ConversationList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn list_conversations(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-) -> Result<axum::Json<Vec<ConversationSummary>>, ApiError> {
-    let list = state.conversations.list(&user.profile.id).await?;
-    Ok(axum::Json(
-        list.into_iter()
-            .map(|c| ConversationSummary {
-                id: c.id,
-                title: c.title,
-                created_at: c.created_at,
-                updated_at: c.updated_at,
-            })
-            .collect(),
-    ))
+    Query(query): Query<ConversationQuery>,
+) -> Result<axum::Json<ConversationList>, ApiError> {
+    let limit = super::page_limit(query.limit)? as usize;
+    let cursor = query.cursor.as_deref().map(super::decode_keyset).transpose()?;
+    let mut list = state.conversations.list(&user.profile.id, cursor, limit + 1).await?;
+    let more = list.len() > limit;
+    list.truncate(limit);
+    let next_cursor =
+        if more { list.last().map(|c| super::encode_keyset(&(c.updated_at, c.id.clone()))) } else { None };
+    let items = list
+        .into_iter()
+        .map(|c| ConversationSummary { id: c.id, title: c.title, created_at: c.created_at, updated_at: c.updated_at })
+        .collect();
+    Ok(axum::Json(ConversationList { items, next_cursor }))
 }
 
 /// One of the caller's conversations with its messages.

@@ -13,6 +13,8 @@ mod workflows;
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::Response;
 use axum::response::IntoResponse;
@@ -38,6 +40,21 @@ fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
         return Err(ApiError::bad_parameter("limit", format!("limit must be between 1 and {MAX_PAGE}")));
     }
     Ok(limit)
+}
+
+/// The cursor of a list kept newest first: the last item's time and id.
+fn encode_keyset((at, id): &(DateTime<Utc>, String)) -> String {
+    format!("{}~{id}", at.timestamp_millis())
+}
+
+fn decode_keyset(text: &str) -> Result<(DateTime<Utc>, String), ApiError> {
+    let bad = || ApiError::bad_parameter("cursor", "cursor is malformed");
+    if text.len() > 200 {
+        return Err(ApiError::invalid_parameter("cursor", "cursor: at most 200 characters"));
+    }
+    let (ms, id) = text.split_once('~').ok_or_else(bad)?;
+    let at = DateTime::<Utc>::from_timestamp_millis(ms.parse().map_err(|_| bad())?).ok_or_else(bad)?;
+    Ok((at, id.to_string()))
 }
 
 /// The whole HTTP API.

@@ -5,7 +5,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
-use chrono::{DateTime, Utc};
 use errand_domain::event::Actor;
 use errand_domain::WorkflowEvent;
 use errand_workflows::HistoryEntry;
@@ -68,17 +67,6 @@ fn one_of(name: &'static str, value: &Option<String>, allowed: &[&str]) -> Resul
     }
 }
 
-fn encode_cursor((at, id): &(DateTime<Utc>, String)) -> String {
-    format!("{}~{id}", at.timestamp_millis())
-}
-
-fn decode_cursor(text: &str) -> Result<(DateTime<Utc>, String), ApiError> {
-    let bad = || ApiError::bad_parameter("cursor", "cursor is malformed");
-    let (ms, id) = text.split_once('~').ok_or_else(bad)?;
-    let at = DateTime::<Utc>::from_timestamp_millis(ms.parse().map_err(|_| bad())?).ok_or_else(bad)?;
-    Ok((at, id.to_string()))
-}
-
 /// The caller's workflows (reminders, recurring series, confirmations), newest first.
 #[utoipa::path(get, path = "/api/v1/workflows", tag = "workflows", security(("bearer" = [])), params(WorkflowQuery),
     responses((status = 200, body = WorkflowList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -94,12 +82,12 @@ pub async fn list_workflows(
     if !(1..=100).contains(&limit) {
         return Err(ApiError::bad_parameter("limit", "limit must be between 1 and 100"));
     }
-    let cursor = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let cursor = query.cursor.as_deref().map(super::decode_keyset).transpose()?;
     let (items, next) = state
         .workflows
         .workflows(&user, query.kind.as_deref(), query.status.as_deref(), query.task_id.as_deref(), cursor, limit)
         .await?;
-    Ok(axum::Json(WorkflowList { items, next_cursor: next.as_ref().map(encode_cursor) }))
+    Ok(axum::Json(WorkflowList { items, next_cursor: next.as_ref().map(super::encode_keyset) }))
 }
 
 /// One of the caller's workflows: kind, status, task, input, output, custom status, failure.
@@ -158,19 +146,35 @@ pub async fn raise_event(
 pub struct ConfirmationQuery {
     /// `pending`, `approved`, `rejected` or `expired`.
     pub status: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of confirmations.
+#[derive(Serialize, ToSchema)]
+pub struct ConfirmationList {
+    /// Newest first.
+    pub items: Vec<ConfirmationView>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
 }
 
 /// The caller's confirmations, newest first.
 #[utoipa::path(get, path = "/api/v1/confirmations", tag = "confirmations", security(("bearer" = [])),
     params(ConfirmationQuery),
-    responses((status = 200, body = Vec<ConfirmationView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = ConfirmationList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn list_confirmations(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     Query(query): Query<ConfirmationQuery>,
-) -> Result<axum::Json<Vec<ConfirmationView>>, ApiError> {
+) -> Result<axum::Json<ConfirmationList>, ApiError> {
     one_of("status", &query.status, &["pending", "approved", "rejected", "expired"])?;
-    Ok(axum::Json(state.workflows.confirmations(&user, query.status.as_deref()).await?))
+    let limit = super::page_limit(query.limit)? as usize;
+    let cursor = query.cursor.as_deref().map(super::decode_keyset).transpose()?;
+    let (items, next) = state.workflows.confirmations(&user, query.status.as_deref(), cursor, limit).await?;
+    Ok(axum::Json(ConfirmationList { items, next_cursor: next.as_ref().map(super::encode_keyset) }))
 }
 
 /// A decision on a confirmation.
