@@ -18,3 +18,7 @@ else
   runner=(cargo test --workspace --locked --no-fail-fast)
 fi
 scripts/with-postgres.sh "${runner[@]}"
+
+# Benchmarks that nothing runs rot: run each once on tiny data, one second per level.
+echo "test: every benchmark once, on tiny data (BENCH_SMOKE)" >&2
+BENCH_SMOKE=1 scripts/with-postgres.sh cargo test --locked --benches -p errand-api -p errand-consumers

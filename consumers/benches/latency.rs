@@ -38,7 +38,10 @@ impl Handler for Probe {
     }
 }
 
-fn env_number(name: &str, default: u64) -> u64 {
+/// `name` from the environment, else `full` (or `smoke` under `BENCH_SMOKE`, the tiny
+/// pass `make test` runs so that benchmarks keep working).
+fn env_number(name: &str, full: u64, smoke: u64) -> u64 {
+    let default = if std::env::var_os("BENCH_SMOKE").is_some() { smoke } else { full };
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
@@ -132,8 +135,8 @@ async fn polling_relay(events: u64, rate: u64) -> Vec<Duration> {
 
 #[tokio::main]
 async fn main() {
-    let events = env_number("BENCH_EVENTS", 2000);
-    let rate = env_number("BENCH_RATE", 200);
+    let events = env_number("BENCH_EVENTS", 2000, 100);
+    let rate = env_number("BENCH_RATE", 200, 200);
     println!("producer -> consumer latency, SQLite, {events} task writes at {rate}/s");
     let (_, errand_p99) = report("errand bus (audit+notify+probe)", errand_bus(events, rate).await);
     let (_, baseline_p99) = report("baseline: 100 ms outbox poller", polling_relay(events, rate).await);
