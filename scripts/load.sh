@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-bin="${CARGO_TARGET_DIR:-target}/release/errand"
+bin="${ERRAND_BIN:-${CARGO_TARGET_DIR:-target}/release/errand}"
 [ -x "$bin" ] || cargo build --release --locked --bin errand
 duration="${LOAD_SECONDS:-10}"
 work=$(mktemp -d /tmp/errand-load.XXXXXX)

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
-use errand_api::auth::Tokens;
+use errand_api::auth::{Sessions, Tokens};
 use errand_domain::event::{task_event, Actor, TaskEventKind};
 use errand_domain::{NewTask, Priority, Status, Task};
 use errand_search::{run_indexer, SearchIndex, SearchRequest, Sort, SortKey};
@@ -696,8 +696,13 @@ async fn http_mix(data_dir: &std::path::Path, users: &[String], queries: &[Query
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let base = line.trim().strip_prefix("errand listening on ").unwrap().to_string();
-    let tokens = Tokens::new(SECRET.as_bytes(), chrono::Duration::hours(1));
-    let tokens: Vec<String> = users.iter().map(|u| tokens.issue(u, Utc::now()).unwrap().0).collect();
+    // Sessions straight in the store: the accounts have no passwords to log in with.
+    let store = Store::connect(&url).await.unwrap();
+    let sessions = Sessions::new(store.clone(), Tokens::new(SECRET.as_bytes(), chrono::Duration::hours(1)));
+    let mut tokens = Vec::new();
+    for user in users {
+        tokens.push(sessions.start(user, Utc::now()).await.unwrap().0);
+    }
     let client = reqwest::Client::new();
     let tokens = Arc::new(tokens);
     let result = measure(queries, |q| {

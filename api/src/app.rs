@@ -20,8 +20,9 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, OnceCell};
 
-use crate::auth::{load_or_create_secret, Tokens};
-use crate::config::{Config, Runtime};
+use crate::auth::{load_or_create_secret, Sessions, Tokens};
+use crate::config::{Config, HttpSettings, Runtime};
+use crate::limits::Limits;
 use crate::routes;
 use crate::tasks::TaskService;
 
@@ -30,8 +31,12 @@ use crate::tasks::TaskService;
 pub struct AppState {
     /// The system of record.
     pub store: Store,
-    /// Token issuing and verification.
+    /// Token issuing and verification (service tokens for workflows).
     pub tokens: Tokens,
+    /// Sessions behind users' tokens.
+    pub sessions: Sessions,
+    /// Rate limits, the password-hashing bound and stream caps.
+    pub limits: Limits,
     /// Task operations.
     pub tasks: TaskService,
     /// The task search index.
@@ -49,8 +54,6 @@ pub struct AppState {
     pub workflows: WorkflowService,
     /// The chat assistant (offline, or with an LLM).
     pub assistant: Arc<errand_assistant::Assistant>,
-    /// Chat requests per user per minute.
-    pub chat_limiter: crate::chat::ChatLimiter,
     /// Where conversations are kept.
     pub conversations: crate::conversations::Conversations,
 }
@@ -61,9 +64,15 @@ impl FromRef<AppState> for Store {
     }
 }
 
-impl FromRef<AppState> for Tokens {
-    fn from_ref(state: &AppState) -> Tokens {
-        state.tokens.clone()
+impl FromRef<AppState> for Sessions {
+    fn from_ref(state: &AppState) -> Sessions {
+        state.sessions.clone()
+    }
+}
+
+impl FromRef<AppState> for Limits {
+    fn from_ref(state: &AppState) -> Limits {
+        state.limits.clone()
     }
 }
 
@@ -79,6 +88,8 @@ pub struct App {
     task_api: Arc<dyn TaskApi>,
     /// The embedded runtime's workflow engine and its loopback listener.
     engine: Option<(Sidecar, TcpListener)>,
+    /// Connection limits, CORS and the browser-facing headers.
+    http: HttpSettings,
 }
 
 /// Why the application could not start.
@@ -118,10 +129,13 @@ impl App {
         let workflow_runtime = Arc::new(OnceCell::new());
         let workflows =
             WorkflowService::new(store.clone(), tasks.clone(), workflow_runtime.clone(), config.confirmation_timeout);
+        let tokens = Tokens::new(&secret, config.token_ttl);
         let state = AppState {
             tasks,
             search,
-            tokens: Tokens::new(&secret, config.token_ttl),
+            sessions: Sessions::new(store.clone(), tokens.clone()),
+            tokens,
+            limits: Limits::new(&config.limits),
             store,
             shutdown,
             metrics: crate::telemetry::metrics(),
@@ -129,7 +143,6 @@ impl App {
             workflow_clients: Arc::new(OnceCell::new()),
             workflows,
             assistant: Arc::new(errand_assistant::Assistant::new(config.llm.clone())),
-            chat_limiter: Default::default(),
             conversations: match config.runtime {
                 Runtime::Embedded => crate::conversations::Conversations::Database(conversation_store),
                 Runtime::Dapr => {
@@ -156,7 +169,8 @@ impl App {
                 Arc::new(state.tokens.clone()),
             )),
         };
-        Ok(App { state, stop: Arc::new(stop), runtime: config.runtime, dapr, sidecar, task_api, engine })
+        let http = config.http.clone();
+        Ok(App { state, stop: Arc::new(stop), runtime: config.runtime, dapr, sidecar, task_api, engine, http })
     }
 
     /// Serves HTTP on `listener`, with the event delivery of the runtime (the
@@ -223,14 +237,16 @@ impl App {
         }
         let indexing = tokio::spawn(run_indexer(self.state.search.clone(), store.clone(), stopped.clone()));
         let housekeeping = tokio::spawn(housekeeping(store.clone()));
-        let router = routes::router(self.state);
+        let limits = self.state.limits.clone();
+        let forgetting = tokio::spawn(limits.forget_idle_keys());
+        let router = routes::router(self.state, &self.http);
         let stop = self.stop.clone();
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                let _ = stop.send(true);
-            })
-            .await;
+        let stopping = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        let served =
+            crate::server::serve(listener, router, self.http.server.clone(), stopping, Duration::from_secs(30)).await;
         let _ = self.stop.send(true);
         connecting.abort();
         if let Some(runtime) = workflows.get() {
@@ -251,6 +267,7 @@ impl App {
         }
         listening.abort();
         housekeeping.abort();
+        forgetting.abort();
         store.close().await;
         tracing::info!("stopped");
         served
@@ -301,7 +318,7 @@ pub async fn bind(config: &Config) -> Result<TcpListener, StartError> {
     TcpListener::bind(config.listen).await.map_err(|e| StartError::Listen(config.listen.to_string(), e))
 }
 
-/// Periodic upkeep of the store: forgets expired idempotency keys.
+/// Periodic upkeep of the store: forgets expired idempotency keys and ended sessions.
 async fn housekeeping(store: Store) {
     let mut every = tokio::time::interval(Duration::from_secs(3600));
     loop {
@@ -310,6 +327,12 @@ async fn housekeeping(store: Store) {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "pruned expired idempotency keys"),
             Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed"),
+        }
+        // An ended session is kept a day, so a request racing its end still finds it.
+        match store.prune_sessions(crate::tasks::now() - chrono::Duration::days(1)).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "pruned ended sessions"),
+            Err(e) => tracing::warn!(error = %e, "pruning sessions failed"),
         }
     }
 }

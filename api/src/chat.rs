@@ -3,10 +3,6 @@
 //! found; deletions only start a confirmation), each invocation published on
 //! `ai.events`; conversations are kept per user.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
 use errand_activities::ConfirmAction;
 use errand_assistant::tools::Tool;
 use errand_assistant::{HostFuture, TaskRef, ToolHost, ToolResult};
@@ -349,32 +345,5 @@ impl ToolHost for ChatHost {
                 }
             }
         })
-    }
-}
-
-/// Requests per user per minute, at most.
-pub const CHAT_RATE: usize = 200;
-
-/// A sliding one-minute window of chat requests per user; cheap to clone.
-#[derive(Clone, Default)]
-pub struct ChatLimiter {
-    seen: Arc<Mutex<HashMap<String, VecDeque<Instant>>>>,
-}
-
-impl ChatLimiter {
-    /// Admits a request of `user_id`, or says how long until one would be admitted.
-    pub fn admit(&self, user_id: &str) -> Result<(), Duration> {
-        let now = Instant::now();
-        let mut seen = self.seen.lock().expect("limiter lock");
-        let window = seen.entry(user_id.to_string()).or_default();
-        while window.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60)) {
-            window.pop_front();
-        }
-        if window.len() >= CHAT_RATE {
-            let oldest = *window.front().expect("a full window");
-            return Err(Duration::from_secs(60).saturating_sub(now.duration_since(oldest)));
-        }
-        window.push_back(now);
-        Ok(())
     }
 }

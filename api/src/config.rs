@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::limits::LimitSettings;
+use crate::server::ServerLimits;
+
 /// Which runtime adapters to use (DESIGN §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runtime {
@@ -62,6 +65,20 @@ pub struct Config {
     /// The chat model (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `ERRAND_LLM_MODEL`); `None`:
     /// the offline assistant.
     pub llm: Option<errand_assistant::LlmConfig>,
+    /// Rate limits and stream caps.
+    pub limits: LimitSettings,
+    /// Connection limits and CORS.
+    pub http: HttpSettings,
+}
+
+/// How the HTTP edge meets clients: connection limits and the origins allowed to call
+/// the API from a browser (none by default: same origin only).
+#[derive(Debug, Clone, Default)]
+pub struct HttpSettings {
+    /// Connection limits and the client deadline.
+    pub server: ServerLimits,
+    /// Origins allowed by CORS, e.g. `https://tasks.example.com`.
+    pub cors_origins: Vec<String>,
 }
 
 /// One layer of settings; later layers override earlier ones field by field.
@@ -102,6 +119,24 @@ pub struct Settings {
     pub llm_model: Option<String>,
     /// `dapr_statestore`
     pub dapr_statestore: Option<String>,
+    /// `auth_attempts_per_minute`: log-ins and sign-ups per client address.
+    pub auth_attempts_per_minute: Option<u32>,
+    /// `account_attempts_per_minute`: log-ins per account.
+    pub account_attempts_per_minute: Option<u32>,
+    /// `chat_per_minute`: chat messages per user.
+    pub chat_per_minute: Option<u32>,
+    /// `streams_per_user`: open event streams per user.
+    pub streams_per_user: Option<u32>,
+    /// `max_connections`
+    pub max_connections: Option<u32>,
+    /// `max_connections_per_address`
+    pub max_connections_per_address: Option<u32>,
+    /// `client_timeout_secs`: time a client has for its request headers, and again for its body.
+    pub client_timeout_secs: Option<u64>,
+    /// `cors_origins`: comma-separated origins.
+    pub cors_origins: Option<String>,
+    /// `trust_forwarded_for`: take the client address from `X-Forwarded-For`.
+    pub trust_forwarded_for: Option<bool>,
 }
 
 impl Settings {
@@ -124,12 +159,26 @@ impl Settings {
             openai_base_url: self.openai_base_url.or(base.openai_base_url),
             llm_model: self.llm_model.or(base.llm_model),
             dapr_statestore: self.dapr_statestore.or(base.dapr_statestore),
+            auth_attempts_per_minute: self.auth_attempts_per_minute.or(base.auth_attempts_per_minute),
+            account_attempts_per_minute: self.account_attempts_per_minute.or(base.account_attempts_per_minute),
+            chat_per_minute: self.chat_per_minute.or(base.chat_per_minute),
+            streams_per_user: self.streams_per_user.or(base.streams_per_user),
+            max_connections: self.max_connections.or(base.max_connections),
+            max_connections_per_address: self.max_connections_per_address.or(base.max_connections_per_address),
+            client_timeout_secs: self.client_timeout_secs.or(base.client_timeout_secs),
+            cors_origins: self.cors_origins.or(base.cors_origins),
+            trust_forwarded_for: self.trust_forwarded_for.or(base.trust_forwarded_for),
         }
     }
 
     /// The settings named by `ERRAND_*` variables in `env`.
     pub fn from_env(env: &HashMap<String, String>) -> Result<Settings, ConfigError> {
         let get = |name: &str| env.get(name).filter(|v| !v.is_empty()).cloned();
+        fn parsed<T: std::str::FromStr>(name: &'static str, value: Option<String>) -> Result<Option<T>, ConfigError> {
+            value
+                .map(|v| v.parse().map_err(|_| ConfigError::Invalid(name, format!("{v:?} is not a valid value"))))
+                .transpose()
+        }
         let token_ttl_hours = get("ERRAND_TOKEN_TTL_HOURS")
             .map(|v| {
                 v.parse().map_err(|_| {
@@ -158,6 +207,24 @@ impl Settings {
             openai_base_url: get("OPENAI_BASE_URL"),
             llm_model: get("ERRAND_LLM_MODEL"),
             dapr_statestore: get("ERRAND_DAPR_STATESTORE"),
+            auth_attempts_per_minute: parsed(
+                "ERRAND_AUTH_ATTEMPTS_PER_MINUTE",
+                get("ERRAND_AUTH_ATTEMPTS_PER_MINUTE"),
+            )?,
+            account_attempts_per_minute: parsed(
+                "ERRAND_ACCOUNT_ATTEMPTS_PER_MINUTE",
+                get("ERRAND_ACCOUNT_ATTEMPTS_PER_MINUTE"),
+            )?,
+            chat_per_minute: parsed("ERRAND_CHAT_PER_MINUTE", get("ERRAND_CHAT_PER_MINUTE"))?,
+            streams_per_user: parsed("ERRAND_STREAMS_PER_USER", get("ERRAND_STREAMS_PER_USER"))?,
+            max_connections: parsed("ERRAND_MAX_CONNECTIONS", get("ERRAND_MAX_CONNECTIONS"))?,
+            max_connections_per_address: parsed(
+                "ERRAND_MAX_CONNECTIONS_PER_ADDRESS",
+                get("ERRAND_MAX_CONNECTIONS_PER_ADDRESS"),
+            )?,
+            client_timeout_secs: parsed("ERRAND_CLIENT_TIMEOUT_SECS", get("ERRAND_CLIENT_TIMEOUT_SECS"))?,
+            cors_origins: get("ERRAND_CORS_ORIGINS"),
+            trust_forwarded_for: parsed("ERRAND_TRUST_FORWARDED_FOR", get("ERRAND_TRUST_FORWARDED_FOR"))?,
             confirmation_timeout_secs: get("ERRAND_CONFIRMATION_TIMEOUT_SECS")
                 .map(|v| {
                     v.parse().map_err(|_| {
@@ -281,7 +348,63 @@ impl Config {
             }
             llm
         });
+        let positive = |name: &'static str, value: Option<u32>, default: u32| match value {
+            Some(0) => Err(ConfigError::Invalid(name, "must be at least 1".into())),
+            Some(n) => Ok(n),
+            None => Ok(default),
+        };
+        let defaults = LimitSettings::default();
+        let limits = LimitSettings {
+            auth_per_address_per_minute: positive(
+                "auth_attempts_per_minute",
+                s.auth_attempts_per_minute,
+                defaults.auth_per_address_per_minute,
+            )?,
+            auth_per_account_per_minute: positive(
+                "account_attempts_per_minute",
+                s.account_attempts_per_minute,
+                defaults.auth_per_account_per_minute,
+            )?,
+            chat_per_user_per_minute: positive(
+                "chat_per_minute",
+                s.chat_per_minute,
+                defaults.chat_per_user_per_minute,
+            )?,
+            streams_per_user: positive("streams_per_user", s.streams_per_user, defaults.streams_per_user as u32)?
+                as usize,
+            trust_forwarded_for: s.trust_forwarded_for.unwrap_or(false),
+        };
+        let server_defaults = ServerLimits::default();
+        let client_secs = s.client_timeout_secs.unwrap_or(server_defaults.client_timeout.as_secs());
+        if !(1..=3600).contains(&client_secs) {
+            return Err(ConfigError::Invalid("client_timeout_secs", "must be between 1 and 3600".into()));
+        }
+        let server = ServerLimits {
+            max_connections: positive("max_connections", s.max_connections, server_defaults.max_connections as u32)?
+                as usize,
+            max_connections_per_address: positive(
+                "max_connections_per_address",
+                s.max_connections_per_address,
+                server_defaults.max_connections_per_address as u32,
+            )? as usize,
+            client_timeout: std::time::Duration::from_secs(client_secs),
+        };
+        let mut cors_origins = Vec::new();
+        for origin in s.cors_origins.as_deref().unwrap_or("").split(',').map(str::trim).filter(|o| !o.is_empty()) {
+            let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
+                && !origin.trim_start_matches("https://").trim_start_matches("http://").contains('/')
+                && axum::http::HeaderValue::from_str(origin).is_ok();
+            if !valid {
+                return Err(ConfigError::Invalid(
+                    "cors_origins",
+                    format!("{origin:?} is not an origin such as https://tasks.example.com"),
+                ));
+            }
+            cors_origins.push(origin.to_string());
+        }
         Ok(Config {
+            limits,
+            http: HttpSettings { server, cors_origins },
             dapr_statestore: s.dapr_statestore.unwrap_or_else(|| "statestore".into()),
             llm,
             dapr_app_id: s.dapr_app_id.unwrap_or_else(|| "errand".into()),
@@ -365,6 +488,10 @@ mod tests {
                 Settings { dapr_http_endpoint: Some("localhost:3500".into()), ..Default::default() },
                 "dapr_http_endpoint",
             ),
+            (Settings { auth_attempts_per_minute: Some(0), ..Default::default() }, "auth_attempts_per_minute"),
+            (Settings { client_timeout_secs: Some(0), ..Default::default() }, "client_timeout_secs"),
+            (Settings { cors_origins: Some("tasks.example.com".into()), ..Default::default() }, "cors_origins"),
+            (Settings { cors_origins: Some("https://a.example/path".into()), ..Default::default() }, "cors_origins"),
         ];
         for (flags, name) in cases {
             match Config::resolve(Settings::default(), Settings::default(), flags, Surroundings::default()) {
@@ -375,5 +502,28 @@ mod tests {
         assert!(toml::from_str::<Settings>("colour = 1").is_err());
         let bad_env = Settings::from_env(&[("ERRAND_TOKEN_TTL_HOURS".to_string(), "soon".to_string())].into());
         assert!(bad_env.is_err());
+        let bad_env = Settings::from_env(&[("ERRAND_MAX_CONNECTIONS".to_string(), "many".to_string())].into());
+        assert!(bad_env.is_err());
+    }
+
+    #[test]
+    fn limits_and_cors_from_the_environment() {
+        let settings = env(&[
+            ("ERRAND_AUTH_ATTEMPTS_PER_MINUTE", "5"),
+            ("ERRAND_MAX_CONNECTIONS", "64"),
+            ("ERRAND_CLIENT_TIMEOUT_SECS", "2"),
+            ("ERRAND_CORS_ORIGINS", "https://a.example, http://localhost:5173"),
+            ("ERRAND_TRUST_FORWARDED_FOR", "true"),
+        ]);
+        let c = Config::resolve(Settings::default(), settings, Settings::default(), Surroundings::default()).unwrap();
+        assert_eq!(c.limits.auth_per_address_per_minute, 5);
+        assert_eq!(c.limits.auth_per_account_per_minute, 10);
+        assert!(c.limits.trust_forwarded_for);
+        assert_eq!(c.http.server.max_connections, 64);
+        assert_eq!(c.http.server.client_timeout, std::time::Duration::from_secs(2));
+        assert_eq!(c.http.cors_origins, ["https://a.example", "http://localhost:5173"]);
+        let closed =
+            Config::resolve(Settings::default(), Settings::default(), Settings::default(), Surroundings::default());
+        assert!(closed.unwrap().http.cors_origins.is_empty());
     }
 }

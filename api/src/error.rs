@@ -31,6 +31,9 @@ pub enum ApiError {
     /// 405: the route exists, the method does not.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 408: the client did not send its request in time.
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     /// 409: conflicts with existing state.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
@@ -109,6 +112,7 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", json!({})),
             ApiError::NotFound(what) => (StatusCode::NOT_FOUND, "not_found", json!({ "resource": what })),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", json!({})),
+            ApiError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout", json!({})),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code, json!({})),
             ApiError::StaleVersion { expected, current } => (
                 StatusCode::PRECONDITION_FAILED,

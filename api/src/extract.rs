@@ -9,12 +9,18 @@ use errand_domain::event::Actor;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::auth::Tokens;
+use crate::auth::Sessions;
 use crate::error::ApiError;
-use errand_store::{Store, UserRecord};
+use crate::limits::{client_address, Limits};
+use crate::server::ClientTimeout;
+use errand_store::UserRecord;
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// How long a client may take to send a whole body, unless the server sets another
+/// [`ClientTimeout`].
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A JSON body: 415 without a JSON content type, 413 over the limit, 400 when it is
 /// not JSON, 422 when it does not fit the schema (the details name the field).
@@ -40,7 +46,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonWithBytes<T> {
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection: BytesRejection| {
+        // A client trickling its body must not hold a connection (and a handler) for long.
+        let limit = req.extensions().get::<ClientTimeout>().map_or(BODY_TIMEOUT, |t| t.0);
+        let read = tokio::time::timeout(limit, Bytes::from_request(req, state));
+        let bytes = read.await.map_err(|_| ApiError::RequestTimeout)?.map_err(|rejection: BytesRejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge { limit: BODY_LIMIT }
             } else {
@@ -132,58 +141,65 @@ pub struct Caller {
     pub user: UserRecord,
     /// Who acts.
     pub actor: Actor,
+    /// The session of the presented token (none for a service token).
+    pub session_id: Option<String>,
 }
 
 impl<S> FromRequestParts<S> for Caller
 where
     S: Send + Sync,
-    Store: FromRef<S>,
-    Tokens: FromRef<S>,
+    Sessions: FromRef<S>,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let (user, actor) = authenticate(parts, state).await?;
-        Ok(Caller { user, actor })
+        let (user, actor, session_id) = authenticate(parts, state).await?;
+        Ok(Caller { user, actor, session_id })
     }
 }
 
 impl<S> FromRequestParts<S> for AuthUser
 where
     S: Send + Sync,
-    Store: FromRef<S>,
-    Tokens: FromRef<S>,
+    Sessions: FromRef<S>,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        authenticate(parts, state).await.map(|(user, _)| AuthUser(user))
+        authenticate(parts, state).await.map(|(user, _, _)| AuthUser(user))
     }
 }
 
-async fn authenticate<S>(parts: &mut Parts, state: &S) -> Result<(UserRecord, Actor), ApiError>
+async fn authenticate<S>(parts: &mut Parts, state: &S) -> Result<(UserRecord, Actor, Option<String>), ApiError>
 where
-    Store: FromRef<S>,
-    Tokens: FromRef<S>,
+    Sessions: FromRef<S>,
 {
-    {
-        let token = match parts.headers.get(header::AUTHORIZATION) {
-            Some(header) => header
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_string)
-                .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be Bearer <token>".into()))?,
-            None => query_token(parts)
-                .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer <token> header".into()))?,
-        };
-        let (user_id, actor) = Tokens::from_ref(state).verify_caller(&token)?;
-        let user = Store::from_ref(state)
-            .user_by_id(&user_id)
-            .await?
-            .ok_or_else(|| ApiError::Unauthorized("the account of this token no longer exists".into()))?;
-        Ok((user, actor))
+    let token = match parts.headers.get(header::AUTHORIZATION) {
+        Some(header) => header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be Bearer <token>".into()))?,
+        None => query_token(parts)
+            .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer <token> header".into()))?,
+    };
+    Sessions::from_ref(state).caller(&token).await
+}
+
+/// The client's address: the TCP peer, or `X-Forwarded-For` behind a trusted proxy.
+pub struct ClientAddress(pub std::net::IpAddr);
+
+impl<S> FromRequestParts<S> for ClientAddress
+where
+    S: Send + Sync,
+    Limits: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Ok(ClientAddress(client_address(parts, Limits::from_ref(state).trust_forwarded_for)))
     }
 }

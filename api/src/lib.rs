@@ -5,14 +5,16 @@
 //! - [`config`]: layered configuration ([`config::Config`]).
 //! - [`app`]: [`app::App::build`] and [`app::App::serve`], the running service.
 //! - [`tasks`]: [`tasks::TaskService`], every task write with its events.
-//! - [`auth`]: password hashing and access tokens.
+//! - [`auth`]: password hashing, access tokens and sessions.
+//! - [`limits`]: rate limits, the password-hashing bound, stream caps, client addresses.
+//! - [`server`]: the HTTP server with connection limits and header deadlines.
 //! - [`error`]: [`error::ApiError`] and the JSON error body.
 //! - [`routes`]: the axum router and the OpenAPI document.
 //! - [`extract`]: request extractors (JSON, query, authenticated user).
 //! - [`telemetry`]: log setup.
 //! - [`task_api`]: the in-process `TaskApi` workflow activities use.
 //! - [`workflows`]: confirmations, snoozes and the workflow status views.
-//! - [`chat`]: the assistant's tools as a user, and the chat rate limit.
+//! - [`chat`]: the assistant's tools as a user.
 //! - [`conversations`]: chat conversations in the database or Dapr's state store.
 
 pub mod app;
@@ -22,7 +24,9 @@ pub mod config;
 pub mod conversations;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod routes;
+pub mod server;
 pub mod task_api;
 pub mod tasks;
 pub mod telemetry;

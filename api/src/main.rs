@@ -121,6 +121,17 @@ enum AdminCommand {
         /// Email of the account.
         email: String,
     },
+    /// Disable an account: it can no longer log in and its sessions end (running
+    /// servers stop accepting its tokens within seconds).
+    Disable {
+        /// Email of the account.
+        email: String,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        /// Email of the account.
+        email: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -219,6 +230,8 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                 Err(format!("no account with email {email}"))
             }
         }
+        Command::Admin { command: AdminCommand::Disable { email } } => set_disabled(&config, &email, true).await,
+        Command::Admin { command: AdminCommand::Enable { email } } => set_disabled(&config, &email, false).await,
     }
 }
 
@@ -230,6 +243,30 @@ async fn serve(config: Config) -> Result<(), String> {
     // Tests and scripts read this line to learn the port when listening on :0.
     println!("errand listening on http://{addr}");
     app.serve(listener, shutdown_signal()).await.map_err(|e| e.to_string())
+}
+
+/// Disables (ending its sessions) or enables the account with `email`.
+async fn set_disabled(config: &Config, email: &str, disable: bool) -> Result<(), String> {
+    let store = open_store(config).await?;
+    let result = async {
+        let user = store
+            .user_by_email(email)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no account with email {email}"))?;
+        let now = chrono::Utc::now();
+        store.set_disabled(&user.profile.id, disable.then_some(now)).await.map_err(|e| e.to_string())?;
+        if disable {
+            let ended = store.revoke_sessions(&user.profile.id, None, now).await.map_err(|e| e.to_string())?;
+            println!("{email} is disabled; {ended} sessions ended");
+        } else {
+            println!("{email} is enabled");
+        }
+        Ok::<(), String>(())
+    }
+    .await;
+    store.close().await;
+    result
 }
 
 /// How long the engine keeps finished instances (`None`: forever).

@@ -321,11 +321,12 @@ async fn dead_letters_can_be_listed_and_replayed() {
     let ghost = errand_domain::new_id();
     store.append_events(&[reminder_for(&ghost, "for the ghost")]).await.unwrap();
     eventually("the dead letter", 30, || async {
-        ada.get("/ops/dead-letters").await.body.as_array().is_some_and(|l| !l.is_empty())
+        ada.get("/ops/dead-letters").await.body["items"].as_array().is_some_and(|l| !l.is_empty())
     })
     .await;
     let letters = ada.get("/ops/dead-letters").await.body;
-    let letter = &letters[0];
+    assert!(letters["next_cursor"].is_null());
+    let letter = &letters["items"][0];
     assert_eq!(letter["consumer"], "notification");
     assert_eq!(letter["topic"], "reminder.events");
     assert_eq!(letter["event"]["data"]["title"], "for the ghost");
@@ -357,8 +358,8 @@ async fn dead_letters_can_be_listed_and_replayed() {
     let again = errand(&["events", "replay", id]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already replayed"));
-    assert!(ada.get("/ops/dead-letters").await.body.as_array().unwrap().is_empty());
-    assert_eq!(ada.get("/ops/dead-letters?all=true").await.body.as_array().unwrap().len(), 1);
+    assert!(ada.get("/ops/dead-letters").await.body["items"].as_array().unwrap().is_empty());
+    assert_eq!(ada.get("/ops/dead-letters?all=true").await.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(ada.post("/ops/dead-letters/nope/replay", json!({})).await.status, 404);
 }
 

@@ -184,11 +184,26 @@ impl Store {
 
     /// Dead letters, newest first; only those not yet replayed when `pending_only`.
     pub async fn dead_letters(&self, pending_only: bool, limit: i64) -> StoreResult<Vec<DeadLetter>> {
-        let filter = if pending_only { "WHERE replayed_at IS NULL" } else { "" };
+        self.dead_letters_before(pending_only, None, limit).await
+    }
+
+    /// Dead letters older than `(created_at, id)` of the previous page's last one.
+    pub async fn dead_letters_before(
+        &self,
+        pending_only: bool,
+        before: Option<(DateTime<Utc>, String)>,
+        limit: i64,
+    ) -> StoreResult<Vec<DeadLetter>> {
+        let filter = if pending_only { "AND replayed_at IS NULL" } else { "" };
+        let (before_ms, before_id) = before.map(|(at, id)| (to_ms(at), id)).unwrap_or((i64::MAX, String::new()));
         let sql = format!(
-            "SELECT {DEAD_LETTER_COLUMNS} FROM dead_letters {filter} ORDER BY created_at DESC, id DESC LIMIT $1"
+            "SELECT {DEAD_LETTER_COLUMNS} FROM dead_letters \
+             WHERE (created_at < $1 OR (created_at = $1 AND id < $2)) {filter} \
+             ORDER BY created_at DESC, id DESC LIMIT $3"
         );
-        let rows: Vec<DeadLetterRow> = on_read!(self, |pool| sqlx::query_as(&sql).bind(limit).fetch_all(pool).await)?;
+        let rows: Vec<DeadLetterRow> = on_read!(self, |pool| {
+            sqlx::query_as(&sql).bind(before_ms).bind(&before_id).bind(limit).fetch_all(pool).await
+        })?;
         rows.into_iter().map(DeadLetterRow::into_letter).collect()
     }
 

@@ -1,4 +1,4 @@
-//! Errand's system of record on SQLite (default) or PostgreSQL: users, tasks,
+//! Errand's system of record on SQLite (default) or PostgreSQL: users and sessions, tasks,
 //! idempotency keys, the outbox, consumer cursors and dead letters, the audit trail
 //! and notifications. Both backends run the same SQL text (`$n` parameters
 //! work in both); [`on_read!`] and [`on_write!`] expand a block once per backend so
@@ -10,6 +10,7 @@ mod consumers;
 mod leadership;
 mod notifications;
 mod outbox;
+mod sessions;
 mod tasks;
 mod users;
 mod workflows;
@@ -32,6 +33,7 @@ pub use consumers::DeadLetter;
 pub use leadership::Leadership;
 pub use notifications::{NewNotification, Notification};
 pub use outbox::{OutboxPosition, OutboxRecord};
+pub use sessions::SessionRecord;
 pub use tasks::{IdempotentResponse, InsertOutcome, Modification, Modified};
 pub use users::{NewUser, UserRecord};
 pub use workflows::{ConfirmationRecord, Decision, WorkflowRecord};

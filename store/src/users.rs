@@ -13,6 +13,8 @@ pub struct UserRecord {
     pub password_hash: String,
     /// The parsed timezone of `profile.timezone`.
     pub tz: Tz,
+    /// When an admin disabled the account (`None`: it is enabled).
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 /// An account to create.
@@ -41,6 +43,7 @@ struct UserRow {
     timezone: String,
     role: String,
     created_at: i64,
+    disabled_at: Option<i64>,
 }
 
 impl UserRow {
@@ -58,11 +61,12 @@ impl UserRow {
             },
             password_hash: self.password_hash,
             tz,
+            disabled_at: self.disabled_at.map(from_ms).transpose()?,
         })
     }
 }
 
-const USER_COLUMNS: &str = "id, email, name, password_hash, timezone, role, created_at";
+const USER_COLUMNS: &str = "id, email, name, password_hash, timezone, role, created_at, disabled_at";
 
 /// The key that makes emails unique regardless of case.
 pub(crate) fn email_key(email: &str) -> String {
@@ -129,6 +133,56 @@ impl Store {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         let row: Option<UserRow> = on_read!(self, |pool| sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
         row.map(UserRow::into_record).transpose()
+    }
+
+    /// Replaces an account's password hash. False when there is no such account.
+    pub async fn set_password_hash(&self, user_id: &str, password_hash: &str) -> StoreResult<bool> {
+        let rows = on_write!(self, |pool| {
+            sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+                .bind(user_id)
+                .bind(password_hash)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(rows == 1)
+    }
+
+    /// Disables an account (`at`: when) or enables it again (`None`). False when
+    /// there is no such account.
+    pub async fn set_disabled(&self, user_id: &str, at: Option<DateTime<Utc>>) -> StoreResult<bool> {
+        let rows = on_write!(self, |pool| {
+            sqlx::query("UPDATE users SET disabled_at = $2 WHERE id = $1")
+                .bind(user_id)
+                .bind(at.map(to_ms))
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(rows == 1)
+    }
+
+    /// Accounts in id order after `after`, optionally only those whose email key
+    /// starts with `email_prefix` (admin listing).
+    pub async fn users(
+        &self,
+        email_prefix: Option<&str>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<UserRecord>> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id > $1 AND ($2 = '' OR substr(email_key, 1, length($2)) = $2) \
+             ORDER BY id LIMIT $3"
+        );
+        let rows: Vec<UserRow> = on_read!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(after.unwrap_or(""))
+                .bind(email_prefix.map(email_key).unwrap_or_default())
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+        })?;
+        rows.into_iter().map(UserRow::into_record).collect()
     }
 
     /// Makes the account with this email an admin. False when there is no such account.

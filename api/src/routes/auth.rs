@@ -10,12 +10,33 @@ use utoipa::ToSchema;
 use crate::app::AppState;
 use crate::auth::{hash_password, verify_password};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AuthUser, Json};
+use crate::extract::{AuthUser, Caller, ClientAddress, Json};
 use crate::tasks::now;
 use errand_store::NewUser;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/auth/signup", post(signup)).route("/auth/login", post(login)).route("/auth/me", get(me))
+    Router::new()
+        .route("/auth/signup", post(signup))
+        .route("/auth/login", post(login))
+        .route("/auth/logout", post(logout))
+        .route("/auth/password", post(change_password))
+        .route("/auth/me", get(me))
+}
+
+/// A password change.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// The password now.
+    pub current_password: String,
+    /// The new one, at least 8 characters.
+    pub new_password: String,
+}
+
+/// The key the per-account limit counts attempts under: the email as the store
+/// compares it, cut to the longest valid email so keys stay small.
+fn account_key(email: &str) -> String {
+    email.trim().to_lowercase().chars().take(254).collect()
 }
 
 /// A new account.
@@ -55,16 +76,20 @@ pub struct AuthResponse {
     pub user: UserProfile,
 }
 
-/// Create an account. The first account of an instance is an admin.
+/// Create an account. The first account of an instance is an admin. Sign-ups are
+/// limited per client address.
 #[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignupRequest, responses(
     (status = 201, body = AuthResponse),
     (status = 400, body = ErrorBody), (status = 409, description = "email taken", body = ErrorBody),
     (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+    (status = 429, description = "too many attempts from this address", body = ErrorBody),
 ))]
 pub async fn signup(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     Json(req): Json<SignupRequest>,
 ) -> Result<(StatusCode, axum::Json<AuthResponse>), ApiError> {
+    state.limits.auth_per_address.admit(&address)?;
     let email = validate_email(&req.email)?;
     validate_password(&req.password)?;
     let timezone = match req.timezone.as_deref() {
@@ -80,7 +105,7 @@ pub async fn signup(
         id: errand_domain::new_id(),
         email,
         name,
-        password_hash: hash_password(req.password).await?,
+        password_hash: hash_password(&state.limits.hashing, req.password).await?,
         timezone,
         created_at: now,
     };
@@ -88,28 +113,76 @@ pub async fn signup(
         code: "email_taken",
         message: "an account with this email already exists".into(),
     })?;
-    let (token, expires_at) = state.tokens.issue(&created.profile.id, now)?;
+    let (token, expires_at) = state.sessions.start(&created.profile.id, now).await?;
     Ok((StatusCode::CREATED, axum::Json(AuthResponse { token, expires_at, user: created.profile })))
 }
 
-/// Exchange email and password for a token.
+/// Exchange email and password for a token (a new session). Attempts are limited per
+/// client address and per account; a disabled account is refused after its password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest, responses(
     (status = 200, body = AuthResponse),
     (status = 400, body = ErrorBody), (status = 401, description = "wrong email or password", body = ErrorBody),
+    (status = 403, description = "the account is disabled", body = ErrorBody),
     (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+    (status = 429, description = "too many attempts", body = ErrorBody),
 ))]
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     Json(req): Json<LoginRequest>,
 ) -> Result<axum::Json<AuthResponse>, ApiError> {
+    state.limits.auth_per_address.admit(&address)?;
+    state.limits.auth_per_account.admit(&account_key(&req.email))?;
     let user = state.store.user_by_email(&req.email).await?;
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
-    if !verify_password(req.password, stored_hash).await? {
+    if !verify_password(&state.limits.hashing, req.password, stored_hash).await? {
+        metrics::counter!("errand_auth_login_failures_total").increment(1);
         return Err(ApiError::BadCredentials);
     }
     let user = user.ok_or(ApiError::BadCredentials)?;
-    let (token, expires_at) = state.tokens.issue(&user.profile.id, now())?;
+    if user.disabled_at.is_some() {
+        return Err(ApiError::Forbidden("this account is disabled; ask an administrator".into()));
+    }
+    let (token, expires_at) = state.sessions.start(&user.profile.id, now()).await?;
     Ok(axum::Json(AuthResponse { token, expires_at, user: user.profile }))
+}
+
+/// End the session of the presented token: it stops working at once.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])), responses(
+    (status = 204, description = "the session has ended"), (status = 401, body = ErrorBody),
+))]
+pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
+    if let Some(session) = &caller.session_id {
+        state.sessions.end(session, now()).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Change the password. Every other session of the account ends; this one goes on.
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", security(("bearer" = [])),
+    request_body = PasswordChange, responses(
+    (status = 204, description = "changed; other sessions have ended"),
+    (status = 400, body = ErrorBody), (status = 401, description = "not signed in, or the current password is wrong", body = ErrorBody),
+    (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+    (status = 429, description = "too many attempts", body = ErrorBody),
+))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    let user = caller.user;
+    state.limits.auth_per_account.admit(&account_key(&user.profile.email))?;
+    validate_password(&req.new_password).map_err(|e| Invalid::new("new_password", e.message))?;
+    let current = Some(user.password_hash.clone());
+    if !verify_password(&state.limits.hashing, req.current_password, current).await? {
+        return Err(ApiError::Unauthorized("the current password is wrong".into()));
+    }
+    let hash = hash_password(&state.limits.hashing, req.new_password).await?;
+    state.store.set_password_hash(&user.profile.id, &hash).await?;
+    let ended = state.sessions.end_others(&user.profile.id, caller.session_id.as_deref(), now()).await?;
+    tracing::info!(user_id = %user.profile.id, ended, "password changed; other sessions ended");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The caller's account.

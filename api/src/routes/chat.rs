@@ -97,9 +97,7 @@ struct Turn {
 }
 
 async fn begin(state: &AppState, user: UserRecord, request: ChatRequest) -> Result<Turn, ApiError> {
-    if let Err(wait) = state.chat_limiter.admit(&user.profile.id) {
-        return Err(ApiError::RateLimited { retry_after_secs: wait.as_secs().max(1) });
-    }
+    state.limits.chat_per_user.admit(&user.profile.id)?;
     let message = request.message.trim().to_string();
     let chars = message.chars().count();
     if chars == 0 || chars > MAX_MESSAGE_CHARS {

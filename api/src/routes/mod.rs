@@ -16,14 +16,17 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::Response;
+use axum::http::{header, HeaderName, HeaderValue, Method, Response};
 use axum::response::IntoResponse;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tracing::{field, Span};
 
 use crate::app::AppState;
+use crate::config::HttpSettings;
 use crate::error::ApiError;
 use crate::extract::BODY_LIMIT;
 
@@ -57,8 +60,44 @@ fn decode_keyset(text: &str) -> Result<(DateTime<Utc>, String), ApiError> {
     Ok((at, id.to_string()))
 }
 
-/// The whole HTTP API.
-pub fn router(state: AppState) -> Router {
+/// What every response tells a browser: load nothing from elsewhere, never be framed,
+/// never sniff content types, send no referrer.
+const SECURITY_HEADERS: [(&str, &str); 5] = [
+    (
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+    ("cross-origin-opener-policy", "same-origin"),
+];
+
+/// CORS for the configured origins; none configured: no cross-origin access at all.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::IF_MATCH,
+                HeaderName::from_static("idempotency-key"),
+                HeaderName::from_static("last-event-id"),
+            ])
+            .expose_headers([header::ETAG, header::LOCATION, header::RETRY_AFTER])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+/// The whole HTTP API, with the browser-facing headers and CORS of `http`.
+pub fn router(state: AppState, http: &HttpSettings) -> Router {
     let api = Router::new()
         .merge(auth::router())
         .merge(tasks::router())
@@ -68,7 +107,7 @@ pub fn router(state: AppState) -> Router {
         .merge(workflows::router())
         .merge(chat::router())
         .merge(openapi::router());
-    Router::new()
+    let router = Router::new()
         .nest("/api/v1", api)
         .merge(health::router())
         .fallback(|| async { ApiError::NotFound("route") })
@@ -106,5 +145,16 @@ pub fn router(state: AppState) -> Router {
                 })
                 .on_failure(()),
         )
-        .with_state(state)
+        .with_state(state);
+    let mut router = router;
+    for (name, value) in SECURITY_HEADERS {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        ));
+    }
+    match cors(&http.cors_origins) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }

@@ -15,8 +15,10 @@ use tokio::sync::watch;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
+use crate::auth::Sessions;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AuthUser, Query};
+use crate::extract::{AuthUser, Caller, Query};
+use crate::limits::StreamSlot;
 use crate::tasks::now;
 
 pub fn router() -> Router<AppState> {
@@ -136,9 +138,10 @@ pub async fn mark_read(
     responses((status = 200, description = "text/event-stream of NotificationView"), (status = 401, body = ErrorBody)))]
 pub async fn stream_notifications(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    Caller { user, session_id, .. }: Caller,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let slot = state.limits.streams.take(&user.profile.id)?;
     let resume = headers
         .get("last-event-id")
         .map(|v| {
@@ -159,9 +162,12 @@ pub async fn stream_notifications(
         store: state.store.clone(),
         signal: state.store.notification_signal(),
         shutdown: state.shutdown.clone(),
+        sessions: state.sessions.clone(),
+        session_id,
         user_id,
         after,
         pending: VecDeque::new(),
+        _slot: slot,
     };
     let stream = futures_util::stream::unfold(feed, |mut feed| async move {
         let next = feed.next().await?;
@@ -175,9 +181,14 @@ struct Feed {
     store: Store,
     signal: watch::Receiver<u64>,
     shutdown: watch::Receiver<bool>,
+    /// The stream ends when its session does (log-out, password change, disabled account).
+    sessions: Sessions,
+    session_id: Option<String>,
     user_id: String,
     after: i64,
     pending: VecDeque<Notification>,
+    /// This stream's place among the user's open streams.
+    _slot: StreamSlot,
 }
 
 impl Feed {
@@ -191,6 +202,11 @@ impl Feed {
             }
             if *self.shutdown.borrow() {
                 return None;
+            }
+            if let Some(session) = &self.session_id {
+                if !self.sessions.is_live(session, &self.user_id).await {
+                    return None;
+                }
             }
             self.signal.borrow_and_update();
             match self.store.notifications_after(&self.user_id, self.after, 100).await {

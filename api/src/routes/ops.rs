@@ -3,8 +3,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use errand_consumers::ReplayError;
-use errand_domain::Role;
-use errand_store::DeadLetter;
+use errand_domain::{Role, UserProfile};
+use errand_store::{DeadLetter, UserRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -16,6 +16,9 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/ops/dead-letters", get(list_dead_letters))
         .route("/ops/dead-letters/{id}/replay", post(replay_dead_letter))
+        .route("/ops/users", get(list_accounts))
+        .route("/ops/users/{id}/disable", post(disable_account))
+        .route("/ops/users/{id}/enable", post(enable_account))
 }
 
 fn require_admin(user: &errand_store::UserRecord) -> Result<(), ApiError> {
@@ -73,22 +76,144 @@ impl From<DeadLetter> for DeadLetterView {
 pub struct DeadLetterParams {
     /// Include replayed ones (default false).
     pub all: Option<bool>,
-    /// At most this many, 1 to 200 (default 50).
+    /// Page size, 1 to 200 (default 50).
     pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of dead letters.
+#[derive(Serialize, ToSchema)]
+pub struct DeadLetterList {
+    /// Newest first.
+    pub items: Vec<DeadLetterView>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
 }
 
 /// Dead letters, newest first (admin).
 #[utoipa::path(get, path = "/api/v1/ops/dead-letters", tag = "operations", security(("bearer" = [])), params(DeadLetterParams),
-    responses((status = 200, body = [DeadLetterView]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = DeadLetterList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)))]
 pub async fn list_dead_letters(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     Query(params): Query<DeadLetterParams>,
-) -> Result<axum::Json<Vec<DeadLetterView>>, ApiError> {
+) -> Result<axum::Json<DeadLetterList>, ApiError> {
     require_admin(&user)?;
-    let limit = i64::from(super::page_limit(params.limit)?);
-    let letters = state.store.dead_letters(!params.all.unwrap_or(false), limit).await?;
-    Ok(axum::Json(letters.into_iter().map(Into::into).collect()))
+    let limit = super::page_limit(params.limit)? as usize;
+    let before = params.cursor.as_deref().map(super::decode_keyset).transpose()?;
+    let mut letters = state.store.dead_letters_before(!params.all.unwrap_or(false), before, limit as i64 + 1).await?;
+    let more = letters.len() > limit;
+    letters.truncate(limit);
+    let next_cursor =
+        if more { letters.last().map(|l| super::encode_keyset(&(l.created_at, l.id.clone()))) } else { None };
+    Ok(axum::Json(DeadLetterList { items: letters.into_iter().map(Into::into).collect(), next_cursor }))
+}
+
+/// An account, as an administrator sees it.
+#[derive(Serialize, ToSchema)]
+pub struct AccountView {
+    /// The account.
+    #[serde(flatten)]
+    pub profile: UserProfile,
+    /// When it was disabled; null while it is enabled.
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+impl From<UserRecord> for AccountView {
+    fn from(user: UserRecord) -> Self {
+        AccountView { profile: user.profile, disabled_at: user.disabled_at }
+    }
+}
+
+/// Account list parameters.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AccountParams {
+    /// Only accounts whose email starts with this (any letter case).
+    pub email: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of accounts.
+#[derive(Serialize, ToSchema)]
+pub struct AccountList {
+    /// In id order (oldest first).
+    pub items: Vec<AccountView>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Accounts, oldest first (admin).
+#[utoipa::path(get, path = "/api/v1/ops/users", tag = "operations", security(("bearer" = [])), params(AccountParams),
+    responses((status = 200, body = AccountList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)))]
+pub async fn list_accounts(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Query(params): Query<AccountParams>,
+) -> Result<axum::Json<AccountList>, ApiError> {
+    require_admin(&user)?;
+    let limit = super::page_limit(params.limit)? as usize;
+    if params.cursor.as_ref().is_some_and(|c| c.len() > 100) {
+        return Err(ApiError::invalid_parameter("cursor", "cursor: at most 100 characters"));
+    }
+    let mut accounts = state.store.users(params.email.as_deref(), params.cursor.as_deref(), limit as i64 + 1).await?;
+    let more = accounts.len() > limit;
+    accounts.truncate(limit);
+    let next_cursor = if more { accounts.last().map(|a| a.profile.id.clone()) } else { None };
+    Ok(axum::Json(AccountList { items: accounts.into_iter().map(Into::into).collect(), next_cursor }))
+}
+
+/// Disable an account (admin): it can no longer log in, and every token it holds stops
+/// working at once. An admin cannot disable their own account.
+#[utoipa::path(post, path = "/api/v1/ops/users/{id}/disable", tag = "operations", security(("bearer" = [])),
+    params(("id" = String, Path, description = "account id")),
+    responses((status = 200, body = AccountView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "your own account", body = ErrorBody)))]
+pub async fn disable_account(
+    State(state): State<AppState>,
+    AuthUser(admin): AuthUser,
+    Path(id): Path<String>,
+) -> Result<axum::Json<AccountView>, ApiError> {
+    require_admin(&admin)?;
+    if id == admin.profile.id {
+        return Err(ApiError::Conflict { code: "own_account", message: "you cannot disable your own account".into() });
+    }
+    set_disabled(&state, &id, true).await
+}
+
+/// Enable a disabled account again (admin). Its old sessions stay ended.
+#[utoipa::path(post, path = "/api/v1/ops/users/{id}/enable", tag = "operations", security(("bearer" = [])),
+    params(("id" = String, Path, description = "account id")),
+    responses((status = 200, body = AccountView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn enable_account(
+    State(state): State<AppState>,
+    AuthUser(admin): AuthUser,
+    Path(id): Path<String>,
+) -> Result<axum::Json<AccountView>, ApiError> {
+    require_admin(&admin)?;
+    set_disabled(&state, &id, false).await
+}
+
+async fn set_disabled(state: &AppState, id: &str, disabled: bool) -> Result<axum::Json<AccountView>, ApiError> {
+    let now = crate::tasks::now();
+    if !state.store.set_disabled(id, disabled.then_some(now)).await? {
+        return Err(ApiError::NotFound("account"));
+    }
+    if disabled {
+        state.sessions.end_others(id, None, now).await?;
+    }
+    state.sessions.forget_user(id);
+    let account = state.store.user_by_id(id).await?.ok_or(ApiError::NotFound("account"))?;
+    tracing::info!(user_id = %id, disabled, "account access changed by an admin");
+    Ok(axum::Json(account.into()))
 }
 
 /// Deliver a dead letter to its consumer again (admin). 409 when it fails again.

@@ -278,7 +278,7 @@ fn request_hash(body: &[u8]) -> String {
     ))]
 pub async fn create_task(
     State(state): State<AppState>,
-    Caller { user, actor }: Caller,
+    Caller { user, actor, .. }: Caller,
     headers: HeaderMap,
     JsonWithBytes(input, body): JsonWithBytes<NewTask>,
 ) -> Result<Response, ApiError> {
@@ -356,7 +356,7 @@ pub async fn get_task(
     ))]
 pub async fn update_task(
     State(state): State<AppState>,
-    Caller { user, actor }: Caller,
+    Caller { user, actor, .. }: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     Json(patch): Json<TaskPatch>,
@@ -391,7 +391,7 @@ pub struct DeleteOptions {
         (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)))]
 pub async fn delete_task(
     State(state): State<AppState>,
-    Caller { user, actor }: Caller,
+    Caller { user, actor, .. }: Caller,
     Path(id): Path<String>,
     Query(series): Query<DeleteOptions>,
     headers: HeaderMap,
@@ -406,7 +406,7 @@ pub async fn delete_task(
     responses((status = 200, body = TaskView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn complete_task(
     State(state): State<AppState>,
-    Caller { user, actor }: Caller,
+    Caller { user, actor, .. }: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let task = state.tasks.complete(&user, &id, &actor).await?;
@@ -419,7 +419,7 @@ pub async fn complete_task(
     responses((status = 200, body = TaskView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn reopen_task(
     State(state): State<AppState>,
-    Caller { user, actor }: Caller,
+    Caller { user, actor, .. }: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let task = state.tasks.reopen(&user, &id, &actor).await?;

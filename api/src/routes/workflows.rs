@@ -251,7 +251,7 @@ fn workflow_actor(actor: &Actor) -> Result<(), ApiError> {
 /// Internal (workflow service tokens only): publish an event for the user.
 pub async fn publish_event(
     State(state): State<AppState>,
-    Caller { user, actor }: Caller,
+    Caller { user, actor, .. }: Caller,
     Json(event): Json<WorkflowEvent>,
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
     workflow_actor(&actor)?;
@@ -275,7 +275,7 @@ pub struct Settlement {
 /// Internal (workflow service tokens only): settle a confirmation.
 pub async fn settle_confirmation(
     State(state): State<AppState>,
-    Caller { user, actor }: Caller,
+    Caller { user, actor, .. }: Caller,
     Path(id): Path<String>,
     Json(body): Json<Settlement>,
 ) -> Result<axum::Json<Value>, ApiError> {
