@@ -16,26 +16,36 @@ impl AuditHandler {
     }
 
     async fn apply(&self, delivery: &Delivery) -> Result<(), HandlerError> {
-        let event = &delivery.event;
-        let data = &event.data;
-        let user_id = delivery.user_id()?;
-        let actor = data["actor"]
-            .as_str()
-            .and_then(Actor::parse)
-            .ok_or_else(|| HandlerError::Reject(format!("event {} has no valid data.actor", event.id)))?;
-        let entry = AuditEntry {
-            id: errand_domain::new_id(),
-            event_id: event.id.clone(),
-            user_id: user_id.to_string(),
-            task_id: event.subject.clone(),
-            actor: actor.as_string(),
-            action: event.event_type.clone(),
-            changes: changes_of(&event.event_type, data),
-            at: event.time,
-        };
-        self.store.record_audit(&entry).await?;
+        self.store.record_audit(&entry_of(delivery)?).await?;
         Ok(())
     }
+
+    async fn apply_all(&self, deliveries: &[Delivery]) -> Result<(), HandlerError> {
+        let entries = deliveries.iter().map(entry_of).collect::<Result<Vec<_>, _>>()?;
+        self.store.record_audits(&entries).await?;
+        Ok(())
+    }
+}
+
+/// The audit entry of a task event.
+fn entry_of(delivery: &Delivery) -> Result<AuditEntry, HandlerError> {
+    let event = &delivery.event;
+    let data = &event.data;
+    let user_id = delivery.user_id()?;
+    let actor = data["actor"]
+        .as_str()
+        .and_then(Actor::parse)
+        .ok_or_else(|| HandlerError::Reject(format!("event {} has no valid data.actor", event.id)))?;
+    Ok(AuditEntry {
+        id: errand_domain::new_id(),
+        event_id: event.id.clone(),
+        user_id: user_id.to_string(),
+        task_id: event.subject.clone(),
+        actor: actor.as_string(),
+        action: event.event_type.clone(),
+        changes: changes_of(&event.event_type, data),
+        at: event.time,
+    })
 }
 
 /// The before/after of each field: the recorded changes of an update, or the whole
@@ -72,6 +82,10 @@ impl Handler for AuditHandler {
 
     fn handle<'a>(&'a self, delivery: &'a Delivery) -> HandlerFuture<'a> {
         Box::pin(self.apply(delivery))
+    }
+
+    fn handle_batch<'a>(&'a self, deliveries: &'a [Delivery]) -> Option<HandlerFuture<'a>> {
+        Some(Box::pin(self.apply_all(deliveries)))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The embedded bus: every consumer reads the outbox from its own durable cursor,
 //! woken by commits, and applies each event at least once and in effect once.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,7 +101,6 @@ struct Consumer {
 /// What became of one event.
 enum Outcome {
     Applied,
-    AlreadyApplied,
     Dead(DeadLetter),
     Stopped,
 }
@@ -167,11 +167,26 @@ impl Consumer {
             // Progress is saved once per batch (and before a dead letter): a crash
             // re-delivers at most one batch, which dedup and idempotent handlers absorb.
             let mut progress = Progress::default();
+            let mine: Vec<&OutboxRecord> =
+                batch.iter().filter(|r| self.handler.topics().contains(&r.topic.as_str())).collect();
+            let ids: Vec<&str> = mine.iter().map(|r| r.event_id.as_str()).collect();
+            let mut done = match self.store.applied_events(name, &ids).await {
+                Ok(applied) => applied,
+                Err(e) => {
+                    tracing::warn!(consumer = name, error = %e, "reading applied events failed");
+                    if !self.pause(Duration::from_secs(1)).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let batched = self.deliver_together(&mine, &done).await;
+            progress.applied.extend(batched.iter().cloned());
+            done.extend(batched);
             for record in batch {
-                if self.handler.topics().contains(&record.topic.as_str()) {
+                if self.handler.topics().contains(&record.topic.as_str()) && !done.contains(&record.event_id) {
                     match self.deliver(&record).await {
                         Outcome::Applied => progress.applied.push(record.event_id.clone()),
-                        Outcome::AlreadyApplied => {}
                         Outcome::Dead(letter) => {
                             if !self.save(&mut progress).await || !self.bury(&letter, record.position()).await {
                                 return;
@@ -192,25 +207,50 @@ impl Consumer {
         }
     }
 
+    /// Applies the not yet applied of `records` in one go, when the handler can:
+    /// the ids applied (none when it cannot, or that failed: they go one by one).
+    async fn deliver_together(&self, records: &[&OutboxRecord], done: &HashSet<String>) -> Vec<String> {
+        let deliveries: Vec<Delivery> = records
+            .iter()
+            .filter(|r| !done.contains(&r.event_id))
+            .filter_map(|r| {
+                let event = serde_json::from_str::<CloudEvent>(&r.payload).ok()?;
+                Some(Delivery { topic: r.topic.clone(), event })
+            })
+            .collect();
+        if deliveries.len() < 2 {
+            return Vec::new();
+        }
+        let Some(applying) = self.handler.handle_batch(&deliveries) else { return Vec::new() };
+        if let Err(e) = applying.await {
+            tracing::debug!(consumer = self.handler.name(), error = %e, "a batch failed; delivering one by one");
+            return Vec::new();
+        }
+        for delivery in &deliveries {
+            self.delivered(&delivery.event);
+        }
+        deliveries.into_iter().map(|d| d.event.id).collect()
+    }
+
+    fn delivered(&self, event: &CloudEvent) {
+        let name = self.handler.name();
+        metrics::counter!("errand_events_delivered_total", "consumer" => name).increment(1);
+        let latency = (Utc::now() - event.time).to_std().unwrap_or_default();
+        metrics::histogram!("errand_event_delivery_seconds", "consumer" => name).record(latency.as_secs_f64());
+    }
+
     /// Applies one event with retries.
     async fn deliver(&mut self, record: &OutboxRecord) -> Outcome {
-        let name = self.handler.name();
         let event = match serde_json::from_str::<CloudEvent>(&record.payload) {
             Ok(event) => event,
             Err(e) => {
                 return Outcome::Dead(self.letter(record, &format!("the outbox payload is not a CloudEvent: {e}"), 0))
             }
         };
-        if let Ok(true) = self.store.event_applied(name, &record.event_id).await {
-            return Outcome::AlreadyApplied;
-        }
-        let time = event.time;
         let delivery = Delivery { topic: record.topic.clone(), event };
         match self.apply_with_retries(&delivery).await {
             Ok(()) => {
-                metrics::counter!("errand_events_delivered_total", "consumer" => name).increment(1);
-                let latency = (Utc::now() - time).to_std().unwrap_or_default();
-                metrics::histogram!("errand_event_delivery_seconds", "consumer" => name).record(latency.as_secs_f64());
+                self.delivered(&delivery.event);
                 Outcome::Applied
             }
             Err(_) if self.stopping() => Outcome::Stopped,

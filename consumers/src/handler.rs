@@ -52,4 +52,11 @@ pub trait Handler: Send + Sync + 'static {
     fn topics(&self) -> &'static [&'static str];
     /// Applies one event. Events of its topics that it does not care about are `Ok`.
     fn handle<'a>(&'a self, delivery: &'a Delivery) -> HandlerFuture<'a>;
+    /// Applies several events at once, all or none (one transaction), when the
+    /// handler can do that far cheaper than one by one; `None` (the default) when it
+    /// cannot. On an error the events are delivered one by one, with retries.
+    fn handle_batch<'a>(&'a self, deliveries: &'a [Delivery]) -> Option<HandlerFuture<'a>> {
+        let _ = deliveries;
+        None
+    }
 }

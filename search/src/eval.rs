@@ -4,6 +4,7 @@
 use errand_domain::{Status, Task};
 
 use crate::filter::{Atom, Filter};
+use crate::query::SearchRequest;
 use crate::text::{query_words, words};
 
 /// Whether `task` satisfies `filter`.
@@ -56,4 +57,18 @@ pub fn text_matches(text: &str, task: &Task) -> bool {
 /// Whether `task` has `status` (`None`: any).
 pub fn status_matches(status: Option<Status>, task: &Task) -> bool {
     status.is_none_or(|s| task.status == s)
+}
+
+/// Whether `task` is in the result of `request`: its user's, and every condition of
+/// the request holds.
+pub fn request_matches(request: &SearchRequest, task: &Task) -> bool {
+    let due = task.due_at;
+    task.user_id == request.user_id
+        && status_matches(request.status, task)
+        && (request.priorities.is_empty() || request.priorities.contains(&task.priority))
+        && request.tags.iter().all(|tag| task.tags.contains(tag))
+        && request.due_before.is_none_or(|before| due.is_some_and(|d| d < before))
+        && request.due_after.is_none_or(|after| due.is_some_and(|d| d >= after))
+        && request.text.as_ref().is_none_or(|text| text_matches(text, task))
+        && request.filter.as_ref().is_none_or(|filter| matches(filter, task))
 }

@@ -3,7 +3,8 @@
 //! position it reflects is stored in each commit's payload, so a restart resumes
 //! exactly where the last commit left off.
 
-use std::collections::HashMap;
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,16 +13,18 @@ use base64_cursor::{decode_cursor, encode_cursor};
 use errand_domain::Task;
 use errand_store::{OutboxPosition, Store};
 use serde::{Deserialize, Serialize};
-use tantivy::collector::TopDocs;
+use tantivy::collector::{Count, TopDocs};
 use tantivy::indexer::LogMergePolicy;
-use tantivy::query::TermQuery;
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 use tokio::sync::watch;
 
-use crate::collector::{Key, PageCollector};
-use crate::query::{request_query, SearchRequest};
-use crate::schema::{names, schema, Fields, SCHEMA_VERSION};
+use crate::collector::{Key, PageCollector, Primary};
+use crate::eval;
+use crate::query::{request_query, SearchRequest, Sort, SortKey};
+use crate::recent::Recent;
+use crate::schema::{id_parts, names, schema, Fields, SCHEMA_VERSION};
 use crate::SearchError;
 
 /// What a commit records besides the documents.
@@ -43,6 +46,9 @@ pub struct SearchPage {
     pub total: usize,
 }
 
+/// Segments up to this many documents form the first merge level.
+const MIN_MERGE_LAYER: u32 = 50;
+
 /// Writer memory: small, since commits are frequent and documents small.
 const WRITER_MEMORY: usize = 50_000_000;
 
@@ -52,6 +58,8 @@ pub struct SearchIndex {
     writer: Mutex<Writer>,
     fields: Fields,
     applied: watch::Sender<OutboxPosition>,
+    /// The searchable state, and writes it does not show yet.
+    recent: Recent,
 }
 
 struct Writer {
@@ -96,8 +104,14 @@ impl SearchIndex {
         // Updates delete the old document: merge segments before deletions pile up.
         merge.set_del_docs_ratio_before_merge(0.2);
         merge.set_min_num_segments(4);
+        // Commits are frequent and small. Levels must start small too: with the
+        // default (everything under 10,000 documents is one level) each merge
+        // rewrites the growing small segment again, which took a fifth of the CPU
+        // under a steady write load.
+        merge.set_min_layer_size(MIN_MERGE_LAYER);
         inner.set_merge_policy(Box::new(merge));
         Ok(SearchIndex {
+            recent: Recent::new(reader.searcher(), position),
             reader,
             writer: Mutex::new(Writer { inner, pending: HashMap::new() }),
             fields,
@@ -173,25 +187,95 @@ impl SearchIndex {
         tokio::time::timeout(timeout, applied.wait_for(|p| *p >= position)).await.is_ok_and(|r| r.is_ok())
     }
 
-    /// Runs a request.
+    /// Notes a write of `user_id` (task `id` as written, or `None` when deleted) at
+    /// outbox `position`, so that the user's lists show it before the index does.
+    /// False when it could not be noted; lists then wait for the index.
+    pub fn note_write(&self, user_id: &str, id: &str, position: OutboxPosition, task: Option<&Task>) -> bool {
+        self.recent.note(user_id, id, position, task)
+    }
+
+    /// Whether a list of `user_id` shows every write of theirs up to `position`
+    /// without waiting: searchable, or noted (and the sort is not by relevance,
+    /// which noted writes cannot be ranked in).
+    pub fn shows(&self, user_id: &str, position: OutboxPosition, sort: &Sort) -> bool {
+        if position <= self.applied() {
+            return true;
+        }
+        !sort.uses_relevance() && self.recent.covers(user_id, position)
+    }
+
+    /// Writes noted and not yet searchable, across users.
+    pub fn noted_writes(&self) -> usize {
+        self.recent.len()
+    }
+
+    /// Runs a request: the index as of its last commit, with the user's writes
+    /// since then merged in (except under a relevance sort, which cannot rank them).
     pub fn search(&self, request: &SearchRequest) -> Result<SearchPage, SearchError> {
         let after = match &request.cursor {
             Some(text) => Some(decode_cursor(text, &request.sort.name()).ok_or(SearchError::BadCursor)?),
             None => None,
         };
-        let searcher = self.reader.searcher();
+        let view = self.recent.view(&request.user_id);
+        let noted = if request.sort.uses_relevance() { Vec::new() } else { view.noted };
+        let searcher = view.searcher;
         let query = request_query(&self.fields, request);
-        let collector = PageCollector { sort: request.sort, keep: request.limit + 1, after };
-        let (mut hits, total) = searcher.search(&query, &collector)?;
-        let more = hits.len() > request.limit;
-        hits.truncate(request.limit);
-        let next_cursor = if more { hits.last().map(|h| encode_cursor(&request.sort.name(), &h.key)) } else { None };
-        let items = hits
-            .iter()
-            .map(|hit| {
-                let doc: TantivyDocument = searcher.doc(hit.address)?;
-                let bytes = doc.get_first(self.fields.stored).and_then(|v| v.as_bytes()).unwrap_or_default();
-                serde_json::from_slice::<Task>(bytes).map_err(SearchError::from)
+        // Noted tasks found in the index are stale there: look far enough to drop them.
+        let collector =
+            PageCollector { sort: request.sort, keep: request.limit + 1 + noted.len(), after: after.clone() };
+        let (hits, mut total) = searcher.search(&query, &collector)?;
+        let noted_ids: HashSet<(u64, u64)> = noted.iter().map(|(id, _)| id_parts(id)).collect();
+        let mut page: Vec<(Key, Found)> = hits
+            .into_iter()
+            .filter(|hit| !noted_ids.contains(&(hit.key.hi, hit.key.lo)))
+            .map(|hit| (hit.key.clone(), Found::Indexed(hit.address)))
+            .collect();
+        if !noted.is_empty() {
+            let stale = BooleanQuery::new(vec![
+                (Occur::Must, query.box_clone()),
+                (
+                    Occur::Must,
+                    Box::new(BooleanQuery::new(
+                        noted
+                            .iter()
+                            .map(|(id, _)| {
+                                let term = Term::from_field_text(self.fields.id, id);
+                                (
+                                    Occur::Should,
+                                    Box::new(TermQuery::new(term, IndexRecordOption::Basic)) as Box<dyn Query>,
+                                )
+                            })
+                            .collect(),
+                    )),
+                ),
+            ]);
+            total -= searcher.search(&stale, &Count)?;
+            for (_, written) in noted {
+                let Some(task) = written.task else { continue };
+                if !eval::request_matches(request, &task) {
+                    continue;
+                }
+                total += 1;
+                let Some(key) = sort_key(&task, &request.sort) else { continue };
+                if after.as_ref().is_none_or(|after| key.list_order(after, &request.sort) == Ordering::Greater) {
+                    page.push((key, Found::Noted(Box::new(task))));
+                }
+            }
+            page.sort_by(|a, b| a.0.list_order(&b.0, &request.sort));
+        }
+        let more = page.len() > request.limit;
+        page.truncate(request.limit);
+        let next_cursor =
+            if more { page.last().map(|(key, _)| encode_cursor(&request.sort.name(), key)) } else { None };
+        let items = page
+            .into_iter()
+            .map(|(_, found)| match found {
+                Found::Noted(task) => Ok(*task),
+                Found::Indexed(address) => {
+                    let doc: TantivyDocument = searcher.doc(address)?;
+                    let bytes = doc.get_first(self.fields.stored).and_then(|v| v.as_bytes()).unwrap_or_default();
+                    serde_json::from_slice::<Task>(bytes).map_err(SearchError::from)
+                }
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(SearchPage { items, next_cursor, total })
@@ -243,6 +327,7 @@ impl SearchIndex {
             writer.pending.clear();
         }
         self.reader.reload()?;
+        self.recent.committed(self.reader.searcher(), position);
         self.applied.send_replace(position);
         Ok(())
     }
@@ -260,6 +345,39 @@ impl SearchIndex {
     pub fn num_docs(&self) -> u64 {
         self.reader.searcher().num_docs()
     }
+}
+
+/// A task on a page: in the index, or noted and not yet there.
+enum Found {
+    Indexed(DocAddress),
+    Noted(Box<Task>),
+}
+
+/// A task's sort key, as the collector reads it from the index's fast fields; `None`
+/// for relevance, which depends on the index.
+fn sort_key(task: &Task, sort: &Sort) -> Option<Key> {
+    let value = |(key, descending): (SortKey, bool)| -> Option<Primary> {
+        Some(match key {
+            SortKey::Due => {
+                Primary::Int(task.due_at.map_or(if descending { i64::MIN } else { i64::MAX }, |d| d.timestamp_millis()))
+            }
+            SortKey::Created => Primary::Int(task.created_at.timestamp_millis()),
+            SortKey::Updated => Primary::Int(task.updated_at.timestamp_millis()),
+            SortKey::Priority => Primary::Int(task.priority.rank()),
+            SortKey::Title => Primary::Text(task.title.to_lowercase()),
+            SortKey::Relevance => return None,
+        })
+    };
+    let (hi, lo) = id_parts(&task.id);
+    Some(Key {
+        primary: value((sort.key, sort.descending))?,
+        secondary: match sort.then {
+            Some(then) => Some(value(then)?),
+            None => None,
+        },
+        hi,
+        lo,
+    })
 }
 
 fn current_dir(root: &Path) -> Result<Option<PathBuf>, SearchError> {

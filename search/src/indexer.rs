@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use errand_domain::event::{topics, CloudEvent, TaskEventData};
-use errand_store::{OutboxRecord, Store};
+use errand_store::{OutboxPosition, OutboxRecord, Store};
 use tokio::sync::watch;
 
 use crate::{SearchError, SearchIndex};
@@ -16,19 +16,34 @@ use crate::{SearchError, SearchIndex};
 pub const SEARCH_CURSOR: &str = "search";
 
 /// How long events are gathered into one commit while they keep coming.
-const GROUP_WINDOW: Duration = Duration::from_millis(10);
+const GROUP_WINDOW: Duration = Duration::from_millis(3);
 /// Re-check interval when no commit signal arrives.
 const FALLBACK_POLL: Duration = Duration::from_secs(2);
 
+/// How often the indexer's position is saved for outbox pruning. The index keeps its
+/// own position in each commit; this copy only lets the outbox be pruned, so saving
+/// it after every commit would be a database write per commit for nothing.
+const CURSOR_SAVE_EVERY: Duration = Duration::from_secs(1);
+
 /// Feeds the index from the outbox until `shutdown` turns true.
 pub async fn run_indexer(index: Arc<SearchIndex>, store: Store, mut shutdown: watch::Receiver<bool>) {
+    let mut saved_at = Instant::now();
+    let mut saved = index.applied();
     loop {
         match store.next_events(index.applied(), 1000, FALLBACK_POLL, &mut shutdown).await {
-            Ok(None) => return,
+            Ok(None) => {
+                save_cursor(&store, index.applied(), saved).await;
+                return;
+            }
             Ok(Some(batch)) => {
                 if let Err(e) = apply_and_commit(&index, &store, batch).await {
                     tracing::warn!(error = %e, "indexing failed; retrying");
                     tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                if saved_at.elapsed() >= CURSOR_SAVE_EVERY {
+                    save_cursor(&store, index.applied(), saved).await;
+                    saved = index.applied();
+                    saved_at = Instant::now();
                 }
             }
             Err(e) => {
@@ -64,14 +79,22 @@ async fn apply_and_commit(
     }
     // Commits write files and wait for the indexing thread: off the async workers.
     let committing = index.clone();
+    let commit_started = Instant::now();
     tokio::task::spawn_blocking(move || committing.commit(position))
         .await
         .map_err(|e| SearchError::Io(std::io::Error::other(e.to_string())))??;
     metrics::counter!("errand_search_commits_total").increment(1);
+    metrics::histogram!("errand_search_commit_seconds").record(commit_started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+async fn save_cursor(store: &Store, position: OutboxPosition, saved: OutboxPosition) {
+    if position == saved {
+        return;
+    }
     if let Err(e) = store.advance_consumer(SEARCH_CURSOR, position, &[], Utc::now()).await {
         tracing::warn!(error = %e, "saving the search cursor failed");
     }
-    Ok(())
 }
 
 fn apply(index: &SearchIndex, record: &OutboxRecord) -> Result<(), SearchError> {

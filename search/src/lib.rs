@@ -18,6 +18,7 @@ mod filter;
 mod index;
 mod indexer;
 mod query;
+mod recent;
 mod schema;
 mod text;
 

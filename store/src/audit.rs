@@ -83,6 +83,32 @@ impl Store {
         Ok(inserted == 1)
     }
 
+    /// Records several entries in one statement, each once (by event id); returns
+    /// how many were new.
+    pub async fn record_audits(&self, entries: &[AuditEntry]) -> StoreResult<u64> {
+        let mut inserted = 0;
+        for chunk in entries.chunks(500) {
+            inserted += on_write!(self, |pool| {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO audit_log (id, event_id, user_id, task_id, actor, action, changes, at) ",
+                );
+                insert.push_values(chunk, |mut row, entry| {
+                    row.push_bind(&entry.id)
+                        .push_bind(&entry.event_id)
+                        .push_bind(&entry.user_id)
+                        .push_bind(&entry.task_id)
+                        .push_bind(&entry.actor)
+                        .push_bind(&entry.action)
+                        .push_bind(entry.changes.as_ref().map(|c| c.to_string()))
+                        .push_bind(to_ms(entry.at));
+                });
+                insert.push(" ON CONFLICT (event_id) DO NOTHING");
+                insert.build().execute(pool).await.map(|done| done.rows_affected())
+            })?;
+        }
+        Ok(inserted)
+    }
+
     /// A user's audit trail (optionally of one task), newest first. `cursor` is the
     /// `next_cursor` of the previous page; `None` when it is malformed.
     pub async fn audit_trail(

@@ -115,14 +115,44 @@ impl Store {
     ) -> StoreResult<()> {
         on_write!(self, |pool| async {
             let mut tx = pool.begin().await?;
-            for event_id in applied {
-                let _new = mark_applied!(tx, consumer, event_id, now);
+            // One multi-row insert (in chunks well inside parameter limits).
+            for chunk in applied.chunks(500) {
+                let mut insert =
+                    sqlx::QueryBuilder::new("INSERT INTO consumer_events (consumer, event_id, processed_at) ");
+                insert.push_values(chunk, |mut row, event_id| {
+                    row.push_bind(consumer).push_bind(event_id).push_bind(to_ms(now));
+                });
+                insert.push(" ON CONFLICT (consumer, event_id) DO NOTHING");
+                insert.build().execute(&mut *tx).await?;
             }
             save_cursor!(tx, consumer, position, now);
             tx.commit().await
         }
         .await)?;
         Ok(())
+    }
+
+    /// Which of `event_ids` `consumer` has already applied.
+    pub async fn applied_events(
+        &self,
+        consumer: &str,
+        event_ids: &[&str],
+    ) -> StoreResult<std::collections::HashSet<String>> {
+        let mut applied = std::collections::HashSet::new();
+        for chunk in event_ids.chunks(500) {
+            let found: Vec<String> = on_read!(self, |pool| {
+                let mut query = sqlx::QueryBuilder::new("SELECT event_id FROM consumer_events WHERE consumer = ");
+                query.push_bind(consumer).push(" AND event_id IN (");
+                let mut ids = query.separated(", ");
+                for id in chunk {
+                    ids.push_bind(*id);
+                }
+                query.push(")");
+                query.build_query_scalar().fetch_all(pool).await
+            })?;
+            applied.extend(found);
+        }
+        Ok(applied)
     }
 
     /// Whether `consumer` has already applied `event_id`.

@@ -7,6 +7,7 @@
 mod audit;
 mod chat;
 mod consumers;
+mod group_commit;
 mod leadership;
 mod notifications;
 mod outbox;
@@ -84,6 +85,8 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 pub struct Store {
     db: Db,
     signals: Arc<Signals>,
+    /// SQLite: task creations committed in groups.
+    creations: Option<group_commit::Creations>,
 }
 
 /// In-process wake-ups after commits, so waiters need not poll.
@@ -148,24 +151,33 @@ impl Store {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5));
             let memory = url.contains(":memory:") || url.contains("mode=memory");
+            // A local file does not drop connections: no ping before each use (on
+            // SQLite each is a round trip to the connection's thread, and the one
+            // writer's time is what every write queues for).
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
+                .test_before_acquire(false)
                 .connect_with(options.clone())
                 .await?;
             // An in-memory database lives in its one connection: share it.
             let read = if memory {
                 write.clone()
             } else {
-                SqlitePoolOptions::new().max_connections(8).connect_with(options.read_only(true)).await?
+                SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .test_before_acquire(false)
+                    .connect_with(options.read_only(true))
+                    .await?
             };
-            Ok(Store { db: Db::Sqlite { read, write }, signals: Signals::new() })
+            let creations = Some(group_commit::Creations::start(write.clone()));
+            Ok(Store { db: Db::Sqlite { read, write }, signals: Signals::new(), creations })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool =
                 PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(5)).connect(url).await?;
-            Ok(Store { db: Db::Postgres(pool), signals: Signals::new() })
+            Ok(Store { db: Db::Postgres(pool), signals: Signals::new(), creations: None })
         } else {
             Err(StoreError::UnsupportedUrl(url.to_string()))
         }

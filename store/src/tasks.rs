@@ -2,6 +2,7 @@ use chrono::{DateTime, Utc};
 use errand_domain::{event::OutboundEvent, Priority, Status, Task};
 use serde::Serialize;
 
+use crate::group_commit::{OutboxRow, TaskRowValues};
 use crate::outbox::{append_outbox, event_payloads, OUTBOX_CHANNEL};
 use crate::{corrupt, from_ms, on_read, on_write, to_ms, Store, StoreError, StoreResult};
 
@@ -94,6 +95,27 @@ fn encode(task: &Task) -> StoreResult<Encoded> {
     })
 }
 
+fn row_values(task: &Task, enc: Encoded) -> TaskRowValues {
+    TaskRowValues {
+        id: task.id.clone(),
+        user_id: task.user_id.clone(),
+        title: task.title.clone(),
+        description: task.description.clone(),
+        status: task.status.as_str(),
+        priority: task.priority.rank(),
+        tags: enc.tags,
+        due_at: task.due_at.map(to_ms),
+        all_day: task.all_day,
+        reminders: enc.reminders,
+        recurrence: enc.recurrence,
+        series_id: task.series_id.clone(),
+        completed_at: task.completed_at.map(to_ms),
+        created_at: to_ms(task.created_at),
+        updated_at: to_ms(task.updated_at),
+        version: task.version,
+    }
+}
+
 /// What [`Store::modify_task`] should do with the task it read.
 // One short-lived value per write: boxing the large variant would buy nothing.
 #[allow(clippy::large_enum_variant)]
@@ -169,6 +191,23 @@ impl Store {
     ) -> StoreResult<InsertOutcome> {
         let enc = encode(task)?;
         let payloads = event_payloads(events)?;
+        if let (Some(creations), None) = (&self.creations, idempotency) {
+            let rows = payloads
+                .into_iter()
+                .map(|(event, payload)| OutboxRow {
+                    event_id: event.event.id.clone(),
+                    topic: event.topic,
+                    event_type: event.event.event_type.clone(),
+                    subject: event.event.subject.clone(),
+                    user_id: event.user_id.clone(),
+                    payload,
+                    created_at: to_ms(event.event.time),
+                })
+                .collect();
+            let written = creations.commit(row_values(task, enc), rows).await?;
+            self.outbox_committed(&written);
+            return Ok(InsertOutcome::Inserted);
+        }
         let notify = self.notify_sql(OUTBOX_CHANNEL);
         let now = to_ms(task.created_at);
         let outcome: Result<InsertOutcome, sqlx::Error> = on_write!(self, |pool| {

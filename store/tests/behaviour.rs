@@ -24,6 +24,7 @@ on_every_backend!(
     idempotency_keys_claim_once,
     readiness_reflects_migrations,
     confirmations_and_conversations_page_newest_first,
+    concurrent_creations_commit_together_and_fail_alone,
 );
 
 fn t0() -> chrono::DateTime<Utc> {
@@ -348,4 +349,34 @@ async fn confirmations_and_conversations_page_newest_first(backend: Backend) {
     let rest = store.conversations(&ada, last, 3).await.unwrap();
     let ids: Vec<&str> = first.iter().chain(&rest).map(|c| c.id.as_str()).collect();
     assert_eq!(ids, ["v4", "v3", "v2", "v1", "v0"]);
+}
+
+/// Creations that arrive together are committed together (on SQLite, in groups);
+/// each keeps its own outcome: one that cannot be stored (its owner is gone) fails
+/// alone, and every other one is committed with its event, at its own position.
+async fn concurrent_creations_commit_together_and_fail_alone(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let owner = user(&store, "a@example.com").await;
+    let handles = (0..40).map(|i| {
+        let store = store.clone();
+        let owner = if i == 17 { "no-such-user".to_string() } else { owner.clone() };
+        tokio::spawn(async move {
+            let task =
+                Task::create(errand_domain::new_id(), owner, &titled(&format!("task {i}")), Tz::UTC, t0()).unwrap();
+            let events = [task_event(TaskEventKind::Created, &task, &Actor::User, None, t0())];
+            (task.id.clone(), store.insert_task(&task, &events, None).await)
+        })
+    });
+    let results = futures_join(handles).await;
+    let failed: Vec<usize> = results.iter().enumerate().filter(|(_, (_, r))| r.is_err()).map(|(i, _)| i).collect();
+    assert_eq!(failed, [17]);
+    for (id, _) in results.iter().filter(|(_, r)| r.is_ok()) {
+        assert!(store.get_task(&owner, id).await.unwrap().is_some());
+    }
+    let outbox = outbox_settled(&store, OutboxPosition::default(), 39).await;
+    assert_eq!(outbox.len(), 39);
+    let subjects: std::collections::HashSet<_> = outbox.iter().filter_map(|r| r.subject.clone()).collect();
+    assert_eq!(subjects.len(), 39, "one event per committed task");
+    assert!(outbox.windows(2).all(|w| w[0].position() < w[1].position()));
+    assert_eq!(store.last_write_position(&owner), outbox.last().map(|r| r.position()));
 }

@@ -96,6 +96,19 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
     )
 }
 
+/// Requests by status, and their latency by route and method.
+async fn request_metrics(request: Request, next: axum::middleware::Next) -> axum::response::Response {
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let method = request.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("errand_http_requests_total", "status" => status).increment(1);
+    metrics::histogram!("errand_http_request_duration_seconds", "route" => route, "method" => method)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
 /// The whole HTTP API, with the browser-facing headers and CORS of `http`.
 pub fn router(state: AppState, http: &HttpSettings) -> Router {
     let api = Router::new()
@@ -139,12 +152,10 @@ pub fn router(state: AppState, http: &HttpSettings) -> Router {
                     span.record("status", res.status().as_u16());
                     span.record("latency_ms", latency.as_secs_f64() * 1000.0);
                     tracing::info!("request done");
-                    let status = res.status().as_u16().to_string();
-                    metrics::counter!("errand_http_requests_total", "status" => status).increment(1);
-                    metrics::histogram!("errand_http_request_duration_seconds").record(latency.as_secs_f64());
                 })
                 .on_failure(()),
         )
+        .layer(axum::middleware::from_fn(request_metrics))
         .with_state(state);
     let mut router = router;
     for (name, value) in SECURITY_HEADERS {
