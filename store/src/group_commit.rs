@@ -59,10 +59,23 @@ pub(crate) struct Creations {
 }
 
 impl Creations {
-    /// Starts the committer on `pool` (the single writer connection).
+    /// Starts the committer on `pool` (the single writer connection), on a thread of
+    /// its own: under load the async workers' run queues are long, and a committer
+    /// waiting in them at each of its round trips held every creation back.
     pub fn start(pool: SqlitePool) -> Creations {
         let (queue, waiting) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, waiting));
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        match runtime {
+            Ok(runtime) => {
+                let spawned = std::thread::Builder::new()
+                    .name("errand-sqlite-commit".into())
+                    .spawn(move || runtime.block_on(run(pool, waiting)));
+                if let Err(e) = spawned {
+                    tracing::error!(error = %e, "cannot start the SQLite committer thread");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot start the SQLite committer runtime"),
+        }
         Creations { queue }
     }
 
