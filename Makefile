@@ -22,14 +22,16 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## Load figures for POST and GET /api/v1/tasks (wrk, 50 connections, SQLite).
+## Load figures with wrk: the mixed multi-user scenario at 50 and 500 connections, and
+## POST and GET /api/v1/tasks alone; on SQLite and PostgreSQL.
 load: build
-	scripts/load.sh
+	scripts/with-postgres.sh scripts/load.sh
 
 ## Benchmarks against the targets of DESIGN §7 (figures with baselines from the same run):
 ## event latency; search over 1M tasks against SQLite FTS5 and PostgreSQL full-text; the
-## workflow engine against the durabletask-go sidecar.
+## workflow engine against the durabletask-go sidecar; task reads during a login flood.
 bench:
 	$(CARGO) bench --locked -p errand-consumers --bench latency
 	scripts/with-postgres.sh $(CARGO) bench --locked -p errand-api --bench search
 	DURABLETASK_GO_BIN=$$(scripts/durabletask-go.sh) scripts/with-postgres.sh $(CARGO) bench --locked -p errand-api --bench workflows
+	$(CARGO) bench --locked -p errand-api --bench login_flood
