@@ -1,7 +1,7 @@
 # Errand. `make run` starts it; `make test` proves it works.
 CARGO ?= cargo
 
-.PHONY: run build test lint fmt load bench
+.PHONY: run build test lint fmt load bench fuzz
 
 ## Build everything (release) and start Errand on http://localhost:8080 (SQLite + embedded defaults).
 run:
@@ -35,3 +35,8 @@ bench:
 	scripts/with-postgres.sh $(CARGO) bench --locked -p errand-api --bench search
 	DURABLETASK_GO_BIN=$$(scripts/durabletask-go.sh) scripts/with-postgres.sh $(CARGO) bench --locked -p errand-api --bench workflows
 	$(CARGO) bench --locked -p errand-api --bench login_flood
+
+## Every fuzz target under libFuzzer for FUZZ_SECONDS each (default 60; cargo-fuzz and
+## nightly Rust). `make test` runs a bounded property pass of the same targets.
+fuzz:
+	scripts/fuzz.sh

@@ -2,7 +2,8 @@
 # `make test`: installs what the tests need when it is missing, then runs every test.
 # Rust tests run once, with a throwaway PostgreSQL cluster so the store behaviour
 # suite and the end-to-end tests run on both SQLite and PostgreSQL, and with the
-# durabletask-go sidecar so the workflow suite also runs against Dapr's own engine.
+# durabletask-go sidecar so the workflow suite also runs against Dapr's own engine;
+# then schemathesis over the whole API, and every benchmark once on tiny data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,9 @@ else
   runner=(cargo test --workspace --locked --no-fail-fast)
 fi
 scripts/with-postgres.sh "${runner[@]}"
+
+# The whole HTTP API under schemathesis, from the served OpenAPI document.
+scripts/schemathesis.sh
 
 # Benchmarks that nothing runs rot: run each once on tiny data, one second per level.
 echo "test: every benchmark once, on tiny data (BENCH_SMOKE)" >&2

@@ -22,9 +22,13 @@ pub const BODY_LIMIT: usize = 256 * 1024;
 /// [`ClientTimeout`].
 pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// A JSON body: 415 without a JSON content type, 413 over the limit, 400 when it is
-/// not JSON, 422 when it does not fit the schema (the details name the field).
+/// A JSON object body: 415 without a JSON content type, 413 over the limit, 408 when
+/// it trickles in, 400 when it is not JSON, 422 when it is not an object or does not
+/// fit the schema (the details name the field).
 pub struct Json<T>(pub T);
+
+/// Any JSON value as a body (an event's payload), under the same rules otherwise.
+pub struct JsonPayload(pub serde_json::Value);
 
 /// The raw body bytes alongside, for request hashing (idempotency keys).
 pub struct JsonWithBytes<T>(pub T, pub Bytes);
@@ -33,32 +37,66 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonWithBytes<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|mime| {
-                let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
-            })
-            .unwrap_or(false);
-        if !is_json {
-            return Err(ApiError::UnsupportedMediaType);
+        let bytes = json_bytes(req, state).await?;
+        // serde would also read a struct from an array of its fields, in order.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b != b'{') {
+            let value: serde_json::Value = parse_json(&bytes)?;
+            return Err(ApiError::Unprocessable {
+                code: "validation_failed",
+                message: format!("the body must be a JSON object, not {}", json_kind(&value)),
+                details: json!({ "field": "" }),
+            });
         }
-        // A client trickling its body must not hold a connection (and a handler) for long.
-        let limit = req.extensions().get::<ClientTimeout>().map_or(BODY_TIMEOUT, |t| t.0);
-        let read = tokio::time::timeout(limit, Bytes::from_request(req, state));
-        let bytes = read.await.map_err(|_| ApiError::RequestTimeout)?.map_err(|rejection: BytesRejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge { limit: BODY_LIMIT }
-            } else {
-                ApiError::BadRequest { code: "unreadable_body", message: rejection.body_text(), details: json!({}) }
-            }
-        })?;
         let value = parse_json(&bytes)?;
         Ok(JsonWithBytes(value, bytes))
     }
+}
+
+impl<S: Send + Sync> FromRequest<S> for JsonPayload {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = json_bytes(req, state).await?;
+        parse_json(&bytes).map(JsonPayload)
+    }
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// The body of a JSON request, read within its deadline and the size limit.
+async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+        .unwrap_or(false);
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    // A client trickling its body must not hold a connection (and a handler) for long.
+    let limit = req.extensions().get::<ClientTimeout>().map_or(BODY_TIMEOUT, |t| t.0);
+    let read = tokio::time::timeout(limit, Bytes::from_request(req, state));
+    read.await.map_err(|_| ApiError::RequestTimeout)?.map_err(|rejection: BytesRejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge { limit: BODY_LIMIT }
+        } else {
+            ApiError::BadRequest { code: "unreadable_body", message: rejection.body_text(), details: json!({}) }
+        }
+    })
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {

@@ -330,11 +330,14 @@ impl WorkflowService {
     /// Raises event `name` with `payload` on one of the user's workflows.
     pub async fn raise(&self, user: &UserRecord, id: &str, name: &str, payload: Value) -> Result<(), ApiError> {
         self.store.workflow_of_user(&user.profile.id, id).await?.ok_or(ApiError::NotFound("workflow"))?;
-        self.runtime()?
-            .client()
-            .raise_event(id, name, EventOptions::new().with_payload(payload))
-            .await
-            .map_err(|e| ApiError::Unavailable(format!("raising {name}: {e}")))
+        self.runtime()?.client().raise_event(id, name, EventOptions::new().with_payload(payload)).await.map_err(|e| {
+            // Recorded, but not started yet (or purged): nothing to raise it on.
+            if errand_workflows::is_gone(&e) {
+                ApiError::NotFound("workflow")
+            } else {
+                ApiError::Unavailable(format!("raising {name}: {e}"))
+            }
+        })
     }
 }
 

@@ -246,6 +246,12 @@ fn add_task(text: &str, clock: Clock, remind: bool) -> Intent {
         words.truncate(start);
     }
     let title = words.join(" ");
+    // "add #shopping tomorrow": everything but the title was understood.
+    if title.trim().is_empty() {
+        return Intent::Say(
+            "What should the task be called? Say it with the rest, as in \"add buy milk tomorrow\".".into(),
+        );
+    }
     let mut arguments = json!({ "title": title });
     if let Some(due) = due {
         arguments["due"] = json!(due);

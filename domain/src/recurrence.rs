@@ -244,8 +244,10 @@ fn split_rule(raw: &str) -> Result<(String, Option<u32>, Option<NaiveDate>), Inv
                 NaiveDate::parse_from_str(day, "%Y%m%d")
                     .map_err(|_| Invalid::new("rule", "UNTIL must be a date such as 20261231"))?,
             );
-        } else {
+        } else if part.split_once('=').is_some_and(|(name, value)| !name.is_empty() && !value.is_empty()) {
             parts.push(part);
+        } else {
+            return Err(Invalid::new("rule", format!("each part of a rule reads NAME=VALUE, not {part:?}")));
         }
     }
     Ok((parts.join(";"), count, until))
@@ -404,6 +406,8 @@ mod tests {
             ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "rule"),
             ("FREQ=MONTHLY;BYMONTH=4;BYMONTHDAY=31", "rule"),
             ("FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=31", "rule"),
+            ("COUNT=3;RRULE:;FREQ=DAILY", "rule"),
+            ("FREQ=DAILY;BYDAY", "rule"),
             ("FREQ=DAILY;BYMONTH=11;BYMONTHDAY=31;BYDAY=MO", "rule"),
         ];
         for (input, field) in bad {

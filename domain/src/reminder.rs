@@ -33,6 +33,7 @@ pub struct ReminderInput {
     pub at: Option<String>,
     /// Minutes before the task's due date (0 to 525600).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 525600)]
     pub before_due_minutes: Option<i64>,
 }
 

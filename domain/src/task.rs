@@ -123,15 +123,18 @@ pub struct TaskView {
 #[serde(deny_unknown_fields)]
 pub struct NewTask {
     /// Title, 1 to 500 characters.
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub title: String,
     /// Description, up to 20,000 characters.
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub description: Option<String>,
     /// Priority (default `none`).
     #[serde(default)]
     pub priority: Option<Priority>,
-    /// Tags (normalised: trimmed, lowercased, de-duplicated).
+    /// Tags (normalised: trimmed, lowercased, de-duplicated), at most 20.
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub tags: Option<Vec<String>>,
     /// Due date as natural language ("tomorrow 5pm") or ISO 8601, in the user's timezone.
     #[serde(default)]
@@ -144,6 +147,7 @@ pub struct NewTask {
     pub all_day: Option<bool>,
     /// Reminders, at most ten.
     #[serde(default)]
+    #[schema(max_items = 10)]
     pub reminders: Option<Vec<ReminderInput>>,
     /// Recurrence rule.
     #[serde(default)]
@@ -151,6 +155,7 @@ pub struct NewTask {
     /// The series a recurring task belongs to; a new recurring task starts its own
     /// series (its id) when omitted. The recurring workflow sets it on each occurrence.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
     pub series_id: Option<String>,
 }
 
@@ -160,15 +165,18 @@ pub struct NewTask {
 pub struct TaskPatch {
     /// New title.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub title: Option<String>,
     /// New description.
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub description: Option<String>,
     /// New priority.
     #[serde(default)]
     pub priority: Option<Priority>,
     /// Replaces all tags.
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub tags: Option<Vec<String>>,
     /// New due date in words or ISO 8601; `null` clears it.
     #[serde(default, deserialize_with = "present")]
@@ -183,6 +191,7 @@ pub struct TaskPatch {
     pub all_day: Option<bool>,
     /// Replaces all reminders; resend a reminder's `id` to keep it.
     #[serde(default)]
+    #[schema(max_items = 10)]
     pub reminders: Option<Vec<ReminderInput>>,
     /// New recurrence; `null` stops repeating.
     #[serde(default, deserialize_with = "present")]
@@ -190,6 +199,7 @@ pub struct TaskPatch {
     pub recurrence: Option<Option<RecurrenceInput>>,
     /// The version the client last saw; stale -> 412.
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub version: Option<i64>,
 }
 

@@ -24,7 +24,7 @@ mod text;
 
 pub use filter::MAX_TERMS as MAX_FILTER_TERMS;
 pub use filter::{Atom, Filter, FilterError, MAX_CHARS as MAX_FILTER_CHARS, MAX_DEPTH as MAX_FILTER_DEPTH};
-pub use index::{SearchIndex, SearchPage};
+pub use index::{reencode_cursor, SearchIndex, SearchPage};
 pub use indexer::{run_indexer, SEARCH_CURSOR};
 pub use query::{SearchRequest, Sort, SortKey};
 pub use schema::SCHEMA_VERSION;

@@ -29,7 +29,8 @@ pub fn router() -> Router<AppState> {
 pub struct PasswordChange {
     /// The password now.
     pub current_password: String,
-    /// The new one, at least 8 characters.
+    /// The new one, 8 to 1024 characters.
+    #[schema(min_length = 8, max_length = 1024)]
     pub new_password: String,
 }
 
@@ -44,14 +45,18 @@ fn account_key(email: &str) -> String {
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
     /// Email; unique regardless of case.
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
-    /// At least 8 characters.
+    /// 8 to 1024 characters.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
     /// Display name, up to 100 characters.
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub name: Option<String>,
-    /// IANA timezone (default `UTC`).
+    /// IANA timezone (default `UTC`), e.g. `Europe/Berlin`.
     #[serde(default)]
+    #[schema(example = "Europe/Berlin")]
     pub timezone: Option<String>,
 }
 

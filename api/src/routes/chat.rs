@@ -41,6 +41,7 @@ pub struct ChatRequest {
     #[serde(default)]
     pub conversation_id: Option<String>,
     /// What the user says (1 to 4000 characters).
+    #[schema(min_length = 1, max_length = 4000, pattern = "\\S")]
     pub message: String,
 }
 
@@ -184,7 +185,8 @@ pub async fn chat(
 /// it happens, then `reply` (the whole `ChatResponse`), then `done`.
 #[utoipa::path(post, path = "/api/v1/chat/stream", tag = "chat", security(("bearer" = [])), request_body = ChatRequest,
     responses((status = 200, description = "text/event-stream of action, reply and done events", content_type = "text/event-stream"),
-        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 404, description = "no such conversation", body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn chat_stream(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -221,8 +223,10 @@ pub async fn chat_stream(
 /// `GET /chat/conversations` paging.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ConversationQuery {
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -40,7 +40,7 @@ pub fn router() -> Router<AppState> {
         super::auth::SignupRequest, super::auth::LoginRequest, super::auth::AuthResponse, super::auth::PasswordChange,
         super::ops::DeadLetterList, super::ops::DeadLetterView, super::ops::AccountList, super::ops::AccountView,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &SharedErrors),
     tags((name = "auth"), (name = "tasks"), (name = "events"), (name = "workflows"), (name = "confirmations"),
         (name = "notifications"), (name = "chat"), (name = "operations")),
 )]
@@ -55,5 +55,72 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
+    }
+}
+
+/// The answers every operation can give because of what all requests pass through —
+/// the JSON body extractor (400 malformed, 408 too slow, 413 too large, 415 not
+/// JSON, 422 not the schema) and authentication (401) — documented on each one.
+struct SharedErrors;
+
+impl Modify for SharedErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{Schema, SchemaType, Type};
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+                    )
+                    .build(),
+            )
+        };
+        let body_errors = [
+            ("400", "the body is not JSON"),
+            ("408", "the body did not arrive in time"),
+            ("413", "the body is larger than 256 KiB"),
+            ("415", "the body is not application/json"),
+            ("422", "the body does not fit the schema, or breaks a rule (details name the field)"),
+        ];
+        // utoipa renders no minProperties: a bulk delete names its tasks or `done`.
+        if let Some(RefOr::T(Schema::Object(bulk))) =
+            openapi.components.as_mut().and_then(|c| c.schemas.get_mut("BulkDelete"))
+        {
+            bulk.min_properties = Some(1);
+        }
+        for item in openapi.paths.paths.values_mut() {
+            let operations =
+                [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete, &mut item.put].into_iter().flatten();
+            for operation in operations {
+                // A parameter is never JSON null on the wire: absent, or a value.
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if let Some(RefOr::T(Schema::Object(schema))) = &mut parameter.schema {
+                        if let SchemaType::Array(types) = &schema.schema_type {
+                            let types: Vec<Type> = types.iter().filter(|t| **t != Type::Null).cloned().collect();
+                            if let [one] = types.as_slice() {
+                                schema.schema_type = SchemaType::Type(one.clone());
+                            }
+                        }
+                    }
+                }
+                let responses = &mut operation.responses.responses;
+                if operation.request_body.is_some() {
+                    for (status, description) in body_errors {
+                        responses.entry(status.to_string()).or_insert_with(|| error(description));
+                    }
+                }
+                if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    responses
+                        .entry("401".to_string())
+                        .or_insert_with(|| error("no token, or one that no longer works"));
+                }
+                if operation.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+                    responses.entry("400".to_string()).or_insert_with(|| error("a parameter is malformed"));
+                }
+            }
+        }
     }
 }

@@ -77,6 +77,7 @@ pub struct DeadLetterParams {
     /// Include replayed ones (default false).
     pub all: Option<bool>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -135,6 +136,7 @@ pub struct AccountParams {
     /// Only accounts whose email starts with this (any letter case).
     pub email: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

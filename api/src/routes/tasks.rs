@@ -30,13 +30,21 @@ pub fn router() -> Router<AppState> {
 /// What `POST /tasks/bulk-delete` deletes: given tasks, or every done one.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1, max_properties = 1)]
 pub struct BulkDelete {
     /// Task ids (1 to 1000).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false, min_items = 1, max_items = 1000)]
     pub ids: Option<Vec<String>>,
     /// `done`: every completed task, as of the approval.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false, pattern = "^done$")]
     pub filter: Option<String>,
+}
+
+/// An optional field that, when present, is not `null`.
+fn not_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// Ask to delete several tasks: nothing is deleted until the returned confirmation is
@@ -107,13 +115,19 @@ pub struct TaskList {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Words that must all appear in the title, description or tags (the last one
-    /// also as a prefix; small typos tolerated on longer words).
+    /// also as a prefix; small typos tolerated on longer words). At most 500
+    /// characters and 20 words.
+    #[param(max_length = 500)]
     pub q: Option<String>,
-    /// A filter expression, e.g. `(today | overdue) & @work & !p4`.
+    /// A filter expression, e.g. `(today | overdue) & @work & !p4`; at most 2000
+    /// characters, 64 conditions and 32 levels of `(` and `!`.
+    #[param(max_length = 2000)]
     pub filter: Option<String>,
     /// `open`, `done` or `all`; by default open, unless the filter names `done` or `open`.
+    #[param(pattern = "^(open|done|all)?$")]
     pub status: Option<String>,
     /// Priorities, comma-separated (any of): `none,low,medium,high,urgent`.
+    #[param(pattern = "^((none|low|medium|high|urgent)(,(none|low|medium|high|urgent))*)?$")]
     pub priority: Option<String>,
     /// Tags, comma-separated (all of).
     pub tag: Option<String>,
@@ -124,14 +138,33 @@ pub struct ListParams {
     /// `due`, `priority`, `created`, `updated`, `title`, `relevance` (best first); `-`
     /// prefix for descending; a second key after a comma breaks ties
     /// (`-priority,due`). Default: `relevance` with `q`, else `due`.
+    #[param(
+        pattern = "^(-?(due|priority|created|updated|title|relevance)(,-?(due|priority|created|updated|title|relevance))?)?$"
+    )]
     pub sort: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[param(max_length = 1024)]
     pub cursor: Option<String>,
 }
 
 fn search_request(params: ListParams, user: &UserRecord) -> Result<SearchRequest, ApiError> {
+    // An empty parameter (a form's blank field) is an absent one.
+    let given = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+    let params = ListParams {
+        q: given(params.q),
+        filter: given(params.filter),
+        status: given(params.status),
+        priority: given(params.priority),
+        tag: given(params.tag),
+        due_before: given(params.due_before),
+        due_after: given(params.due_after),
+        sort: given(params.sort),
+        limit: params.limit,
+        cursor: given(params.cursor),
+    };
     let now = now();
     let filter = params
         .filter
@@ -270,7 +303,7 @@ fn request_hash(body: &[u8]) -> String {
 /// Create a task. `due` takes natural language in the user's timezone. Honours
 /// `Idempotency-Key`: a retry with the same key and body returns the first response.
 #[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", security(("bearer" = [])), request_body = NewTask,
-    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe: 1 to 255 visible ASCII characters", pattern = "^[!-~]{1,255}$")),
     responses(
         (status = 201, body = TaskView, headers(("ETag" = String), ("Location" = String))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
@@ -346,7 +379,7 @@ pub async fn get_task(
 /// Change some fields. Send `version` (or `If-Match`) to fail with 412 if the task
 /// changed since you read it.
 #[utoipa::path(patch, path = "/api/v1/tasks/{id}", tag = "tasks", security(("bearer" = [])), request_body = TaskPatch,
-    params(("id" = String, Path, description = "task id"), ("If-Match" = Option<String>, Header, description = "expected version")),
+    params(("id" = String, Path, description = "task id"), ("If-Match" = Option<String>, Header, description = "expected version", pattern = r#"^(\*|(W/)?"?[0-9]{1,18}"?)$"#)),
     responses(
         (status = 200, body = TaskView, headers(("ETag" = String))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -361,6 +394,9 @@ pub async fn update_task(
     headers: HeaderMap,
     Json(patch): Json<TaskPatch>,
 ) -> Result<Response, ApiError> {
+    if patch.version.is_some_and(|v| v < 1) {
+        return Err(errand_domain::Invalid::new("version", "must be a version the task had (1 or more)").into());
+    }
     let expected = match (patch.version, if_match(&headers)?) {
         (Some(body), Some(header)) if body != header => {
             return Err(ApiError::BadRequest {
@@ -378,6 +414,7 @@ pub async fn update_task(
 /// `DELETE /tasks/{id}` options.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteOptions {
     /// `true`: the task's recurring series ends too (no further occurrences).
     #[serde(default)]
@@ -386,7 +423,7 @@ pub struct DeleteOptions {
 
 /// Delete a task (`If-Match` optional); with `?series=true` its recurring series ends too.
 #[utoipa::path(delete, path = "/api/v1/tasks/{id}", tag = "tasks", security(("bearer" = [])),
-    params(("id" = String, Path, description = "task id"), ("If-Match" = Option<String>, Header, description = "expected version"), DeleteOptions),
+    params(("id" = String, Path, description = "task id"), ("If-Match" = Option<String>, Header, description = "expected version", pattern = r#"^(\*|(W/)?"?[0-9]{1,18}"?)$"#), DeleteOptions),
     responses((status = 204, description = "deleted"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)))]
 pub async fn delete_task(

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AuthUser, Caller, Json, Query};
+use crate::extract::{AuthUser, Caller, Json, JsonPayload, Query};
 use crate::workflows::{ConfirmationView, WorkflowView};
 
 pub fn router() -> Router<AppState> {
@@ -33,14 +33,18 @@ pub fn router() -> Router<AppState> {
 /// `GET /workflows` filters.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct WorkflowQuery {
     /// `reminder`, `recurring` or `confirmation`.
+    #[param(pattern = "^(reminder|recurring|confirmation)$")]
     pub kind: Option<String>,
     /// `pending`, `running`, `suspended`, `completed`, `failed` or `terminated`.
+    #[param(pattern = "^(pending|running|suspended|completed|failed|terminated)$")]
     pub status: Option<String>,
     /// Only those about this task.
     pub task_id: Option<String>,
     /// Page size, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -124,17 +128,21 @@ pub async fn workflow_history(
 
 /// Raise an event on one of the caller's workflows; the body is its payload.
 #[utoipa::path(post, path = "/api/v1/workflows/{id}/events/{name}", tag = "workflows", security(("bearer" = [])),
-    params(("id" = String, Path, description = "instance id"), ("name" = String, Path, description = "event name")),
+    params(("id" = String, Path, description = "instance id"),
+        ("name" = String, Path, description = "event name", pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,100}$")),
     request_body = Object,
     responses((status = 202, description = "raised"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn raise_event(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     Path((id, name)): Path<(String, String)>,
-    Json(payload): Json<Value>,
+    JsonPayload(payload): JsonPayload,
 ) -> Result<StatusCode, ApiError> {
-    if name.is_empty() || name.len() > 100 {
-        return Err(ApiError::bad_parameter("name", "an event name has 1 to 100 characters"));
+    if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_parameter(
+            "name",
+            "an event name has 1 to 100 characters, none of them control characters",
+        ));
     }
     state.workflows.raise(&user, &id, &name, payload).await?;
     Ok(StatusCode::ACCEPTED)
@@ -143,10 +151,13 @@ pub async fn raise_event(
 /// `GET /confirmations` filters.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ConfirmationQuery {
     /// `pending`, `approved`, `rejected` or `expired`.
+    #[param(pattern = "^(pending|approved|rejected|expired)$")]
     pub status: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -182,6 +193,7 @@ pub async fn list_confirmations(
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
     /// `approve` or `reject`.
+    #[schema(pattern = "^(approve|reject)$")]
     pub decision: String,
 }
 
@@ -216,6 +228,7 @@ pub async fn decide(
 #[serde(deny_unknown_fields)]
 pub struct SnoozeBody {
     /// Minutes from now, 1 to 10080 (a week).
+    #[schema(minimum = 1, maximum = 10080)]
     pub minutes: u32,
 }
 
