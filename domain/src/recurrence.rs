@@ -229,6 +229,11 @@ fn split_rule(raw: &str) -> Result<(String, Option<u32>, Option<NaiveDate>), Inv
     if body.is_empty() {
         return Err(Invalid::new("rule", "must not be empty"));
     }
+    // The rrule crate slices rule text by bytes (a non-ASCII character made it panic,
+    // found by fuzzing); every valid rule is ASCII.
+    if !body.is_ascii() {
+        return Err(Invalid::new("rule", "must be ASCII, such as FREQ=WEEKLY;BYDAY=MO"));
+    }
     if body.contains('\n') || body.contains("DTSTART") {
         return Err(Invalid::new("rule", "must be a single RRULE line without DTSTART; the due date is the start"));
     }
@@ -407,6 +412,7 @@ mod tests {
             ("FREQ=MONTHLY;BYMONTH=4;BYMONTHDAY=31", "rule"),
             ("FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=31", "rule"),
             ("COUNT=3;RRULE:;FREQ=DAILY", "rule"),
+            ("FREQ=YEARLY;BYDAY=3\u{fffd}0", "rule"),
             ("FREQ=DAILY;BYDAY", "rule"),
             ("FREQ=DAILY;BYMONTH=11;BYMONTHDAY=31;BYDAY=MO", "rule"),
         ];

@@ -391,7 +391,10 @@ fn first_due(recurrence: &Recurrence, tz: Tz, now: DateTime<Utc>) -> Result<(Opt
     let just_before = anchor - chrono::Duration::milliseconds(1);
     let after = if timed { now.max(just_before) } else { just_before };
     match recurrence.occurrences_after(anchor, after, tz, 1).first() {
-        Some(first) => Ok((Some(*first), !timed)),
+        // An all-day date is its day's first instant, even where midnight falls in a
+        // DST gap and the rule lands later (found by fuzzing).
+        Some(first) if !timed => Ok((Some(start_of_day(tz, first.with_timezone(&tz).date_naive())), true)),
+        Some(first) => Ok((Some(*first), false)),
         None => Err(Invalid::new("recurrence", "has no occurrence from today on (check until and count)")),
     }
 }
