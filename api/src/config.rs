@@ -79,6 +79,8 @@ pub struct HttpSettings {
     pub server: ServerLimits,
     /// Origins allowed by CORS, e.g. `https://tasks.example.com`.
     pub cors_origins: Vec<String>,
+    /// Where the web UI's files come from.
+    pub ui: crate::ui::UiFiles,
 }
 
 /// One layer of settings; later layers override earlier ones field by field.
@@ -137,6 +139,8 @@ pub struct Settings {
     pub cors_origins: Option<String>,
     /// `trust_forwarded_for`: take the client address from `X-Forwarded-For`.
     pub trust_forwarded_for: Option<bool>,
+    /// `ui_dir`: serve the web UI from this directory instead of the binary.
+    pub ui_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -168,6 +172,7 @@ impl Settings {
             client_timeout_secs: self.client_timeout_secs.or(base.client_timeout_secs),
             cors_origins: self.cors_origins.or(base.cors_origins),
             trust_forwarded_for: self.trust_forwarded_for.or(base.trust_forwarded_for),
+            ui_dir: self.ui_dir.or(base.ui_dir),
         }
     }
 
@@ -225,6 +230,7 @@ impl Settings {
             client_timeout_secs: parsed("ERRAND_CLIENT_TIMEOUT_SECS", get("ERRAND_CLIENT_TIMEOUT_SECS"))?,
             cors_origins: get("ERRAND_CORS_ORIGINS"),
             trust_forwarded_for: parsed("ERRAND_TRUST_FORWARDED_FOR", get("ERRAND_TRUST_FORWARDED_FOR"))?,
+            ui_dir: get("ERRAND_UI_DIR").map(PathBuf::from),
             confirmation_timeout_secs: get("ERRAND_CONFIRMATION_TIMEOUT_SECS")
                 .map(|v| {
                     v.parse().map_err(|_| {
@@ -404,7 +410,11 @@ impl Config {
         }
         Ok(Config {
             limits,
-            http: HttpSettings { server, cors_origins },
+            http: HttpSettings {
+                server,
+                cors_origins,
+                ui: s.ui_dir.map_or(crate::ui::UiFiles::Embedded, crate::ui::UiFiles::Directory),
+            },
             dapr_statestore: s.dapr_statestore.unwrap_or_else(|| "statestore".into()),
             llm,
             dapr_app_id: s.dapr_app_id.unwrap_or_else(|| "errand".into()),

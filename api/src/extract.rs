@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
-use axum::http::{header, request::Parts, StatusCode};
+use axum::http::{header, request::Parts, Method, StatusCode};
 use errand_domain::event::Actor;
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -208,6 +208,36 @@ where
     }
 }
 
+/// The name of the browser session cookie.
+pub const SESSION_COOKIE: &str = "errand_session";
+
+/// The session cookie's token, if the request carries one.
+fn cookie_token(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_string())
+        .filter(|t| !t.is_empty())
+}
+
+/// A write authenticated by cookie must come from a page of this origin: browsers
+/// send `Origin` on such requests, and a cross-site form or script cannot forge it.
+fn same_origin(parts: &Parts) -> bool {
+    let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    match (origin, host) {
+        (Some(origin), Some(host)) => {
+            origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host)
+        }
+        _ => false,
+    }
+}
+
 async fn authenticate<S>(parts: &mut Parts, state: &S) -> Result<(UserRecord, Actor, Option<String>), ApiError>
 where
     Sessions: FromRef<S>,
@@ -221,8 +251,19 @@ where
             .filter(|t| !t.is_empty())
             .map(str::to_string)
             .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be Bearer <token>".into()))?,
-        None => query_token(parts)
-            .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer <token> header".into()))?,
+        None => match (query_token(parts), cookie_token(parts)) {
+            (Some(token), _) => token,
+            (None, Some(token)) => {
+                let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+                if !safe && !same_origin(parts) {
+                    return Err(ApiError::Forbidden(
+                        "a write authenticated by the session cookie must come from this site (Origin)".into(),
+                    ));
+                }
+                token
+            }
+            (None, None) => return Err(ApiError::Unauthorized("missing Authorization: Bearer <token> header".into())),
+        },
     };
     Sessions::from_ref(state).caller(&token).await
 }

@@ -14,6 +14,7 @@
 //! - [`telemetry`]: log setup.
 //! - [`task_api`]: the in-process `TaskApi` workflow activities use.
 //! - [`workflows`]: confirmations, snoozes and the workflow status views.
+//! - [`ui`]: the web UI's files, embedded or from a directory.
 //! - [`chat`]: the assistant's tools as a user.
 //! - [`conversations`]: chat conversations in the database or Dapr's state store.
 
@@ -30,4 +31,5 @@ pub mod server;
 pub mod task_api;
 pub mod tasks;
 pub mod telemetry;
+pub mod ui;
 pub mod workflows;

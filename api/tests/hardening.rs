@@ -301,3 +301,66 @@ async fn admin_disable_and_enable_commands() {
     let server = Server::start(&db.url, db.dir.path());
     assert_eq!(login(&server, "ada@example.com", "correct horse battery").await.status, 200);
 }
+
+/// A browser's session is an HttpOnly cookie it cannot read; writes made with it must
+/// come from the same origin; logging out clears it.
+#[tokio::test]
+async fn browser_sessions_are_cookies_with_an_origin_check() {
+    let Some(db) = common::fresh_db(Backend::Sqlite).await else { return };
+    let server = Server::start(&db.url, db.dir.path());
+    let res = server
+        .client
+        .post(server.url("/api/v1/auth/signup"))
+        .header("x-errand-session", "cookie")
+        .json(&json!({ "email": "ada@example.com", "password": "correct horse battery", "timezone": "Europe/Berlin" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("errand_session=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    assert!(!cookie.contains("Secure"), "no TLS here");
+    let body: Value = res.json().await.unwrap();
+    assert!(body["token"].is_null(), "the token never reaches script");
+    let session = cookie.split(';').next().unwrap().to_string();
+    let origin = server.base.clone();
+    let get = server.client.get(server.url("/api/v1/tasks")).header("cookie", &session).send().await.unwrap();
+    assert_eq!(get.status(), 200);
+    let post = |origin: Option<&str>| {
+        let mut request = server
+            .client
+            .post(server.url("/api/v1/tasks"))
+            .header("cookie", &session)
+            .json(&json!({ "title": "from the browser" }));
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    assert_eq!(post(None).await.unwrap().status(), 403, "no Origin: refused");
+    assert_eq!(post(Some("https://evil.example")).await.unwrap().status(), 403);
+    assert_eq!(post(Some(&origin)).await.unwrap().status(), 201);
+    let me = server
+        .client
+        .patch(server.url("/api/v1/auth/me"))
+        .header("cookie", &session)
+        .header("origin", &origin)
+        .json(&json!({ "timezone": "Asia/Tokyo", "name": "Ada" }))
+        .send()
+        .await
+        .unwrap();
+    let profile: Value = me.json().await.unwrap();
+    assert_eq!((profile["timezone"].as_str(), profile["name"].as_str()), (Some("Asia/Tokyo"), Some("Ada")));
+    let out = server
+        .client
+        .post(server.url("/api/v1/auth/logout"))
+        .header("cookie", &session)
+        .header("origin", &origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    assert!(out.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    let after = server.client.get(server.url("/api/v1/tasks")).header("cookie", &session).send().await.unwrap();
+    assert_eq!(after.status(), 401);
+}

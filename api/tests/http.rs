@@ -592,6 +592,7 @@ async fn health_readiness_and_openapi() {
         ("/api/v1/auth/login", "post"),
         ("/api/v1/auth/me", "get"),
         ("/api/v1/auth/logout", "post"),
+        ("/api/v1/auth/me", "patch"),
         ("/api/v1/auth/password", "post"),
         ("/api/v1/tasks", "post"),
         ("/api/v1/tasks", "get"),
@@ -887,4 +888,28 @@ fn random_value(rng: &mut rand::rngs::StdRng, depth: u32, strings: &[&str]) -> V
             Value::Object(map)
         }
     }
+}
+
+/// The web UI answers every path outside /api/: its files, and index.html for the
+/// app's routes; an unknown API path is still the JSON 404.
+#[tokio::test]
+async fn the_ui_is_served_beside_the_api() {
+    let Some(db) = common::fresh_db(Backend::Sqlite).await else { return };
+    let ui = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(ui.path().join("assets")).unwrap();
+    std::fs::write(ui.path().join("index.html"), "<!doctype html><title>Errand</title>").unwrap();
+    std::fs::write(ui.path().join("assets/index-abc123.js"), "export {}").unwrap();
+    let dir = ui.path().to_str().unwrap();
+    let server = Server::start_with(&db.url, db.dir.path(), &[], &[("ERRAND_UI_DIR", dir)]);
+    let get = |path: &str| server.client.get(server.url(path)).send();
+    let page = get("/upcoming").await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
+    assert!(page.text().await.unwrap().contains("<title>Errand</title>"));
+    let asset = get("/assets/index-abc123.js").await.unwrap();
+    assert_eq!(asset.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(get("/assets/gone.js").await.unwrap().status(), 404);
+    let api = get("/api/v1/nothing-here").await.unwrap();
+    assert_eq!(api.status(), 404);
+    assert_eq!(api.headers()["content-type"], "application/json");
 }

@@ -135,6 +135,36 @@ impl Store {
         row.map(UserRow::into_record).transpose()
     }
 
+    /// Changes an account's display name (`Some(None)` clears it) and timezone; the
+    /// account as it is then, or `None` when there is no such account.
+    pub async fn update_profile(
+        &self,
+        user_id: &str,
+        name: Option<Option<String>>,
+        timezone: Option<&str>,
+    ) -> StoreResult<Option<UserRecord>> {
+        on_write!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            if let Some(name) = &name {
+                sqlx::query("UPDATE users SET name = $2 WHERE id = $1")
+                    .bind(user_id)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if let Some(timezone) = timezone {
+                sqlx::query("UPDATE users SET timezone = $2 WHERE id = $1")
+                    .bind(user_id)
+                    .bind(timezone)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await
+        }
+        .await)?;
+        self.user_by_id(user_id).await
+    }
+
     /// Replaces an account's password hash. False when there is no such account.
     pub async fn set_password_hash(&self, user_id: &str, password_hash: &str) -> StoreResult<bool> {
         let rows = on_write!(self, |pool| {

@@ -1,5 +1,6 @@
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
@@ -10,7 +11,7 @@ use utoipa::ToSchema;
 use crate::app::AppState;
 use crate::auth::{hash_password, verify_password};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AuthUser, Caller, ClientAddress, Json};
+use crate::extract::{AuthUser, Caller, ClientAddress, Json, SESSION_COOKIE};
 use crate::tasks::now;
 use errand_store::NewUser;
 
@@ -20,7 +21,50 @@ pub fn router() -> Router<AppState> {
         .route("/auth/login", post(login))
         .route("/auth/logout", post(logout))
         .route("/auth/password", post(change_password))
-        .route("/auth/me", get(me))
+        .route("/auth/me", get(me).patch(update_me))
+}
+
+/// The header a browser sends to get its session as an `HttpOnly` cookie instead of
+/// a token it could read.
+const COOKIE_MODE: &str = "x-errand-session";
+
+/// A session for the client: a bearer token in the body, or (asked for with
+/// `X-Errand-Session: cookie`) an `HttpOnly; SameSite=Strict` cookie and no token.
+fn session_response(
+    headers: &HeaderMap,
+    trust_forwarded: bool,
+    token: String,
+    expires_at: DateTime<Utc>,
+    user: UserProfile,
+) -> Response {
+    let wants_cookie = headers.get(COOKIE_MODE).and_then(|v| v.to_str().ok()) == Some("cookie");
+    if !wants_cookie {
+        return axum::Json(AuthResponse { token: Some(token), expires_at, user }).into_response();
+    }
+    // Behind a TLS-terminating proxy that says so, the cookie never travels in clear.
+    let tls = trust_forwarded && headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) == Some("https");
+    let max_age = (expires_at - now()).num_seconds().max(0);
+    let secure = if tls { "; Secure" } else { "" };
+    let cookie = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
+    let mut response = axum::Json(AuthResponse { token: None, expires_at, user }).into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// Changes to the caller's account.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileChange {
+    /// Display name, up to 100 characters; empty clears it.
+    #[serde(default)]
+    #[schema(max_length = 100)]
+    pub name: Option<String>,
+    /// IANA timezone, e.g. `Europe/Berlin`: natural-language dates and recurrence are
+    /// read in it from now on.
+    #[serde(default)]
+    pub timezone: Option<String>,
 }
 
 /// A password change.
@@ -73,8 +117,8 @@ pub struct LoginRequest {
 /// A session.
 #[derive(Serialize, ToSchema)]
 pub struct AuthResponse {
-    /// Bearer token for `Authorization`.
-    pub token: String,
+    /// Bearer token for `Authorization`; null when the session is a browser cookie.
+    pub token: Option<String>,
     /// When the token stops working.
     pub expires_at: DateTime<Utc>,
     /// The account.
@@ -92,8 +136,9 @@ pub struct AuthResponse {
 pub async fn signup(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
     Json(req): Json<SignupRequest>,
-) -> Result<(StatusCode, axum::Json<AuthResponse>), ApiError> {
+) -> Result<(StatusCode, Response), ApiError> {
     state.limits.auth_per_address.admit(&address)?;
     let email = validate_email(&req.email)?;
     validate_password(&req.password)?;
@@ -119,7 +164,8 @@ pub async fn signup(
         message: "an account with this email already exists".into(),
     })?;
     let (token, expires_at) = state.sessions.start(&created.profile.id, now).await?;
-    Ok((StatusCode::CREATED, axum::Json(AuthResponse { token, expires_at, user: created.profile })))
+    let trust = state.limits.trust_forwarded_for;
+    Ok((StatusCode::CREATED, session_response(&headers, trust, token, expires_at, created.profile)))
 }
 
 /// Exchange email and password for a token (a new session). Attempts are limited per
@@ -134,8 +180,9 @@ pub async fn signup(
 pub async fn login(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
     Json(req): Json<LoginRequest>,
-) -> Result<axum::Json<AuthResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     state.limits.auth_per_address.admit(&address)?;
     state.limits.auth_per_account.admit(&account_key(&req.email))?;
     let user = state.store.user_by_email(&req.email).await?;
@@ -149,18 +196,46 @@ pub async fn login(
         return Err(ApiError::Forbidden("this account is disabled; ask an administrator".into()));
     }
     let (token, expires_at) = state.sessions.start(&user.profile.id, now()).await?;
-    Ok(axum::Json(AuthResponse { token, expires_at, user: user.profile }))
+    Ok(session_response(&headers, state.limits.trust_forwarded_for, token, expires_at, user.profile))
 }
 
 /// End the session of the presented token: it stops working at once.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])), responses(
     (status = 204, description = "the session has ended"), (status = 401, body = ErrorBody),
 ))]
-pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
+pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     if let Some(session) = &caller.session_id {
         state.sessions.end(session, now()).await?;
     }
-    Ok(StatusCode::NO_CONTENT)
+    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(value) = HeaderValue::from_str(&clear) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+/// Change the caller's name or timezone.
+#[utoipa::path(patch, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])), request_body = ProfileChange,
+    responses((status = 200, body = UserProfile), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_me(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Json(change): Json<ProfileChange>,
+) -> Result<axum::Json<UserProfile>, ApiError> {
+    let timezone = change.timezone.as_deref().map(parse_timezone).transpose()?.map(|tz| tz.name().to_string());
+    let name = change.name.map(|n| n.trim().to_string());
+    if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
+        return Err(Invalid::new("name", "must be at most 100 characters").into());
+    }
+    let name = name.map(|n| Some(n).filter(|n| !n.is_empty()));
+    let updated = state
+        .store
+        .update_profile(&user.profile.id, name, timezone.as_deref())
+        .await?
+        .ok_or(ApiError::NotFound("account"))?;
+    state.sessions.forget_user(&user.profile.id);
+    Ok(axum::Json(updated.profile))
 }
 
 /// Change the password. Every other session of the account ends; this one goes on.

@@ -111,6 +111,7 @@ async fn request_metrics(request: Request, next: axum::middleware::Next) -> axum
 
 /// The whole HTTP API, with the browser-facing headers and CORS of `http`.
 pub fn router(state: AppState, http: &HttpSettings) -> Router {
+    let ui = http.ui.clone();
     let api = Router::new()
         .merge(auth::router())
         .merge(tasks::router())
@@ -123,7 +124,16 @@ pub fn router(state: AppState, http: &HttpSettings) -> Router {
     let router = Router::new()
         .nest("/api/v1", api)
         .merge(health::router())
-        .fallback(|| async { ApiError::NotFound("route") })
+        .fallback(move |method: Method, uri: axum::http::Uri| {
+            let ui = ui.clone();
+            async move {
+                if uri.path() == "/api" || uri.path().starts_with("/api/") {
+                    ApiError::NotFound("route").into_response()
+                } else {
+                    ui.serve(&method, &uri).await
+                }
+            }
+        })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // A bug must cost one request a 500, never the connection or the process.

@@ -14,7 +14,7 @@ pub fn router() -> Router<AppState> {
 #[openapi(
     info(title = "Errand API", description = "Tasks with priority, tags, due dates, reminders and recurrence."),
     paths(
-        super::auth::signup, super::auth::login, super::auth::logout, super::auth::change_password, super::auth::me,
+        super::auth::signup, super::auth::login, super::auth::logout, super::auth::change_password, super::auth::me, super::auth::update_me,
         super::tasks::create_task, super::tasks::list_tasks, super::tasks::get_task,
         super::tasks::update_task, super::tasks::delete_task, super::tasks::complete_task, super::tasks::reopen_task,
         super::audit::audit_trail,
@@ -37,7 +37,7 @@ pub fn router() -> Router<AppState> {
         super::workflows::WorkflowList, super::workflows::ConfirmationList, super::workflows::HistoryView, super::workflows::DecisionBody,
         super::workflows::SnoozeBody,
         super::chat::ChatRequest, super::chat::ChatResponse, super::chat::ConversationSummary, super::chat::ConversationList, super::chat::ConversationView,
-        super::auth::SignupRequest, super::auth::LoginRequest, super::auth::AuthResponse, super::auth::PasswordChange,
+        super::auth::SignupRequest, super::auth::LoginRequest, super::auth::AuthResponse, super::auth::PasswordChange, super::auth::ProfileChange,
         super::ops::DeadLetterList, super::ops::DeadLetterView, super::ops::AccountList, super::ops::AccountView,
     )),
     modifiers(&BearerAuth, &SharedErrors),
