@@ -222,6 +222,12 @@ impl Recurrence {
     }
 }
 
+/// The parts of an RFC 5545 rule besides COUNT and UNTIL, which are taken out.
+const RULE_PARTS: [&str; 12] = [
+    "FREQ", "INTERVAL", "BYSECOND", "BYMINUTE", "BYHOUR", "BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH",
+    "BYSETPOS", "WKST",
+];
+
 /// Normalises a rule and takes `COUNT=` and `UNTIL=` out of it.
 fn split_rule(raw: &str) -> Result<(String, Option<u32>, Option<NaiveDate>), Invalid> {
     let upper = raw.trim().to_ascii_uppercase();
@@ -240,7 +246,7 @@ fn split_rule(raw: &str) -> Result<(String, Option<u32>, Option<NaiveDate>), Inv
     let mut count = None;
     let mut until = None;
     let mut parts = Vec::new();
-    for part in body.split(';').filter(|p| !p.is_empty()) {
+    for part in body.split(';').map(str::trim).filter(|p| !p.is_empty()) {
         if let Some(value) = part.strip_prefix("COUNT=") {
             count = Some(value.parse::<u32>().map_err(|_| Invalid::new("rule", "COUNT must be a positive number"))?);
         } else if let Some(value) = part.strip_prefix("UNTIL=") {
@@ -249,10 +255,19 @@ fn split_rule(raw: &str) -> Result<(String, Option<u32>, Option<NaiveDate>), Inv
                 NaiveDate::parse_from_str(day, "%Y%m%d")
                     .map_err(|_| Invalid::new("rule", "UNTIL must be a date such as 20261231"))?,
             );
-        } else if part.split_once('=').is_some_and(|(name, value)| !name.is_empty() && !value.is_empty()) {
-            parts.push(part);
         } else {
-            return Err(Invalid::new("rule", format!("each part of a rule reads NAME=VALUE, not {part:?}")));
+            let Some((name, value)) = part.split_once('=').filter(|(_, value)| !value.is_empty()) else {
+                return Err(Invalid::new("rule", format!("each part of a rule reads NAME=VALUE, not {part:?}")));
+            };
+            // The rrule crate passes over names it does not know, so a typo would
+            // silently change the rule (found by fuzzing).
+            if !RULE_PARTS.contains(&name) {
+                return Err(Invalid::new("rule", format!("{name:?} is not a part of an RRULE")));
+            }
+            if !value.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-,".contains(&b)) {
+                return Err(Invalid::new("rule", format!("{name} has a character a rule does not use")));
+            }
+            parts.push(part);
         }
     }
     Ok((parts.join(";"), count, until))
@@ -427,6 +442,11 @@ mod tests {
         );
         let long = format!("FREQ=DAILY;{}", "BYHOUR=1;".repeat(40));
         assert_eq!(Recurrence::from_input(&rule(&long)).unwrap_err().field, "rule");
+        for unknown in ["FREQ=DAILY;OUNT=5", "FREQ=DAILY;BYDAY=MO\u{1f}", "FREQ=DAILY;X-NAME=1"] {
+            assert_eq!(Recurrence::from_input(&rule(unknown)).unwrap_err().field, "rule", "{unknown}");
+        }
+        let spaced = Recurrence::from_input(&rule("FREQ=WEEKLY; BYDAY=MO")).unwrap();
+        assert_eq!(spaced.rule, "FREQ=WEEKLY;BYDAY=MO");
         let leap = Recurrence::from_input(&rule("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29")).unwrap();
         assert_eq!(leap.rule, "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29");
         let zero = RecurrenceInput { text: Some("every 0 days".into()), ..Default::default() };
