@@ -1,0 +1,52 @@
+// Confirmations: one store of the ones this tab knows, kept current by decisions
+// made here, in other tabs (BroadcastChannel), on a 409 (decided elsewhere), on
+// the notification stream's "confirmation" events and when the tab regains focus.
+import { api, ApiError, ok, type Confirmation } from '../api/client';
+import { store } from '../ui/store';
+
+export const confirmations = store<Map<string, Confirmation>>(new Map());
+
+export function remember(list: Confirmation[]): void {
+  confirmations.set((m) => {
+    const n = new Map(m);
+    for (const c of list) n.set(c.id, c);
+    return n;
+  });
+}
+
+const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('errand-confirmations') : null;
+channel?.addEventListener('message', (e: MessageEvent<Confirmation>) => remember([e.data]));
+
+export async function fetchConfirmations(status?: string): Promise<Confirmation[]> {
+  const r = await ok(api.GET('/api/v1/confirmations', { params: { query: status ? { status, limit: 100 } : { limit: 100 } } }));
+  remember(r.items);
+  return r.items;
+}
+
+/** Re-reads every confirmation still pending here: a decision made elsewhere shows. */
+export async function refreshPending(): Promise<void> {
+  const known = [...confirmations.get().values()].filter((c) => c.status === 'pending');
+  if (known.length === 0) return;
+  const pending = new Set((await fetchConfirmations('pending')).map((c) => c.id));
+  if (known.some((c) => !pending.has(c.id))) await fetchConfirmations();
+}
+
+export async function decide(id: string, decision: 'approve' | 'reject'): Promise<Confirmation> {
+  try {
+    const c = await ok(api.POST('/api/v1/confirmations/{id}', { params: { path: { id } }, body: { decision } }));
+    remember([c]);
+    channel?.postMessage(c);
+    return c;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 409) {
+      await fetchConfirmations();
+      const c = confirmations.get().get(id);
+      if (c) return c;
+    }
+    throw e;
+  }
+}
+
+addEventListener('focus', () => {
+  refreshPending().catch(() => undefined);
+});

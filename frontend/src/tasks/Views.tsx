@@ -1,0 +1,175 @@
+// The list views: Inbox, Today, Upcoming, Completed, a tag, a search, a filter
+// (ad hoc at /filter?query=, saved at /filters/:id).
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { ApiError } from '../api/client';
+import { userTz } from '../api/session';
+import { FilterField, type FieldError } from '../search/FilterField';
+import { errorPosition, errorText } from '../search/filterSyntax';
+import { navigate, useLocation, withQuery } from '../ui/router';
+import { useStore } from '../ui/store';
+import { showError, showToast } from '../ui/toast';
+import { listTasks, viewQuery, type ViewKind } from './data';
+import { deleteFilter, filters, saveFilter, updateFilter } from './sidebar';
+import { TaskList } from './TaskList';
+
+const TITLES: Record<ViewKind, string> = { inbox: 'Inbox', today: 'Today', upcoming: 'Upcoming', completed: 'Completed' };
+const EMPTY: Record<ViewKind, string> = {
+  inbox: 'No open tasks. Press q to add one.',
+  today: 'Nothing due today. Enjoy.',
+  upcoming: 'Nothing in the next 14 days.',
+  completed: 'No completed tasks yet.',
+};
+
+export function ViewPage({ view }: { view: ViewKind }) {
+  const tz = userTz();
+  // Recomputed per mount: a view opened tomorrow starts from tomorrow.
+  const query = useMemo(() => viewQuery(view, new Date(), tz), [view, tz]);
+  return (
+    <>
+      <h1 class="page-title">{TITLES[view]}</h1>
+      <TaskList query={query} group={view === 'upcoming' ? 'day' : undefined} empty={EMPTY[view]} label={`${TITLES[view]} tasks`} />
+    </>
+  );
+}
+
+export function TagPage({ name }: { name: string }) {
+  return (
+    <>
+      <h1 class="page-title">#{name}</h1>
+      <TaskList query={{ tag: name, status: 'open', sort: 'due,-priority' }} empty={`No open tasks tagged #${name}.`} label={`Tasks tagged ${name}`} />
+    </>
+  );
+}
+
+export function SearchPage() {
+  const loc = useLocation();
+  const q = loc.query.get('q') ?? '';
+  return (
+    <>
+      <h1 class="page-title">Search{q && <>: “{q}”</>}</h1>
+      {q ? (
+        <TaskList query={{ q, status: 'all' }} empty="Nothing matches." label="Search results" />
+      ) : (
+        <p class="empty">Type in the search field (press /).</p>
+      )}
+    </>
+  );
+}
+
+/** Checks a filter with the server; the 422 as a field error, or null. */
+export async function checkFilter(query: string): Promise<FieldError | null> {
+  try {
+    await listTasks({ filter: query, limit: 1 });
+    return null;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 422) {
+      return { message: errorText(e.details, e.message), position: errorPosition(e.details, query) };
+    }
+    throw e;
+  }
+}
+
+function FilterView(props: { initial: string; saved?: { id: string; name: string }; onApplied?: (q: string) => void }) {
+  const [text, setText] = useState(props.initial);
+  const [applied, setApplied] = useState<string | null>(null);
+  const [error, setError] = useState<FieldError | null>(null);
+  const [name, setName] = useState('');
+  useEffect(() => {
+    setText(props.initial);
+    if (!props.initial) {
+      setApplied(null);
+      return;
+    }
+    checkFilter(props.initial).then((err) => {
+      setError(err);
+      setApplied(err ? null : props.initial);
+    }, showError);
+  }, [props.initial]);
+  const apply = async () => {
+    const err = await checkFilter(text).catch((e) => {
+      showError(e);
+      return null;
+    });
+    setError(err);
+    if (!err) {
+      setApplied(text);
+      props.onApplied?.(text);
+    }
+  };
+  const save = async (e: Event) => {
+    e.preventDefault();
+    try {
+      const f = await saveFilter(name.trim(), applied ?? text);
+      showToast(`Saved filter “${f.name}”`);
+      setName('');
+      navigate(`/filters/${encodeURIComponent(f.id)}`);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 422 && err.details.position !== undefined) {
+        setError({ message: errorText(err.details, err.message), position: errorPosition(err.details, text) });
+      } else showError(err);
+    }
+  };
+  return (
+    <>
+      <FilterField value={text} onInput={(v) => { setText(v); setError(null); }} onSubmit={apply} error={error} />
+      {applied !== null && (
+        <>
+          {!props.saved ? (
+            <form class="save-filter row" onSubmit={save}>
+              <label class="field inline">
+                <span>Save as</span>
+                <input required value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="Name of the filter" />
+              </label>
+              <button class="btn" type="submit">Save filter</button>
+            </form>
+          ) : (
+            applied !== props.initial && (
+              <button
+                class="btn"
+                type="button"
+                onClick={() => updateFilter(props.saved!.id, { query: applied }).then(() => showToast('Filter updated'), showError)}
+              >
+                Update “{props.saved.name}”
+              </button>
+            )
+          )}
+          <TaskList query={{ filter: applied, sort: 'due,-priority' }} empty="No task matches this filter." label="Filtered tasks" />
+        </>
+      )}
+    </>
+  );
+}
+
+export function FilterPage() {
+  const loc = useLocation();
+  const query = loc.query.get('query') ?? '';
+  return (
+    <>
+      <h1 class="page-title">Filter</h1>
+      <FilterView initial={query} onApplied={(q) => navigate(withQuery({ query: q, task: null }), { replace: true })} />
+    </>
+  );
+}
+
+export function SavedFilterPage({ id }: { id: string }) {
+  const all = useStore(filters);
+  const f = all.find((x) => x.id === id);
+  if (!f) return <><h1 class="page-title">Filter</h1><p class="empty">Loading the filter…</p></>;
+  return (
+    <>
+      <div class="title-row">
+        <h1 class="page-title">{f.name}</h1>
+        <button
+          type="button"
+          class="btn btn-small btn-danger"
+          onClick={() => {
+            if (confirm(`Delete the filter “${f.name}”? (Its tasks stay.)`)) deleteFilter(f.id).then(() => navigate('/inbox'), showError);
+          }}
+        >
+          Delete filter
+        </button>
+      </div>
+      <FilterView initial={f.query} saved={f} />
+    </>
+  );
+}
