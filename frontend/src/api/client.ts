@@ -80,27 +80,3 @@ export async function ok<T>(
   if (!r.response.ok) throw toApiError(r.response.status, r.error);
   return r.data as T;
 }
-
-/**
- * A call to an endpoint the generated schema does not describe yet (the backend adds
- * it in parallel). Same cookie, same errors; replaced by `api` once the served
- * OpenAPI document has it.
- */
-export async function raw<T>(method: string, path: string, body?: unknown): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(BASE + path, {
-      method,
-      credentials: 'same-origin',
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new ApiError(0, 'network', 'The server cannot be reached.');
-  }
-  if (res.status === 401) emitUnauthorized();
-  const text = await res.text();
-  const json: unknown = text ? JSON.parse(text) : undefined;
-  if (!res.ok) throw toApiError(res.status, json);
-  return json as T;
-}

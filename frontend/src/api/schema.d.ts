@@ -68,7 +68,8 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** Change the caller's name or timezone. */
+        patch: operations["update_me"];
         trace?: never;
     };
     "/api/v1/auth/password": {
@@ -214,6 +215,45 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/filters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's saved filters, in order. */
+        get: operations["list_filters"];
+        put?: never;
+        /**
+         * Save a filter (at the end of the list). A query that does not parse is a 422 with
+         *     its position; at most 100 filters.
+         */
+        post: operations["create_filter"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/filters/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a saved filter. */
+        delete: operations["delete_filter"];
+        options?: never;
+        head?: never;
+        /** Change a saved filter's name, query, colour or place. */
+        patch: operations["update_filter"];
         trace?: never;
     };
     "/api/v1/notifications": {
@@ -370,6 +410,66 @@ export interface paths {
         put?: never;
         /** Enable a disabled account again (admin). Its old sessions stay ended. */
         post: operations["enable_account"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/parse": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Read a line of text as a task, the way Quick Add shows it: dates, `#tags`,
+         *     priorities (`p1`..`p4`, `!!1`..`!!4`), recurrence and reminders, each as a span of
+         *     the text; text in double quotes is never read. Nothing is created.
+         */
+        post: operations["parse"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/series/{series_id}/{action}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause or resume one of the caller's recurring series, or skip its current
+         *     occurrence to the next date. Carried out by the series' workflow: a paused series
+         *     creates no next occurrence when one is completed (until it is resumed, which then
+         *     creates it), and this holds across restarts. Answers with the workflow.
+         */
+        post: operations["control_series"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's tags, by name, each with its count of open tasks. */
+        get: operations["list_tags"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -653,8 +753,8 @@ export interface components {
              * @description When the token stops working.
              */
             expires_at: string;
-            /** @description Bearer token for `Authorization`. */
-            token: string;
+            /** @description Bearer token for `Authorization`; null when the session is a browser cookie. */
+            token?: string | null;
             /** @description The account. */
             user: components["schemas"]["UserProfile"];
         };
@@ -812,6 +912,51 @@ export interface components {
             /** @description Human-readable explanation. */
             message: string;
         };
+        /** @description Changes to a saved filter. */
+        FilterChange: {
+            /** @description New colour; `null` clears it. */
+            color?: string | null;
+            /** @description New name. */
+            name?: string | null;
+            /**
+             * Format: int64
+             * @description New place in the list.
+             */
+            position?: number | null;
+            /** @description New query. */
+            query?: string | null;
+        };
+        /** @description The user's saved filters. */
+        FilterList: {
+            /** @description In order. */
+            items: components["schemas"]["FilterView"][];
+        };
+        /** @description A saved filter. */
+        FilterView: {
+            /** @description A colour, `#rrggbb`. */
+            color?: string | null;
+            /**
+             * Format: date-time
+             * @description When it was saved.
+             */
+            created_at: string;
+            /** @description Id. */
+            id: string;
+            /** @description Name shown in the UI. */
+            name: string;
+            /**
+             * Format: int64
+             * @description Place in the list, lowest first.
+             */
+            position: number;
+            /** @description A query in the filter language. */
+            query: string;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            updated_at: string;
+        };
         /** @description Health or readiness. */
         Health: {
             /** @description `ok` or `ready`. */
@@ -828,6 +973,15 @@ export interface components {
             email: string;
             /** @description Password. */
             password: string;
+        };
+        /** @description A filter to save. */
+        NewFilter: {
+            /** @description `#rrggbb`. */
+            color?: string | null;
+            /** @description 1 to 100 characters. */
+            name: string;
+            /** @description A query in the filter language, e.g. `(today | overdue) & @work`. */
+            query: string;
         };
         /** @description The body of `POST /tasks`. */
         NewTask: {
@@ -886,6 +1040,23 @@ export interface components {
             /** @description Headline. */
             title: string;
         };
+        /** @description Text to read as a task. */
+        ParseRequest: {
+            /** @description One line, up to 1,000 characters: "buy milk tomorrow 5pm #shopping p1". */
+            text: string;
+        };
+        /** @description What a line of text means as a task. */
+        ParseResult: {
+            /** @description Why it would be refused (`field`, `message`); null when it would not. */
+            error?: Record<string, never> | null;
+            preview?: null | components["schemas"]["TaskView"];
+            /** @description The parts understood, in text order (offsets in UTF-16 code units). */
+            spans: components["schemas"]["Span"][];
+            /** @description The body to send to `POST /tasks`. */
+            task: components["schemas"]["NewTask"];
+            /** @description The words not understood as anything else. */
+            title: string;
+        };
         /** @description A password change. */
         PasswordChange: {
             /** @description The password now. */
@@ -898,6 +1069,16 @@ export interface components {
          * @enum {string}
          */
         Priority: "none" | "low" | "medium" | "high" | "urgent";
+        /** @description Changes to the caller's account. */
+        ProfileChange: {
+            /** @description Display name, up to 100 characters; empty clears it. */
+            name?: string | null;
+            /**
+             * @description IANA timezone, e.g. `Europe/Berlin`: natural-language dates and recurrence are
+             *     read in it from now on.
+             */
+            timezone?: string | null;
+        };
         /**
          * @description Recurrence as a client sends it: an RRULE `rule` or a natural-language `text`
          *     ("every other monday", "every month on the 1st"), plus the optional mode and bounds.
@@ -1017,11 +1198,48 @@ export interface components {
              */
             minutes: number;
         };
+        /** @description A part of the text that was understood. */
+        Span: {
+            /** @description End (exclusive), in UTF-16 code units. */
+            end: number;
+            /** @description What it is. */
+            kind: components["schemas"]["SpanKind"];
+            /** @description Start, in UTF-16 code units (a JavaScript string index). */
+            start: number;
+            /** @description The text of the span. */
+            text: string;
+            /**
+             * @description What it means: the instant and all-day flag of a date, a tag's name, a
+             *     priority's name, a recurrence's rule and normalised words, a reminder's
+             *     `before_due_minutes` or `at`.
+             */
+            value: Record<string, never>;
+        };
+        /**
+         * @description What a span is.
+         * @enum {string}
+         */
+        SpanKind: "date" | "tag" | "priority" | "recurrence" | "reminder";
         /**
          * @description Whether a task is still to do.
          * @enum {string}
          */
         Status: "open" | "done";
+        /** @description A tag and how many open tasks carry it. */
+        TagCount: {
+            /**
+             * Format: int64
+             * @description Open tasks with it (0 when only done ones have it).
+             */
+            count: number;
+            /** @description The tag. */
+            name: string;
+        };
+        /** @description The user's tags. */
+        TagList: {
+            /** @description By name. */
+            items: components["schemas"]["TagCount"][];
+        };
         /** @description A page of tasks. */
         TaskList: {
             /** @description Tasks in the requested order. */
@@ -1348,6 +1566,81 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProfileChange"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserProfile"];
+                };
+            };
+            /** @description the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is larger than 256 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1927,6 +2220,249 @@ export interface operations {
             };
         };
     };
+    list_filters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FilterList"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_filter: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewFilter"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FilterView"];
+                };
+            };
+            /** @description the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 100 filters already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is larger than 256 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_filter: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description filter id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a parameter is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_filter: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description filter id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FilterChange"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FilterView"];
+                };
+            };
+            /** @description the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is larger than 256 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_notifications: {
         parameters: {
             query?: {
@@ -2425,6 +2961,165 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    parse: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ParseRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ParseResult"];
+                };
+            };
+            /** @description the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is larger than 256 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    control_series: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the series (a recurring task's `series_id`) */
+                series_id: string;
+                /** @description `pause`, `resume` or `skip` */
+                action: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such series, or its workflow has not started yet */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_tags: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagList"];
+                };
+            };
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,7 +1,7 @@
 // The browser session: an HttpOnly cookie the server sets at log-in (the token
 // never reaches script). This module knows who is signed in.
 import { store } from '../ui/store';
-import { api, ok, onUnauthorized, raw, type Profile } from './client';
+import { api, ok, onUnauthorized, type Profile } from './client';
 
 export type Session = { state: 'loading' } | { state: 'anon' } | { state: 'user'; user: Profile };
 export const session = store<Session>({ state: 'loading' });
@@ -14,9 +14,26 @@ export function userTz(): string {
   return currentUser()?.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC';
 }
 
-onUnauthorized(() => session.set({ state: 'anon' }));
+// Whether this browser was signed in: without it the first visit goes straight to
+// the log-in page instead of asking /auth/me for a 401 (the cookie is HttpOnly, so
+// script cannot see it; this flag says nothing secret).
+const HINT = 'errand.signedIn';
+function setHint(on: boolean): void {
+  if (on) localStorage.setItem(HINT, '1');
+  else localStorage.removeItem(HINT);
+}
+
+onUnauthorized(() => {
+  setHint(false);
+  session.set({ state: 'anon' });
+});
+session.subscribe((s) => s.state !== 'loading' && setHint(s.state === 'user'));
 
 export async function loadSession(): Promise<void> {
+  if (!localStorage.getItem(HINT)) {
+    session.set({ state: 'anon' });
+    return;
+  }
   try {
     const user = await ok(api.GET('/api/v1/auth/me'));
     session.set({ state: 'user', user });
@@ -54,6 +71,6 @@ export async function logout(): Promise<void> {
 }
 
 export async function updateProfile(changes: { name?: string | null; timezone?: string }): Promise<void> {
-  const user = await raw<Profile>('PATCH', '/auth/me', changes);
+  const user = await ok(api.PATCH('/api/v1/auth/me', { body: changes }));
   session.set({ state: 'user', user });
 }

@@ -1,7 +1,7 @@
 // The task editor: a side pane at its own URL (?task=<id> on any view). Each
 // field saves on its own (PATCH with the version last seen; a stale one reloads).
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, ok, raw, type AuditRecord, type Task, type TaskPatch, type Workflow } from '../api/client';
+import { api, ApiError, ok, type AuditRecord, type Task, type TaskPatch, type Workflow } from '../api/client';
 import type { SeriesView } from '../api/extra';
 import { userTz } from '../api/session';
 import { parseText } from '../quick-add/parse';
@@ -411,7 +411,7 @@ function TaskWorkflows({ task, tz }: { task: Task; tz: string }) {
   const control = async (action: 'pause' | 'resume' | 'skip') => {
     if (!task.series_id) return;
     try {
-      const w = await raw<SeriesView>('POST', `/series/${encodeURIComponent(task.series_id)}/${action}`);
+      const w = await ok(api.POST('/api/v1/series/{series_id}/{action}', { params: { path: { series_id: task.series_id, action } } }));
       setSeries(w);
       showToast(action === 'pause' ? 'Series paused' : action === 'resume' ? 'Series resumed' : 'Next occurrence skipped');
       load();

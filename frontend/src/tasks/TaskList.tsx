@@ -3,7 +3,7 @@
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Confirmation, Task } from '../api/client';
 import { userTz } from '../api/session';
-import { addDays, dayKey, dayLabel, WEEKDAY_NAMES, weekdayOf } from '../ui/dates';
+import { dayKey } from '../ui/dates';
 import { Dialog } from '../ui/dialog';
 import { navigate, withQuery } from '../ui/router';
 import { store } from '../ui/store';
@@ -23,6 +23,7 @@ import {
   type ListQuery,
 } from './data';
 import { HEADER_HEIGHT, ROW_HEIGHT, TaskRow } from './TaskRow';
+import { groupByDay, type Row } from './grouping';
 
 /** What the keyboard shortcuts act on: the list on screen. */
 export interface ListControls {
@@ -34,33 +35,6 @@ export interface ListControls {
   open(): void;
 }
 export const activeList = store<ListControls | null>(null);
-
-export type Row = { kind: 'header'; key: string; label: string; count: number } | { kind: 'task'; task: Task; index: number };
-
-/** Rows of a list grouped by due day over [fromKey, fromKey + days). */
-export function groupByDay(tasks: Task[], fromKey: string, days: number, tz: string, todayKey: string): Row[] {
-  const byDay = new Map<string, Task[]>();
-  for (const t of tasks) {
-    if (!t.due_at) continue;
-    const k = dayKey(new Date(t.due_at), tz);
-    let l = byDay.get(k);
-    if (!l) byDay.set(k, (l = []));
-    l.push(t);
-  }
-  const rows: Row[] = [];
-  let index = 0;
-  for (let i = 0; i < days; i++) {
-    const key = addDays(fromKey, i);
-    const list = byDay.get(key) ?? [];
-    const rel = dayLabel(key, todayKey);
-    const [, m, d] = key.split('-');
-    const weekday = WEEKDAY_NAMES[weekdayOf(key)]!;
-    const label = rel === weekday || /^\w{3} \d/.test(rel) ? `${weekday} ${Number(d)}/${Number(m)}` : `${rel} · ${weekday} ${Number(d)}/${Number(m)}`;
-    rows.push({ kind: 'header', key, label, count: list.length });
-    for (const t of list) rows.push({ kind: 'task', task: t, index: index++ });
-  }
-  return rows;
-}
 
 const PAGE = 100;
 
