@@ -33,6 +33,8 @@ token=$(curl -sf -X POST "$base/api/v1/auth/signup" -H 'content-type: applicatio
 # Something for the id paths to find.
 curl -sf -X POST "$base/api/v1/tasks" -H "authorization: Bearer $token" -H 'content-type: application/json' \
   -d '{"title":"a task","due":"tomorrow 9am","recurrence":{"text":"every monday"},"reminders":[{"before_due_minutes":30}]}' >/dev/null
+curl -sf -X POST "$base/api/v1/filters" -H "authorization: Bearer $token" -H 'content-type: application/json' \
+  -d '{"name":"Work today","query":"(today | overdue) & @work"}' >/dev/null
 
 # Left out: logout (it would end the session every other case uses) and the live
 # notification stream (it never ends; its behaviour has tests of its own).

@@ -98,6 +98,20 @@ impl TaskApi for HttpTaskApi {
         })
     }
 
+    fn reschedule_task<'a>(
+        &'a self,
+        user_id: &'a str,
+        actor: &'a Actor,
+        task_id: &'a str,
+        due_at: chrono::DateTime<chrono::Utc>,
+        all_day: bool,
+    ) -> TaskApiFuture<'a, Option<TaskView>> {
+        Box::pin(async move {
+            let request = self.request(Method::PATCH, &format!("/tasks/{task_id}"), user_id, actor)?;
+            decode(self.send(request.json(&json!({ "due_at": due_at, "all_day": all_day }))).await?).await
+        })
+    }
+
     fn delete_task<'a>(&'a self, user_id: &'a str, actor: &'a Actor, task_id: &'a str) -> TaskApiFuture<'a, bool> {
         Box::pin(async move {
             let request = self.request(Method::DELETE, &format!("/tasks/{task_id}"), user_id, actor)?;

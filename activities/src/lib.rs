@@ -4,7 +4,7 @@
 //! idempotency key or event id derived from the workflow instance and step, so an
 //! activity the engine runs twice has one effect.
 //!
-//! Public surface: [`fire_reminder`], [`create_next_occurrence`],
+//! Public surface: [`fire_reminder`], [`create_next_occurrence`], [`plan_skip`], [`move_occurrence`],
 //! [`request_confirmation`], [`perform_action`], [`settle_confirmation`], their input
 //! and output types, and [`HttpTaskApi`].
 
@@ -154,6 +154,78 @@ pub async fn create_next_occurrence(
     };
     api.publish(&input.user_id, &actor, &event).await?;
     Ok(NextOccurrence::Created { task_id: created.id, due_at: created.due_at })
+}
+
+/// Where skipping a series' current occurrence takes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum SkipPlan {
+    /// To the series' next date.
+    Move(MoveInput),
+    /// Nowhere: the occurrence is gone or done (its completion is on its way).
+    Unchanged {
+        /// Why.
+        reason: String,
+    },
+    /// The series has no later date: it ends here.
+    Ended {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// An occurrence to move to another date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MoveInput {
+    /// Owner.
+    pub user_id: String,
+    /// The occurrence.
+    pub task_id: String,
+    /// Its new due date.
+    pub due_at: DateTime<Utc>,
+    /// Whether only the day matters.
+    pub all_day: bool,
+}
+
+/// Reads where skipping the series' current occurrence (`input.task_id`, still open)
+/// takes it: the date after its due date, as if this one had been done. Only reads,
+/// so that the workflow records the date and the move ([`move_occurrence`]) repeats
+/// it exactly when retried.
+pub async fn plan_skip(
+    api: &dyn TaskApi,
+    instance_id: &str,
+    input: &NextOccurrenceInput,
+) -> Result<SkipPlan, TaskApiError> {
+    let actor = Actor::Workflow(instance_id.to_string());
+    let unchanged = |reason: &str| Ok(SkipPlan::Unchanged { reason: reason.to_string() });
+    let Some(task) = api.task(&input.user_id, &actor, &input.task_id).await? else {
+        return unchanged("the occurrence was deleted");
+    };
+    if task.status == Status::Done {
+        return unchanged("the occurrence is done");
+    }
+    if task.recurrence.is_none() {
+        return Ok(SkipPlan::Ended { reason: "the task no longer repeats".into() });
+    }
+    let tz = api.timezone(&input.user_id, &actor).await?;
+    let from = task.due_at.unwrap_or(input.completed_at);
+    let Some(next) = next_occurrence(&task, from, tz, input.created) else {
+        return Ok(SkipPlan::Ended { reason: "the series reached its end".into() });
+    };
+    let Some(due_at) = next.due_at else { return unchanged("the next occurrence has no date") };
+    Ok(SkipPlan::Move(MoveInput {
+        user_id: input.user_id.clone(),
+        task_id: input.task_id.clone(),
+        due_at,
+        all_day: next.all_day.unwrap_or(task.all_day),
+    }))
+}
+
+/// Moves an occurrence to its planned date (twice is the same as once); false when
+/// it was deleted meanwhile.
+pub async fn move_occurrence(api: &dyn TaskApi, instance_id: &str, input: &MoveInput) -> Result<bool, TaskApiError> {
+    let actor = Actor::Workflow(instance_id.to_string());
+    Ok(api.reschedule_task(&input.user_id, &actor, &input.task_id, input.due_at, input.all_day).await?.is_some())
 }
 
 /// A destructive action waiting for a person's yes.

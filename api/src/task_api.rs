@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use errand_domain::event::{topics, Actor, OutboundEvent};
-use errand_domain::{NewTask, TaskApi, TaskApiError, TaskApiFuture, TaskView, WorkflowEvent};
+use errand_domain::{NewTask, TaskApi, TaskApiError, TaskApiFuture, TaskPatch, TaskView, WorkflowEvent};
 use errand_store::{Store, UserRecord};
 use sha2::{Digest, Sha256};
 
@@ -117,6 +117,25 @@ impl TaskApi for LocalTaskApi {
             let stored =
                 self.tasks.create_idempotent(&user, input, actor, idempotency_key, &hash).await.map_err(api_error)?;
             serde_json::from_str(&stored.body).map_err(|e| TaskApiError::Refused(format!("stored response: {e}")))
+        })
+    }
+
+    fn reschedule_task<'a>(
+        &'a self,
+        user_id: &'a str,
+        actor: &'a Actor,
+        task_id: &'a str,
+        due_at: chrono::DateTime<chrono::Utc>,
+        all_day: bool,
+    ) -> TaskApiFuture<'a, Option<TaskView>> {
+        boxed(async move {
+            let user = self.user(user_id).await?;
+            let patch = TaskPatch { due_at: Some(Some(due_at)), all_day: Some(all_day), ..Default::default() };
+            match self.tasks.update(&user, task_id, &patch, None, actor).await {
+                Ok(task) => Ok(Some(task.view(user.tz, now()))),
+                Err(ApiError::NotFound(_)) => Ok(None),
+                Err(e) => Err(api_error(e)),
+            }
         })
     }
 

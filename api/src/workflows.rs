@@ -283,6 +283,20 @@ impl WorkflowService {
         self.view(record).await
     }
 
+    /// Pauses, resumes or skips a step of one of the user's recurring series, as an
+    /// event to its workflow (so it holds across restarts); the workflow as it is then.
+    pub async fn control_series(
+        &self,
+        user: &UserRecord,
+        series_id: &str,
+        control: errand_workflows::SeriesControl,
+    ) -> Result<WorkflowView, ApiError> {
+        let id = errand_workflows::recurring_instance_id(series_id);
+        let payload = serde_json::to_value(control).map_err(|e| ApiError::Internal(e.to_string()))?;
+        self.raise(user, &id, errand_workflows::events::SERIES_CONTROL, payload).await?;
+        self.workflow(user, &id).await
+    }
+
     /// A page of the user's workflows, newest first, with the cursor of the next page.
     pub async fn workflows(
         &self,

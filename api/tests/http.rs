@@ -18,6 +18,7 @@ on_every_backend!(
     stale_writes_get_412,
     concurrent_patches_of_one_version_have_one_winner,
     tasks_survive_a_restart,
+    saved_filters_and_tag_counts,
 );
 
 async fn signup_login_and_me(backend: Backend) {
@@ -622,6 +623,13 @@ async fn health_readiness_and_openapi() {
         ("/api/v1/ops/users", "get"),
         ("/api/v1/ops/users/{id}/disable", "post"),
         ("/api/v1/ops/users/{id}/enable", "post"),
+        ("/api/v1/parse", "post"),
+        ("/api/v1/filters", "get"),
+        ("/api/v1/filters", "post"),
+        ("/api/v1/filters/{id}", "patch"),
+        ("/api/v1/filters/{id}", "delete"),
+        ("/api/v1/tags", "get"),
+        ("/api/v1/series/{series_id}/{action}", "post"),
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/metrics", "get"),
@@ -912,4 +920,112 @@ async fn the_ui_is_served_beside_the_api() {
     let api = get("/api/v1/nothing-here").await.unwrap();
     assert_eq!(api.status(), 404);
     assert_eq!(api.headers()["content-type"], "application/json");
+}
+
+async fn saved_filters_and_tag_counts(backend: Backend) {
+    let Some((server, _db)) = Server::fresh(backend).await else {
+        return;
+    };
+    let ada = server.signup("ada@example.com").await;
+    let bob = server.signup("bob@example.com").await;
+
+    let work = ada.post("/filters", json!({"name": " Work today ", "query": "(today | overdue) & @work"})).await;
+    assert_eq!(
+        (work.status, work.body["name"].as_str(), work.body["position"].as_i64()),
+        (201, Some("Work today"), Some(0))
+    );
+    let urgent = ada.post("/filters", json!({"name": "Urgent", "query": "p1", "color": "#dc2626"})).await;
+    assert_eq!((urgent.status, urgent.body["position"].as_i64()), (201, Some(1)));
+    let bad = ada.post("/filters", json!({"name": "Broken", "query": "today & (p1"})).await;
+    assert_eq!((bad.status, bad.error_code()), (422, "invalid_filter"));
+    assert_eq!(bad.body["error"]["details"]["field"], "query");
+    assert!(bad.body["error"]["details"]["position"].as_u64().is_some(), "{}", bad.body);
+    for (body, field) in
+        [(json!({"name": "  ", "query": "p1"}), "name"), (json!({"name": "x", "query": "p1", "color": "red"}), "color")]
+    {
+        let r = ada.post("/filters", body.clone()).await;
+        assert_eq!((r.status, r.body["error"]["details"]["field"].as_str()), (422, Some(field)), "{body}");
+    }
+
+    // Reordering, renaming and clearing a colour; another user sees none of it.
+    let id = urgent.body["id"].as_str().unwrap();
+    let moved = ada.patch(&format!("/filters/{id}"), json!({"position": 0, "color": null, "name": "Now"})).await;
+    assert_eq!(
+        (moved.status, moved.body["color"].clone(), moved.body["name"].as_str()),
+        (200, Value::Null, Some("Now"))
+    );
+    let bad_query = ada.patch(&format!("/filters/{id}"), json!({"query": "due before"})).await;
+    assert_eq!(bad_query.status, 422);
+    let list = ada.get("/filters").await;
+    let names: Vec<_> = list.body["items"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"Now") && names.contains(&"Work today"));
+    assert!(!list.body["items"][0]["query"].as_str().unwrap().is_empty());
+    assert_eq!(bob.get("/filters").await.body["items"], json!([]));
+    assert_eq!(bob.patch(&format!("/filters/{id}"), json!({"name": "mine"})).await.status, 404);
+    assert_eq!(bob.delete(&format!("/filters/{id}")).await.status, 404);
+    assert_eq!(ada.delete(&format!("/filters/{id}")).await.status, 204);
+    assert_eq!(ada.delete(&format!("/filters/{id}")).await.status, 404);
+    assert_eq!(ada.get("/filters").await.body["items"].as_array().unwrap().len(), 1);
+
+    // Tags: open tasks counted, a tag only done tasks carry still listed, per user.
+    ada.create(json!({"title": "a", "tags": ["work", "urgent"]})).await;
+    ada.create(json!({"title": "b", "tags": ["work"]})).await;
+    let done = ada.create(json!({"title": "c", "tags": ["garden"]})).await;
+    let done_id = done["id"].as_str().unwrap();
+    assert_eq!(ada.post(&format!("/tasks/{done_id}/complete"), json!({})).await.status, 200);
+    bob.create(json!({"title": "d", "tags": ["secret"]})).await;
+    let tags = ada.get("/tags").await;
+    assert_eq!(
+        tags.body["items"],
+        json!([{"name": "garden", "count": 0}, {"name": "urgent", "count": 1}, {"name": "work", "count": 2}])
+    );
+}
+
+#[tokio::test]
+async fn quick_add_text_parses_into_spans_and_a_preview() {
+    let Some((server, _db)) = Server::fresh(Backend::Sqlite).await else {
+        return;
+    };
+    let ada = server
+        .signup_with(
+            json!({"email": "ada@example.com", "password": "correct horse battery", "timezone": "Europe/Berlin"}),
+        )
+        .await;
+    let text = "Pay rent 🏠 tomorrow 5pm #home p1 every month";
+    let read = ada.post("/parse", json!({"text": text})).await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert_eq!(read.body["title"], "Pay rent 🏠");
+    let spans = read.body["spans"].as_array().unwrap();
+    let kinds: Vec<_> = spans.iter().map(|s| s["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["date", "tag", "priority", "recurrence"]);
+    // Offsets are UTF-16 code units, as a browser counts them: the emoji is two.
+    let utf16: Vec<u16> = text.encode_utf16().collect();
+    for span in spans {
+        let (start, end) = (span["start"].as_u64().unwrap() as usize, span["end"].as_u64().unwrap() as usize);
+        assert_eq!(String::from_utf16(&utf16[start..end]).unwrap(), span["text"].as_str().unwrap());
+    }
+    assert_eq!(read.body["task"]["tags"], json!(["home"]));
+    assert_eq!(read.body["preview"]["priority"], "urgent");
+    assert_eq!(read.body["error"], Value::Null);
+    let tz: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+    let due: chrono::DateTime<chrono::Utc> = read.body["preview"]["due_at"].as_str().unwrap().parse().unwrap();
+    let tomorrow = chrono::Utc::now().with_timezone(&tz).date_naive().succ_opt().unwrap();
+    assert_eq!(due.with_timezone(&tz).naive_local(), tomorrow.and_hms_opt(17, 0, 0).unwrap());
+    assert!(read.body["preview"]["recurrence"]["next"].as_array().is_some_and(|n| !n.is_empty()), "{}", read.body);
+
+    // Quoted text stays title; nothing was created.
+    let quoted = ada.post("/parse", json!({"text": "read \"next friday\" by Lem"})).await;
+    assert_eq!(
+        (quoted.body["title"].as_str(), quoted.body["spans"].as_array().map(Vec::len)),
+        (Some("read next friday by Lem"), Some(0))
+    );
+    assert_eq!(ada.get("/tasks").await.body["items"], json!([]));
+
+    // What would be refused says why; too long is a 422.
+    let empty = ada.post("/parse", json!({"text": "#only-a-tag"})).await;
+    assert_eq!((empty.status, empty.body["preview"].clone()), (200, Value::Null));
+    assert_eq!(empty.body["error"]["field"], "title");
+    let long = ada.post("/parse", json!({"text": "x".repeat(1001)})).await;
+    assert_eq!((long.status, long.body["error"]["details"]["field"].as_str()), (422, Some("text")));
 }

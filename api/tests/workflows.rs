@@ -400,6 +400,71 @@ async fn recurring_and_confirmations_survive_a_crash(engine: Engine) {
     assert_eq!(ada.get(&format!("/tasks/{doomed}")).await.status, 404);
 }
 
+async fn a_series_pauses_resumes_and_skips(engine: Engine) {
+    let Some(mut setup) = Setup::start(engine, &[]).await else { return };
+    let ada = setup.server().signup("ada@example.com").await;
+    let task = ada
+        .create(json!({ "title": "water the plants", "due": "2030-01-01 09:00", "recurrence": { "text": "every day" },
+                        "reminders": [{ "before_due_minutes": 10 }] }))
+        .await;
+    let series = task["series_id"].as_str().unwrap().to_string();
+    let instance = format!("recurring:{series}");
+    let custom_status = |ada: Session| {
+        let path = format!("/workflows/{instance}");
+        async move { ada.get(&path).await.body["custom_status"].as_str().unwrap_or_default().to_string() }
+    };
+    eventually("the series to start", 10, || async { custom_status(ada.clone()).await.starts_with("waiting") }).await;
+
+    // Paused, across a crash: a completion creates nothing until the resume.
+    let paused = ada.post(&format!("/series/{series}/pause"), json!({})).await;
+    assert_eq!((paused.status, paused.body["id"].as_str()), (202, Some(instance.as_str())), "{:?}", paused.body);
+    eventually("the pause", 10, || async { custom_status(ada.clone()).await.starts_with("paused") }).await;
+    setup.crash_and_restart();
+    let ada = setup.login("ada@example.com").await;
+    assert_eq!(ada.post(&format!("/tasks/{series}/complete"), json!({})).await.status, 200);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(open_occurrences(&ada, &series).await.len(), 1, "paused: no next occurrence");
+    assert!(custom_status(ada.clone()).await.starts_with("paused"));
+    assert_eq!(ada.post(&format!("/series/{series}/resume"), json!({})).await.status, 202);
+    eventually("the held occurrence", 15, || async { open_occurrences(&ada, &series).await.len() == 2 }).await;
+    let second = open_occurrences(&ada, &series).await.into_iter().find(|t| t["status"] == "open").unwrap();
+    assert_eq!(second["due_at"], "2030-01-02T09:00:00Z");
+
+    // Skipping moves the open occurrence to the next date, its reminder with it.
+    let second_id = second["id"].as_str().unwrap().to_string();
+    assert_eq!(ada.post(&format!("/series/{series}/skip"), json!({})).await.status, 202);
+    eventually("the skip", 15, || async {
+        ada.get(&format!("/tasks/{second_id}")).await.body["due_at"] == "2030-01-03T09:00:00Z"
+    })
+    .await;
+    let moved = ada.get(&format!("/tasks/{second_id}")).await.body;
+    assert_eq!(moved["reminders"][0]["at"], "2030-01-03T08:50:00Z");
+    assert_eq!(open_occurrences(&ada, &series).await.len(), 2, "a skip creates no task");
+
+    // A pause and a completion at once: neither is lost. In either order the series
+    // ends paused, and the resume leaves exactly one open occurrence after the done one.
+    let (pause_path, complete_path) = (format!("/series/{series}/pause"), format!("/tasks/{second_id}/complete"));
+    let (pause, done) = tokio::join!(ada.post(&pause_path, json!({})), ada.post(&complete_path, json!({})));
+    assert_eq!((pause.status, done.status), (202, 200));
+    eventually("the pause", 10, || async { custom_status(ada.clone()).await.starts_with("paused") }).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(custom_status(ada.clone()).await.starts_with("paused"), "the pause holds");
+    assert_eq!(ada.post(&format!("/series/{series}/resume"), json!({})).await.status, 202);
+    eventually("the occurrence after the resume", 15, || async { open_occurrences(&ada, &series).await.len() == 3 })
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let all = open_occurrences(&ada, &series).await;
+    assert_eq!(all.iter().filter(|t| t["status"] == "open").count(), 1, "{all:?}");
+    assert!(custom_status(ada.clone()).await.starts_with("waiting"));
+
+    // Only the owner controls a series; the action is one of three.
+    let bob = setup.server().signup("bob@example.com").await;
+    assert_eq!(bob.post(&format!("/series/{series}/pause"), json!({})).await.status, 404);
+    assert_eq!(ada.post("/series/nope/pause", json!({})).await.status, 404);
+    let bad = ada.post(&format!("/series/{series}/stop"), json!({})).await;
+    assert_eq!((bad.status, bad.error_code()), (400, "invalid_parameter"));
+}
+
 macro_rules! on_both_engines {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -425,6 +490,7 @@ on_both_engines!(
     an_unanswered_confirmation_expires_and_deletes_nothing,
     the_workflow_api_is_per_user,
     recurring_and_confirmations_survive_a_crash,
+    a_series_pauses_resumes_and_skips,
 );
 
 /// Dapr mode: activities reach the task API through Dapr service invocation. A stand-in

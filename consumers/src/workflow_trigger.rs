@@ -125,6 +125,9 @@ impl WorkflowTriggerHandler {
             series_id: series.to_string(),
             task_id: task.id.clone(),
             created: 1,
+            paused: false,
+            held: None,
+            step: None,
         };
         let record = Task { id: series.to_string(), ..task.clone() };
         self.start(&instance, names::RECURRING, &input, &record, now).await

@@ -7,6 +7,7 @@
 //! - [`Priority`], [`normalize_tags`], [`Reminder`], [`ReminderInput`], [`Recurrence`],
 //!   [`RecurrenceInput`], [`parse_recurrence_text`]: the parts of a task and their validation.
 //! - [`parse_due`], [`Due`]: natural-language and ISO 8601 due dates in a user's timezone.
+//! - [`parse_quick_add`]: one line of text read as a task, with the spans understood.
 //! - [`UserProfile`], [`Role`], [`validate_email`], [`validate_password`], [`parse_timezone`].
 //! - [`event`]: CloudEvents envelopes, event types and topic names.
 //! - [`TaskApi`], [`WorkflowEvent`], [`TaskApiError`]: how workflow activities reach tasks;
@@ -19,6 +20,7 @@ mod due;
 mod error;
 mod occurrence;
 mod priority;
+mod quick_add;
 mod recurrence;
 mod recurrence_text;
 mod reminder;
@@ -31,6 +33,7 @@ pub use due::{parse_due, start_of_day, Due, MAX_DUE_CHARS};
 pub use error::Invalid;
 pub use occurrence::next_occurrence;
 pub use priority::Priority;
+pub use quick_add::{parse_quick_add, QuickAdd, Span, SpanKind, MAX_QUICK_ADD_CHARS};
 pub use recurrence::{Recurrence, RecurrenceInput, RecurrenceView, MAX_RULE_CHARS};
 pub use recurrence_text::{parse_recurrence_text, ParsedRecurrence, MAX_RECURRENCE_CHARS};
 pub use reminder::{Reminder, ReminderInput};

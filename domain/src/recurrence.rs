@@ -224,8 +224,18 @@ impl Recurrence {
 
 /// The parts of an RFC 5545 rule besides COUNT and UNTIL, which are taken out.
 const RULE_PARTS: [&str; 12] = [
-    "FREQ", "INTERVAL", "BYSECOND", "BYMINUTE", "BYHOUR", "BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH",
-    "BYSETPOS", "WKST",
+    "FREQ",
+    "INTERVAL",
+    "BYSECOND",
+    "BYMINUTE",
+    "BYHOUR",
+    "BYDAY",
+    "BYMONTHDAY",
+    "BYYEARDAY",
+    "BYWEEKNO",
+    "BYMONTH",
+    "BYSETPOS",
+    "WKST",
 ];
 
 /// Normalises a rule and takes `COUNT=` and `UNTIL=` out of it.

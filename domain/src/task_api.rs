@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +57,17 @@ pub trait TaskApi: Send + Sync {
         input: &'a NewTask,
         idempotency_key: &'a str,
     ) -> TaskApiFuture<'a, TaskView>;
+
+    /// Moves a task to a new due date (its relative reminders follow); `None` when
+    /// it does not exist.
+    fn reschedule_task<'a>(
+        &'a self,
+        user_id: &'a str,
+        actor: &'a Actor,
+        task_id: &'a str,
+        due_at: DateTime<Utc>,
+        all_day: bool,
+    ) -> TaskApiFuture<'a, Option<TaskView>>;
 
     /// Deletes a task; false when it was already gone.
     fn delete_task<'a>(&'a self, user_id: &'a str, actor: &'a Actor, task_id: &'a str) -> TaskApiFuture<'a, bool>;

@@ -1,12 +1,13 @@
 //! Errand's system of record on SQLite (default) or PostgreSQL: users and sessions, tasks,
 //! idempotency keys, the outbox, consumer cursors and dead letters, the audit trail
-//! and notifications. Both backends run the same SQL text (`$n` parameters
+//! and notifications, saved filters. Both backends run the same SQL text (`$n` parameters
 //! work in both); [`on_read!`] and [`on_write!`] expand a block once per backend so
 //! each is type-checked against its own driver.
 
 mod audit;
 mod chat;
 mod consumers;
+mod filters;
 mod group_commit;
 mod leadership;
 mod notifications;
@@ -31,6 +32,7 @@ use tokio::sync::watch;
 pub use audit::{AuditEntry, AuditPage};
 pub use chat::{ChatMessage, ConversationRecord};
 pub use consumers::DeadLetter;
+pub use filters::SavedFilter;
 pub use leadership::Leadership;
 pub use notifications::{NewNotification, Notification};
 pub use outbox::{OutboxPosition, OutboxRecord};

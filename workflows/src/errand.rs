@@ -3,7 +3,9 @@
 //!   (re-checks the task, publishes `reminder.fired`).
 //! - `recurring`: one instance per series; waits for the current occurrence's
 //!   completion, creates the next occurrence once (`create_next_occurrence`) and
-//!   continues as new with it, until the series ends.
+//!   continues as new with it, until the series ends. `series_control` events pause
+//!   it (a completion while paused creates nothing until it is resumed), resume it,
+//!   or skip the current occurrence to the next date (`plan_skip`, `move_occurrence`).
 //! - `confirm_action`: publishes `confirmation.requested`, waits for the `decision`
 //!   event or the timeout, and only on `approve` performs the action.
 
@@ -12,16 +14,17 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use errand_activities::{
-    create_next_occurrence, fire_reminder, perform_action, request_confirmation, settle_confirmation, ConfirmInput,
-    NextOccurrence, NextOccurrenceInput, ReminderInput, ReminderOutcome,
+    create_next_occurrence, fire_reminder, move_occurrence, perform_action, plan_skip, request_confirmation,
+    settle_confirmation, ConfirmInput, MoveInput, NextOccurrence, NextOccurrenceInput, ReminderInput, ReminderOutcome,
+    SkipPlan,
 };
 use errand_domain::{TaskApi, TaskApiError};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::sdk::{
-    ActivityContext, ActivityOptions, Registry, RegistryExt, RetryPolicy, WorkflowContext, WorkflowContextExt,
-    WorkflowError,
+    when_any, ActivityContext, ActivityOptions, Registry, RegistryExt, RetryPolicy, TaskResult, WorkflowContext,
+    WorkflowContextExt, WorkflowError,
 };
 
 /// Workflow names.
@@ -40,6 +43,20 @@ pub mod events {
     pub const OCCURRENCE_COMPLETED: &str = "occurrence_completed";
     /// Raised on `confirmation:<id>` with `{"decision": "approve"|"reject"}`.
     pub const DECISION: &str = "decision";
+    /// Raised on `recurring:<series>` with a [`super::SeriesControl`].
+    pub const SERIES_CONTROL: &str = "series_control";
+}
+
+/// The payload of [`events::SERIES_CONTROL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum SeriesControl {
+    /// Create no next occurrence until resumed.
+    Pause,
+    /// Go on; a completion made while paused gets its next occurrence now.
+    Resume,
+    /// Move the current occurrence to the next date.
+    Skip,
 }
 
 /// `reminder:<task>:<reminder>:<at in ms>`: a moved reminder is a new instance.
@@ -73,6 +90,26 @@ pub struct RecurringInput {
     pub task_id: String,
     /// Occurrences so far (the first task is 1).
     pub created: u32,
+    /// Paused: completions create nothing until resumed.
+    #[serde(default)]
+    pub paused: bool,
+    /// The completion that came while paused, awaiting the resume.
+    #[serde(default)]
+    pub held: Option<OccurrenceCompleted>,
+    /// What the previous execution decided and this one does first, before it waits
+    /// for any event (see [`recurring`]).
+    #[serde(default)]
+    pub step: Option<SeriesStep>,
+}
+
+/// Work a recurring execution hands to the next one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum SeriesStep {
+    /// Create the occurrence after this completion.
+    Next(OccurrenceCompleted),
+    /// Move the current occurrence to the series' next date.
+    Skip,
 }
 
 /// The payload of [`events::OCCURRENCE_COMPLETED`].
@@ -125,6 +162,22 @@ pub fn register(registry: &mut Registry, api: Arc<dyn TaskApi>) {
             output(fire_reminder(api.as_ref(), ctx.orchestration_id(), &input).await.map_err(failed)?)
         }
     });
+    let plans = api.clone();
+    registry.add_activity("plan_skip", move |ctx: ActivityContext, input| {
+        let api = plans.clone();
+        async move {
+            let input: NextOccurrenceInput = parse(input)?;
+            output(plan_skip(api.as_ref(), ctx.orchestration_id(), &input).await.map_err(failed)?)
+        }
+    });
+    let moves = api.clone();
+    registry.add_activity("move_occurrence", move |ctx: ActivityContext, input| {
+        let api = moves.clone();
+        async move {
+            let input: MoveInput = parse(input)?;
+            output(move_occurrence(api.as_ref(), ctx.orchestration_id(), &input).await.map_err(failed)?)
+        }
+    });
     let occurrences = api.clone();
     registry.add_activity("create_next_occurrence", move |ctx: ActivityContext, input| {
         let api = occurrences.clone();
@@ -174,15 +227,67 @@ async fn reminder(ctx: WorkflowContext) -> crate::sdk::Result<Option<String>> {
     output(outcome)
 }
 
+/// One execution either does the step the previous one decided (calling activities
+/// with no event waits outstanding) or waits for the first of a completion and a
+/// control event and decides. Deciding ends the execution at once: a waiter left
+/// behind while an activity runs would take the other event and lose it at
+/// continue-as-new, whereas an event that arrives with no waiter is carried over.
 async fn recurring(ctx: WorkflowContext) -> crate::sdk::Result<Option<String>> {
-    let input: RecurringInput = ctx.get_input_typed()?;
-    ctx.set_custom_status(format!("waiting for occurrence {} to be completed", input.created));
-    let done: OccurrenceCompleted = ctx.wait_for_external_event_typed(events::OCCURRENCE_COMPLETED, None).await?;
-    if done.task_id != input.task_id {
-        // A late or repeated completion of an earlier occurrence: keep waiting.
-        ctx.continue_as_new(&input, true);
-        return Ok(None);
+    let mut input: RecurringInput = ctx.get_input_typed()?;
+    match input.step.take() {
+        Some(SeriesStep::Next(done)) => return next_occurrence_of(&ctx, input, done).await,
+        Some(SeriesStep::Skip) => return skip(&ctx, input).await,
+        None => {}
     }
+    ctx.set_custom_status(if input.paused {
+        format!("paused at occurrence {}", input.created)
+    } else {
+        format!("waiting for occurrence {} to be completed", input.created)
+    });
+    let completed = ctx.wait_for_external_event(events::OCCURRENCE_COMPLETED);
+    let control = ctx.wait_for_external_event(events::SERIES_CONTROL);
+    let next = if when_any(vec![completed.clone(), control.clone()]).await? == 1 {
+        match payload::<SeriesControl>(&control)? {
+            SeriesControl::Pause => RecurringInput { paused: true, ..input },
+            // Completed while paused: its next occurrence counts from the resume.
+            SeriesControl::Resume => match input.held.take() {
+                Some(held) => {
+                    let resumed = OccurrenceCompleted { completed_at: ctx.current_utc_datetime(), ..held };
+                    RecurringInput { paused: false, step: Some(SeriesStep::Next(resumed)), ..input }
+                }
+                None => RecurringInput { paused: false, ..input },
+            },
+            SeriesControl::Skip => RecurringInput { step: Some(SeriesStep::Skip), ..input },
+        }
+    } else {
+        let done: OccurrenceCompleted = payload(&completed)?;
+        if done.task_id != input.task_id {
+            // A late or repeated completion of an earlier occurrence: keep waiting.
+            input
+        } else if input.paused {
+            RecurringInput { held: Some(done), ..input }
+        } else {
+            RecurringInput { step: Some(SeriesStep::Next(done)), ..input }
+        }
+    };
+    ctx.continue_as_new(next, true);
+    Ok(None)
+}
+
+/// The result of an event a workflow waited for.
+fn payload<T: serde::de::DeserializeOwned>(event: &crate::sdk::CompletableTask) -> crate::sdk::Result<T> {
+    match event.get_result() {
+        Some(TaskResult::Completed(data)) => parse(data),
+        _ => Err(WorkflowError::Other("the event has no payload".into())),
+    }
+}
+
+/// Creates the occurrence after `done` and continues with it, or ends the series.
+async fn next_occurrence_of(
+    ctx: &WorkflowContext,
+    input: RecurringInput,
+    done: OccurrenceCompleted,
+) -> crate::sdk::Result<Option<String>> {
     let next_input = NextOccurrenceInput {
         user_id: input.user_id.clone(),
         series_id: input.series_id.clone(),
@@ -197,6 +302,32 @@ async fn recurring(ctx: WorkflowContext) -> crate::sdk::Result<Option<String>> {
             Ok(None)
         }
         NextOccurrence::Ended { reason } => output(json!({ "ended": reason, "occurrences": input.created })),
+    }
+}
+
+/// Moves the current occurrence to the series' next date, and goes on waiting for it:
+/// the date is planned (and recorded) first, then the move is made.
+async fn skip(ctx: &WorkflowContext, input: RecurringInput) -> crate::sdk::Result<Option<String>> {
+    let skip_input = NextOccurrenceInput {
+        user_id: input.user_id.clone(),
+        series_id: input.series_id.clone(),
+        task_id: input.task_id.clone(),
+        created: input.created,
+        completed_at: ctx.current_utc_datetime(),
+    };
+    let options = ActivityOptions::new().with_input(&skip_input).with_retry_policy(retried());
+    match ctx.call_activity_with_options_typed("plan_skip", options).await? {
+        SkipPlan::Move(to) => {
+            let options = ActivityOptions::new().with_input(&to).with_retry_policy(retried());
+            let _: bool = ctx.call_activity_with_options_typed("move_occurrence", options).await?;
+            ctx.continue_as_new(RecurringInput { created: input.created + 1, ..input }, true);
+            Ok(None)
+        }
+        SkipPlan::Unchanged { .. } => {
+            ctx.continue_as_new(input, true);
+            Ok(None)
+        }
+        SkipPlan::Ended { reason } => output(json!({ "ended": reason, "occurrences": input.created })),
     }
 }
 

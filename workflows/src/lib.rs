@@ -15,7 +15,7 @@ mod history;
 
 pub use errand::{
     confirmation_instance_id, events, names, recurring_instance_id, register, reminder_instance_id, snooze_instance_id,
-    OccurrenceCompleted, RecurringInput,
+    OccurrenceCompleted, RecurringInput, SeriesControl, SeriesStep,
 };
 pub use history::HistoryEntry;
 

@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod chat;
+mod filters;
 mod health;
 mod notifications;
 mod openapi;
@@ -120,6 +121,7 @@ pub fn router(state: AppState, http: &HttpSettings) -> Router {
         .merge(ops::router())
         .merge(workflows::router())
         .merge(chat::router())
+        .merge(filters::router())
         .merge(openapi::router());
     let router = Router::new()
         .nest("/api/v1", api)

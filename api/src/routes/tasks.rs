@@ -3,7 +3,10 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use errand_domain::{normalize_tags, parse_due, NewTask, Priority, Status, Task, TaskPatch, TaskView};
+use errand_domain::{
+    normalize_tags, parse_due, parse_quick_add, NewTask, Priority, Span, Status, Task, TaskPatch, TaskView,
+    MAX_QUICK_ADD_CHARS,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
@@ -25,6 +28,58 @@ pub fn router() -> Router<AppState> {
         .route("/tasks/{id}/complete", post(complete_task))
         .route("/tasks/{id}/reopen", post(reopen_task))
         .route("/tasks/bulk-delete", post(bulk_delete))
+        .route("/parse", post(parse))
+}
+
+/// Text to read as a task.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ParseRequest {
+    /// One line, up to 1,000 characters: "buy milk tomorrow 5pm #shopping p1".
+    #[schema(max_length = 1000)]
+    pub text: String,
+}
+
+/// What a line of text means as a task.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParseResult {
+    /// The words not understood as anything else.
+    pub title: String,
+    /// The parts understood, in text order (offsets in UTF-16 code units).
+    pub spans: Vec<Span>,
+    /// The body to send to `POST /tasks` (which refuses it when `error` says so).
+    #[schema(value_type = Object)]
+    pub task: NewTask,
+    /// The task it would create (with the next occurrences of a recurrence and
+    /// resolved reminders); null when it would be refused.
+    pub preview: Option<TaskView>,
+    /// Why it would be refused (`field`, `message`); null when it would not.
+    #[schema(value_type = Option<Object>)]
+    pub error: Option<errand_domain::Invalid>,
+}
+
+/// Read a line of text as a task, the way Quick Add shows it: dates, `#tags`,
+/// priorities (`p1`..`p4`, `!!1`..`!!4`), recurrence and reminders, each as a span of
+/// the text; text in double quotes is never read. Nothing is created.
+#[utoipa::path(post, path = "/api/v1/parse", tag = "tasks", security(("bearer" = [])), request_body = ParseRequest,
+    responses((status = 200, body = ParseResult), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn parse(
+    AuthUser(user): AuthUser,
+    Json(request): Json<ParseRequest>,
+) -> Result<axum::Json<ParseResult>, ApiError> {
+    if request.text.chars().count() > MAX_QUICK_ADD_CHARS {
+        return Err(
+            errand_domain::Invalid::new("text", format!("must be at most {MAX_QUICK_ADD_CHARS} characters")).into()
+        );
+    }
+    let now = now();
+    let read = parse_quick_add(&request.text, user.tz, now);
+    let (preview, error) =
+        match Task::create(errand_domain::new_id(), user.profile.id.clone(), &read.task, user.tz, now) {
+            Ok(task) => (Some(task.view(user.tz, now)), None),
+            Err(invalid) => (None, Some(invalid)),
+        };
+    Ok(axum::Json(ParseResult { title: read.title, spans: read.spans, task: read.task, preview, error }))
 }
 
 /// What `POST /tasks/bulk-delete` deletes: given tasks, or every done one.

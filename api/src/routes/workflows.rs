@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/workflows/{id}", get(get_workflow))
         .route("/workflows/{id}/history", get(workflow_history))
         .route("/workflows/{id}/events/{name}", post(raise_event))
+        .route("/series/{series_id}/{action}", post(control_series))
         .route("/confirmations", get(list_confirmations))
         .route("/confirmations/{id}", post(decide))
         .route("/notifications/{id}/snooze", post(snooze))
@@ -146,6 +147,30 @@ pub async fn raise_event(
     }
     state.workflows.raise(&user, &id, &name, payload).await?;
     Ok(StatusCode::ACCEPTED)
+}
+
+/// Pause or resume one of the caller's recurring series, or skip its current
+/// occurrence to the next date. Carried out by the series' workflow: a paused series
+/// creates no next occurrence when one is completed (until it is resumed, which then
+/// creates it), and this holds across restarts. Answers with the workflow.
+#[utoipa::path(post, path = "/api/v1/series/{series_id}/{action}", tag = "workflows", security(("bearer" = [])),
+    params(("series_id" = String, Path, description = "the series (a recurring task's `series_id`)"),
+        ("action" = String, Path, description = "`pause`, `resume` or `skip`", pattern = "^(pause|resume|skip)$")),
+    responses((status = 202, body = WorkflowView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, description = "no such series, or its workflow has not started yet", body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+pub async fn control_series(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path((series_id, action)): Path<(String, String)>,
+) -> Result<(StatusCode, axum::Json<WorkflowView>), ApiError> {
+    let control = match action.as_str() {
+        "pause" => errand_workflows::SeriesControl::Pause,
+        "resume" => errand_workflows::SeriesControl::Resume,
+        "skip" => errand_workflows::SeriesControl::Skip,
+        _ => return Err(ApiError::bad_parameter("action", "the action is pause, resume or skip")),
+    };
+    Ok((StatusCode::ACCEPTED, axum::Json(state.workflows.control_series(&user, &series_id, control).await?)))
 }
 
 /// `GET /confirmations` filters.
