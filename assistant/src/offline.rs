@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use errand_domain::{parse_due, parse_recurrence_text};
+use errand_domain::{parse_due, parse_quick_add, parse_recurrence_text};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -127,77 +127,6 @@ fn run(tool: &str, arguments: Value, target: Option<Target>) -> Intent {
     Intent::Run { tool: tool.to_string(), arguments, target }
 }
 
-/// Words that can start a due date inside "add ..." ("tomorrow at 5pm", "on friday").
-const DUE_STARTERS: &[&str] = &[
-    "today",
-    "tomorrow",
-    "tonight",
-    "next",
-    "this",
-    "on",
-    "at",
-    "in",
-    "by",
-    "due",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-    "mon",
-    "tue",
-    "wed",
-    "thu",
-    "fri",
-    "sat",
-    "sun",
-    "jan",
-    "january",
-    "feb",
-    "february",
-    "mar",
-    "march",
-    "apr",
-    "april",
-    "may",
-    "jun",
-    "june",
-    "jul",
-    "july",
-    "aug",
-    "august",
-    "sep",
-    "september",
-    "oct",
-    "october",
-    "nov",
-    "november",
-    "dec",
-    "december",
-    "noon",
-    "midnight",
-];
-
-/// The due phrase at the end of `words`, if one parses: (words before it, the phrase).
-fn split_due(words: &[&str], clock: Clock) -> Option<(usize, String)> {
-    for start in 1..words.len() {
-        let first = words[start].to_ascii_lowercase();
-        let starts_date =
-            DUE_STARTERS.contains(&first.as_str()) || first.chars().next().is_some_and(|c| c.is_ascii_digit());
-        if !starts_date {
-            continue;
-        }
-        let phrase = words[start..].join(" ");
-        let bare = ["by ", "due ", "on "].iter().fold(phrase.as_str(), |p, prefix| p.strip_prefix(prefix).unwrap_or(p));
-        if parse_due(bare, clock.tz, clock.now).is_ok() {
-            return Some((start, bare.to_string()));
-        }
-    }
-    None
-}
-
 /// "on the 1st of every month" -> "every month on the 1st"; other phrases as they are.
 fn recurrence_words(text: &str) -> String {
     static NTH_OF_EVERY_MONTH: LazyLock<Regex> = LazyLock::new(|| re(r"^on the (\d+(?:st|nd|rd|th)?) of every month$"));
@@ -207,66 +136,42 @@ fn recurrence_words(text: &str) -> String {
     text.to_string()
 }
 
-/// Reads `add ...`: title, #tags, p1..p4, a trailing recurrence and due date.
+/// Reads `add ...` with Quick Add's grammar (the web UI's and `POST /parse`'s): the
+/// title, #tags, p1..p4, recurrence, reminders and the due date. `remind` ("remind me
+/// to ...") adds a reminder at the due time when none was asked for.
 fn add_task(text: &str, clock: Clock, remind: bool) -> Intent {
-    let mut tags = Vec::new();
-    let mut prio = None;
-    let mut words: Vec<&str> = Vec::new();
-    for word in text.split_whitespace() {
-        if let Some(tag) = word.strip_prefix('#').filter(|t| !t.is_empty()) {
-            tags.push(tag.to_string());
-        } else if let Some(p) = (word.len() == 2).then(|| priority(&word.to_ascii_lowercase())).flatten() {
-            prio = Some(p);
-        } else {
-            words.push(word);
-        }
-    }
-    let mut recurrence = None;
-    let lower: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
-    // "... every monday", "... on the 1st of every month"
-    let cut = lower.iter().position(|w| w == "every" || w == "every!").map(|i| {
-        // "on the 1st of every month"
-        let nth_of = i >= 4 && lower[i - 4] == "on" && lower[i - 3] == "the" && lower[i - 1] == "of";
-        if nth_of && lower.get(i + 1).is_some_and(|w| w == "month") {
-            i - 4
-        } else {
-            i
-        }
-    });
-    if let Some(cut) = cut.filter(|c| *c > 0) {
-        let phrase = recurrence_words(&lower[cut..].join(" "));
-        if parse_recurrence_text(&phrase).is_ok() {
-            recurrence = Some(phrase);
-            words.truncate(cut);
-        }
-    }
-    let mut due = None;
-    if let Some((start, phrase)) = split_due(&words, clock) {
-        due = Some(phrase);
-        words.truncate(start);
-    }
-    let title = words.join(" ");
+    let read = parse_quick_add(text, clock.tz, clock.now);
     // "add #shopping tomorrow": everything but the title was understood.
-    if title.trim().is_empty() {
+    if read.title.trim().is_empty() {
         return Intent::Say(
             "What should the task be called? Say it with the rest, as in \"add buy milk tomorrow\".".into(),
         );
     }
-    let mut arguments = json!({ "title": title });
-    if let Some(due) = due {
+    let task = read.task;
+    let mut arguments = json!({ "title": read.title });
+    if let Some(due) = task.due {
         arguments["due"] = json!(due);
-        if remind {
+        if remind && task.reminders.is_none() {
             arguments["reminders"] = json!([{ "before_due_minutes": 0 }]);
         }
     }
-    if !tags.is_empty() {
+    if let Some(reminders) = task.reminders {
+        arguments["reminders"] = json!(reminders
+            .iter()
+            .map(|r| match (&r.at, r.before_due_minutes) {
+                (Some(at), _) => json!({ "at": at }),
+                (None, minutes) => json!({ "before_due_minutes": minutes }),
+            })
+            .collect::<Vec<_>>());
+    }
+    if let Some(tags) = task.tags {
         arguments["tags"] = json!(tags);
     }
-    if let Some(p) = prio {
-        arguments["priority"] = json!(p);
+    if let Some(priority) = task.priority {
+        arguments["priority"] = json!(priority);
     }
-    if let Some(r) = recurrence {
-        arguments["recurrence"] = json!(r);
+    if let Some(text) = task.recurrence.and_then(|r| r.text) {
+        arguments["recurrence"] = json!(text);
     }
     run("add_task", arguments, None)
 }

@@ -136,6 +136,13 @@ async fn utterances_become_the_expected_tool_calls() {
             "add_task",
             json!({ "title": "submit timesheet", "tags": ["work"], "recurrence": "every friday at 4pm" }),
         ),
+        // The same grammar as Quick Add: reminders, Todoist's marks, quotes.
+        (
+            "add call mom friday 6pm remind me 30 min before !!2",
+            "add_task",
+            json!({ "title": "call mom", "due": "friday 6pm", "priority": "high", "reminders": [{ "before_due_minutes": 30 }] }),
+        ),
+        ("add read \"The 5th Wave\"", "add_task", json!({ "title": "read The 5th Wave" })),
         (
             "add buy a gift for mom #family #shopping",
             "add_task",

@@ -281,7 +281,11 @@ pub fn parse_quick_add(text: &str, tz: Tz, now: DateTime<Utc>) -> QuickAdd {
     let mut i = 0;
     while i < tokens.len() && task.recurrence.is_none() {
         let word = tokens[i].bare().to_lowercase();
-        if claimed[i] || tokens[i].quoted || !RECURRENCE_STARTS.contains(&word.as_str()) {
+        let nth_of_every_month = nth_of_every_month(&tokens[i..]);
+        if claimed[i]
+            || tokens[i].quoted
+            || !(RECURRENCE_STARTS.contains(&word.as_str()) || nth_of_every_month.is_some())
+        {
             i += 1;
             continue;
         }
@@ -289,8 +293,16 @@ pub fn parse_quick_add(text: &str, tz: Tz, now: DateTime<Utc>) -> QuickAdd {
             if !open(&claimed, i..i + n) {
                 return None;
             }
-            let phrase: Vec<String> = tokens[i..i + n].iter().map(|t| t.bare().to_lowercase()).collect();
-            let phrase = phrase.join(" ");
+            let words: Vec<String> = tokens[i..i + n].iter().map(|t| t.bare().to_lowercase()).collect();
+            let phrase = match &nth_of_every_month {
+                Some((day, used)) if n >= *used => [format!("every month on the {day}")]
+                    .into_iter()
+                    .chain(words[*used..].iter().cloned())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                Some(_) => return None,
+                None => words.join(" "),
+            };
             let input = RecurrenceInput { text: Some(phrase.clone()), ..Default::default() };
             let recurrence = Recurrence::from_input(&input).ok()?;
             Some((n, phrase, recurrence))
@@ -352,6 +364,21 @@ pub fn parse_quick_add(text: &str, tz: Tz, now: DateTime<Utc>) -> QuickAdd {
         })
         .collect();
     QuickAdd { title, spans, task }
+}
+
+/// "on the 1st of every month" (also without "on"): the day and the words used, to be
+/// read as "every month on the 1st".
+fn nth_of_every_month(tokens: &[Token<'_>]) -> Option<(String, usize)> {
+    let words: Vec<String> = tokens.iter().take(6).map(|t| t.bare().to_lowercase()).collect();
+    let skip = usize::from(words.first().is_some_and(|w| w == "on"));
+    match &words[skip..] {
+        [the, day, of, every, month, ..]
+            if the == "the" && is_day_number(day) && of == "of" && every == "every" && month == "month" =>
+        {
+            Some((day.clone(), skip + 5))
+        }
+        _ => None,
+    }
 }
 
 /// "30 min before", "1 hour before", "2h before", "a day before" -> minutes, words used.
@@ -464,6 +491,10 @@ mod tests {
         assert_eq!(recurrence.value["text"], "every weekday at 9:00");
         let q = read("water the plants every 3 days");
         assert_eq!((q.title.as_str(), q.task.due.as_deref()), ("water the plants", None));
+        let q = read("pay rent on the 1st of every month #home");
+        assert_eq!(q.title, "pay rent");
+        assert_eq!(q.task.recurrence.as_ref().and_then(|r| r.text.as_deref()), Some("every month on the 1st"));
+        assert_eq!(q.spans[0].text, "on the 1st of every month");
         let q = read("call mom next monday remind me at 9am");
         assert_eq!(q.title, "call mom");
         assert_eq!(q.task.due.as_deref(), Some("next monday"));
