@@ -179,13 +179,19 @@ impl Recurrence {
             }
         }
         let set = RRuleSet::new(start).rrule(rule).after(after);
-        set.all(limit)
+        let mut dates: Vec<DateTime<Utc>> = set
+            .all(limit.saturating_add(1))
             .dates
             .into_iter()
             .filter(|at| self.until.is_none_or(|until| at.date_naive() <= until))
             .filter(|at| self.starts.is_none_or(|starts| at.date_naive() >= starts))
             .map(|at| at.with_timezone(&Utc))
-            .collect()
+            .collect();
+        // An hourly rule meets a local hour that does not exist (the spring-forward gap)
+        // as the same instant twice (found by the property tests).
+        dates.dedup();
+        dates.truncate(usize::from(limit));
+        dates
     }
 
     /// The API view, with the next three occurrences after `now`.
@@ -499,6 +505,16 @@ mod tests {
         // The same rule evaluated in UTC would drift by an hour in local time.
         let in_utc = r.view(anchor, now, Tz::UTC).next;
         assert_eq!(in_utc[1], Utc.with_ymd_and_hms(2026, 11, 2, 13, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn an_hourly_series_crosses_the_spring_forward_gap_once() {
+        let ny: Tz = "America/New_York".parse().unwrap();
+        let anchor = ny.with_ymd_and_hms(2023, 3, 12, 1, 58, 0).unwrap().with_timezone(&Utc);
+        let r = Recurrence::from_input(&rule("FREQ=HOURLY")).unwrap();
+        let next = r.occurrences_after(anchor, anchor - chrono::Duration::milliseconds(1), ny, 4);
+        let utc = |h| Utc.with_ymd_and_hms(2023, 3, 12, h, 58, 0).unwrap();
+        assert_eq!(next, vec![utc(6), utc(7), utc(8), utc(9)]);
     }
 
     #[test]
