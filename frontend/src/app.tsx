@@ -23,8 +23,6 @@ import { useStore } from './ui/store';
 import { Toasts } from './ui/toast';
 import { WorkflowPage, WorkflowsPage } from './workflows/WorkflowsPage';
 
-const helpOpen = { set: (_: boolean) => {} };
-
 function Page({ path }: { path: string }) {
   let m: Record<string, string> | null;
   if (path === '/' || path === '/inbox') return <ViewPage view="inbox" />;
@@ -115,7 +113,6 @@ function Shell() {
   const loc = useLocation();
   const [menu, setMenu] = useState(false);
   const [help, setHelp] = useState(false);
-  helpOpen.set = setHelp;
   const taskId = loc.query.get('task');
   useEffect(() => {
     loadTags();
@@ -213,7 +210,7 @@ export function App() {
   const authPath = loc.path === '/login' || loc.path === '/signup';
   useEffect(() => {
     if (s.state === 'anon' && !authPath) {
-      const next = loc.path === '/' ? '' : `?next=${encodeURIComponent(loc.path + location.search)}`;
+      const next = loc.path === '/' || s.loggedOut ? '' : `?next=${encodeURIComponent(loc.path + location.search)}`;
       navigate(`/login${next}`, { replace: true });
     }
     if (s.state === 'user' && authPath) navigate(loc.query.get('next') ?? '/inbox', { replace: true });

@@ -3,7 +3,7 @@
 import { store } from '../ui/store';
 import { api, ok, onUnauthorized, type Profile } from './client';
 
-export type Session = { state: 'loading' } | { state: 'anon' } | { state: 'user'; user: Profile };
+export type Session = { state: 'loading' } | { state: 'anon'; loggedOut?: boolean } | { state: 'user'; user: Profile };
 export const session = store<Session>({ state: 'loading' });
 
 export function currentUser(): Profile | null {
@@ -66,7 +66,7 @@ export async function logout(): Promise<void> {
   try {
     await ok(api.POST('/api/v1/auth/logout'));
   } finally {
-    session.set({ state: 'anon' });
+    session.set({ state: 'anon', loggedOut: true });
   }
 }
 

@@ -90,7 +90,7 @@ export function CalendarPage() {
           <Link class="btn btn-small" href={withQuery({ mode: 'week' })} aria-current={mode === 'week' ? 'page' : undefined}>Week</Link>
         </div>
       </div>
-      <p class="hint">Drag a task to another day, or focus it and press Shift + arrow keys (a day left or right, a week up or down).</p>
+      <p class="hint" id="cal-hint">Drag a task to another day, or focus it and press Shift + arrow keys (a day left or right, a week up or down).</p>
       <p class="visually-hidden" role="status">{announce}</p>
       <div class={`cal cal-${mode}`}>
         <div class="cal-head" aria-hidden="true">
@@ -128,7 +128,7 @@ export function CalendarPage() {
                           class={`cal-task prio-border-${t.priority}`}
                           draggable
                           data-cal-task={t.id}
-                          aria-label={`${t.title}${t.all_day ? '' : `, ${hhmm(new Date(t.due_at!), tz)}`}. Shift and arrow keys move it.`}
+                          aria-describedby="cal-hint"
                           onDragStart={(e) => {
                             e.dataTransfer?.setData('text/plain', t.id);
                             if (e.dataTransfer) e.dataTransfer.effectAllowed = 'move';

@@ -2,7 +2,6 @@ import { useState } from 'preact/hooks';
 import { api, ok } from '../api/client';
 import { browserTimezone, currentUser, logout, updateProfile } from '../api/session';
 import { shortcutsOn, theme, type Theme } from '../ui/prefs';
-import { navigate } from '../ui/router';
 import { useStore } from '../ui/store';
 import { showError, showToast } from '../ui/toast';
 
@@ -104,7 +103,7 @@ export function SettingsPage() {
       </section>
       <section class="card" aria-labelledby="s-out">
         <h2 id="s-out">Session</h2>
-        <button type="button" class="btn btn-danger" onClick={() => logout().then(() => navigate('/login'), showError)}>Log out</button>
+        <button type="button" class="btn btn-danger" onClick={() => logout().catch(showError)}>Log out</button>
       </section>
     </>
   );

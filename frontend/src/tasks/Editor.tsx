@@ -2,7 +2,6 @@
 // field saves on its own (PATCH with the version last seen; a stale one reloads).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, ok, type AuditRecord, type Task, type TaskPatch, type Workflow } from '../api/client';
-import type { SeriesView } from '../api/extra';
 import { userTz } from '../api/session';
 import { parseText } from '../quick-add/parse';
 import { dayKey, dayLabel, formatInstant, hhmm, relativeDue, zonedParts, zonedToInstant } from '../ui/dates';
@@ -57,7 +56,7 @@ export function EditorPane({ id }: { id: string }) {
   return (
     <aside class="editor" aria-labelledby="editor-heading">
       <div class="editor-head">
-        <h2 id="editor-heading" tabIndex={-1} ref={headingRef}>Task</h2>
+        <h2 id="editor-heading" tabIndex={-1} ref={headingRef}>Edit task</h2>
         <button type="button" class="btn btn-icon" aria-label="Close the task" onClick={close}>×</button>
       </div>
       {error && <p class="error" role="alert">{error}</p>}
@@ -103,7 +102,7 @@ function EditorForm({ task, setTask }: { task: Task; setTask: (t: Task) => void 
       <TagsField task={task} save={save} />
       <RemindersField task={task} save={save} tz={tz} />
       <RecurrenceField task={task} save={save} tz={tz} />
-      <TaskWorkflows task={task} tz={tz} />
+      <TaskWorkflows task={task} tz={tz} setTaskLocal={setTask} />
       <Activity task={task} tz={tz} />
       <div class="row-end danger-zone">
         <button
@@ -396,26 +395,32 @@ export function statusText(w: Workflow): string {
   return typeof o.state === 'string' ? o.state : typeof o.status === 'string' ? o.status : JSON.stringify(cs);
 }
 function isPaused(w: Workflow | undefined): boolean {
-  return !!w && (w.status === 'suspended' || /paused/i.test(statusText(w)));
+  const input = (w?.input ?? {}) as { paused?: unknown };
+  return !!w && (w.status === 'suspended' || input.paused === true || /paused/i.test(statusText(w)));
 }
 
-function TaskWorkflows({ task, tz }: { task: Task; tz: string }) {
+function TaskWorkflows({ task, tz, setTaskLocal }: { task: Task; tz: string; setTaskLocal: (t: Task) => void }) {
   const [items, setItems] = useState<Workflow[] | null>(null);
-  const [series, setSeries] = useState<SeriesView | null>(null);
+  // The series' answer (202) comes before its workflow has applied the event:
+  // the button shows the requested state until the next read confirms it.
+  const [paused, setPaused] = useState<boolean | null>(null);
   const load = () =>
     ok(api.GET('/api/v1/workflows', { params: { query: { task_id: task.id, limit: 50 } } })).then((r) => setItems(r.items), () => setItems([]));
   useEffect(() => {
     load();
   }, [task.id, task.version]);
-  const recurring = series ?? items?.find((w) => w.kind === 'recurring');
+  const recurring = items?.find((w) => w.kind === 'recurring');
+  const seriesPaused = paused ?? isPaused(recurring);
   const control = async (action: 'pause' | 'resume' | 'skip') => {
     if (!task.series_id) return;
     try {
-      const w = await ok(api.POST('/api/v1/series/{series_id}/{action}', { params: { path: { series_id: task.series_id, action } } }));
-      setSeries(w);
+      await ok(api.POST('/api/v1/series/{series_id}/{action}', { params: { path: { series_id: task.series_id, action } } }));
+      if (action !== 'skip') setPaused(action === 'pause');
       showToast(action === 'pause' ? 'Series paused' : action === 'resume' ? 'Series resumed' : 'Next occurrence skipped');
-      load();
-      if (action === 'skip') setTimeout(() => getTask(task.id).then(() => load()), 500);
+      setTimeout(() => {
+        load().then(() => setPaused(null));
+        if (action === 'skip') getTask(task.id).then(setTaskLocal, () => undefined);
+      }, 600);
     } catch (e) {
       showError(e);
     }
@@ -425,8 +430,8 @@ function TaskWorkflows({ task, tz }: { task: Task; tz: string }) {
       <h3 id="wf-h">Workflows</h3>
       {task.series_id && (
         <div class="row wrap" role="group" aria-label="Series">
-          <span class="grow muted">Series {isPaused(recurring) ? 'paused' : 'active'}</span>
-          {isPaused(recurring) ? (
+          <span class="grow muted">Series {seriesPaused ? 'paused' : 'active'}</span>
+          {seriesPaused ? (
             <button type="button" class="btn btn-small" onClick={() => control('resume')}>Resume series</button>
           ) : (
             <button type="button" class="btn btn-small" onClick={() => control('pause')}>Pause series</button>

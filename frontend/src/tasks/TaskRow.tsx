@@ -8,7 +8,8 @@ export const ROW_HEIGHT = 60;
 export const HEADER_HEIGHT = 44;
 
 export function nextOccurrenceLabel(task: Task, now: Date, tz: string): string | null {
-  const next = task.recurrence?.next?.[0];
+  // The next occurrence after this one (the first of `next` may be its own due date).
+  const next = task.recurrence?.next?.find((n) => !task.due_at || new Date(n).getTime() > new Date(task.due_at).getTime());
   if (!next) return null;
   const d = new Date(next);
   return `${dayLabel(dayKey(d, tz), dayKey(now, tz))}${task.all_day ? '' : ` ${hhmm(d, tz)}`}`;

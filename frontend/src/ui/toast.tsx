@@ -89,7 +89,7 @@ function ToastItem({ t }: { t: Toast }) {
 export function Toasts() {
   const list = useStore(toasts);
   return (
-    <div class="toasts" aria-label="Messages">
+    <div class="toasts">
       {list.map((t) => (
         <ToastItem key={t.id} t={t} />
       ))}
