@@ -1052,8 +1052,8 @@ export interface components {
             preview?: null | components["schemas"]["TaskView"];
             /** @description The parts understood, in text order (offsets in UTF-16 code units). */
             spans: components["schemas"]["Span"][];
-            /** @description The body to send to `POST /tasks`. */
-            task: components["schemas"]["NewTask"];
+            /** @description The body to send to `POST /tasks` (which refuses it when `error` says so). */
+            task: Record<string, never>;
             /** @description The words not understood as anything else. */
             title: string;
         };

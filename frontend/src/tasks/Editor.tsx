@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, ok, type AuditRecord, type Task, type TaskPatch, type Workflow } from '../api/client';
 import { userTz } from '../api/session';
 import { parseText } from '../quick-add/parse';
-import { dayKey, dayLabel, formatInstant, hhmm, relativeDue, zonedParts, zonedToInstant } from '../ui/dates';
+import { dayKey, formatInstant, hhmm, MONTHS, relativeDue, WEEKDAY_NAMES, zonedParts, zonedToInstant } from '../ui/dates';
 import { navigate, withQuery, Link } from '../ui/router';
 import { useStore } from '../ui/store';
 import { showError, showToast } from '../ui/toast';
@@ -20,9 +20,19 @@ const BEFORE = [
   [1440, '1 day before'],
 ] as const;
 
-function nextList(next: string[], allDay: boolean, tz: string): string {
-  const today = dayKey(new Date(), tz);
-  return next.map((n) => `${dayLabel(dayKey(new Date(n), tz), today)} ${dayKey(new Date(n), tz)}${allDay ? '' : ` ${hhmm(new Date(n), tz)}`}`).join(' · ');
+/** "Mon 14 Dec 08:00 · Tue 15 Dec 08:00 · …" */
+export function nextList(next: string[], allDay: boolean, tz: string): string {
+  return next
+    .map((n) => {
+      const d = new Date(n);
+      const p = zonedParts(d, tz);
+      return `${WEEKDAY_NAMES[p.weekday]!.slice(0, 3)} ${p.day} ${MONTHS[p.month - 1]}${allDay ? '' : ` ${hhmm(d, tz)}`}`;
+    })
+    .join(' · ');
+}
+/** The words of a recurrence as a person would type them again. */
+function wordsOf(text: string | undefined): string {
+  return (text ?? '').replace(/,? counted from completion/, '');
 }
 
 export function EditorPane({ id }: { id: string }) {
@@ -298,18 +308,18 @@ function RemindersField({ task, save, tz }: { task: Task; save: Save; tz: string
 }
 
 function RecurrenceField({ task, save, tz }: { task: Task; save: Save; tz: string }) {
-  const [text, setText] = useState(task.recurrence?.text ?? '');
+  const [text, setText] = useState(wordsOf(task.recurrence?.text));
   const [fromCompletion, setFromCompletion] = useState(task.recurrence?.from_completion ?? false);
   const [preview, setPreview] = useState<{ next: string[]; text: string; allDay: boolean } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const seq = useRef(0);
   useEffect(() => {
-    setText(task.recurrence?.text ?? '');
+    setText(wordsOf(task.recurrence?.text));
     setFromCompletion(task.recurrence?.from_completion ?? false);
   }, [task.recurrence?.text, task.recurrence?.from_completion]);
   useEffect(() => {
     const words = text.trim();
-    if (!words || words === task.recurrence?.text) {
+    if (!words || (words === wordsOf(task.recurrence?.text) && fromCompletion === (task.recurrence?.from_completion ?? false))) {
       setPreview(null);
       setError(null);
       return;
@@ -343,7 +353,7 @@ function RecurrenceField({ task, save, tz }: { task: Task; save: Save; tz: strin
       {task.recurrence && (
         <p class="muted">
           Repeats {task.recurrence.text}
-          {task.recurrence.from_completion && ' (counted from completion)'}. Next: {nextList(task.recurrence.next, task.all_day, tz)}
+          {task.recurrence.from_completion && !/completion/.test(task.recurrence.text) && ', counted from completion'}. Next: {nextList(task.recurrence.next, task.all_day, tz)}
         </p>
       )}
       <form class="stack" onSubmit={submit}>

@@ -38,7 +38,14 @@ export const activeList = store<ListControls | null>(null);
 
 const PAGE = 100;
 
-export function TaskList(props: { query: ListQuery; group?: 'day'; empty: string; label: string }) {
+type ListProps = { query: ListQuery; group?: 'day'; empty: string; label: string };
+
+/** A fresh list per query: nothing of another view's list (rows, cursor, selection) carries over. */
+export function TaskList(props: ListProps) {
+  return <TaskListInner key={JSON.stringify(props.query)} {...props} />;
+}
+
+function TaskListInner(props: ListProps) {
   const tz = userTz();
   const queryKey = JSON.stringify(props.query);
   const [items, setItems] = useState<Task[]>([]);
