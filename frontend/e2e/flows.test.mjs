@@ -61,6 +61,7 @@ async function shot(name) {
 async function go(path) {
   await page.goto(srv.url + path);
   await visible(page.locator('main'));
+  await page.waitForFunction(() => document.documentElement.dataset.keys === 'ready');
 }
 
 describe('Errand in Chromium', { concurrency: false }, () => {
@@ -357,6 +358,27 @@ describe('Errand in Chromium', { concurrency: false }, () => {
     await page.waitForFunction(() => document.activeElement?.classList.contains('task-title'));
     await page.keyboard.press('e');
     await visible(page.getByRole('status').filter({ hasText: `Completed “${first}”` }));
+    // 2 sets p2 (high), t asks for a due date in words, Enter opens the editor.
+    await page.waitForFunction(() => document.activeElement?.classList.contains('task-title'));
+    const before = await page.evaluate(() => document.activeElement.textContent);
+    await page.keyboard.press('j');
+    await page.waitForFunction((b) => document.activeElement?.classList.contains('task-title') && document.activeElement.textContent !== b, before);
+    const title = await page.evaluate(() => document.activeElement.textContent);
+    await page.keyboard.press('2');
+    await visible(page.locator('[data-task-id]', { hasText: title }).getByText('p2'));
+    await page.keyboard.press('t');
+    const due = await visible(page.getByRole('dialog', { name: `Due date of “${title}”` }));
+    await page.keyboard.type('in 3 days 15:00');
+    await page.keyboard.press('Enter');
+    await gone(due);
+    await page.waitForFunction(() => document.activeElement?.classList.contains('task-title'));
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/task=/);
+    const pane = await visible(page.getByRole('complementary', { name: 'Edit task' }));
+    assert.equal(await pane.getByLabel('Priority').inputValue(), 'high');
+    await visible(pane.getByText(/15:00/));
+    await page.keyboard.press('Escape');
+    await gone(pane);
     await page.keyboard.press('?');
     const dlg = await visible(page.getByRole('dialog', { name: 'Keyboard shortcuts' }));
     // Focus is trapped in the modal dialog.

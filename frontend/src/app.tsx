@@ -153,7 +153,12 @@ function Shell() {
       handler(e);
     };
     addEventListener('keydown', onKey);
-    return () => removeEventListener('keydown', onKey);
+    // Tests wait for this before they type shortcuts.
+    document.documentElement.dataset.keys = 'ready';
+    return () => {
+      removeEventListener('keydown', onKey);
+      delete document.documentElement.dataset.keys;
+    };
   }, []);
   useEffect(() => setMenu(false), [loc.path]);
   return (

@@ -162,6 +162,14 @@ function TaskListInner(props: ListProps) {
     return () => ro.disconnect();
   }, []);
 
+  // For the benchmark (and DevTools): when a view's first page is on screen.
+  const marked = useRef(false);
+  useEffect(() => {
+    if (marked.current || loading) return;
+    marked.current = true;
+    requestAnimationFrame(() => performance.mark('errand:list-ready', { detail: props.label }));
+  }, [loading]);
+
   const range = visibleRange(offs, scrollTop, viewport, 8);
   useEffect(() => {
     if (cursor && range.end >= rows.length - 30) loadMore();

@@ -18,6 +18,7 @@ addEventListener('popstate', () => loc.set(read()));
 export function navigate(to: string, opts: { replace?: boolean } = {}): void {
   const url = new URL(to, location.origin);
   if (url.pathname + url.search === location.pathname + location.search) return;
+  performance.mark('errand:navigate');
   if (opts.replace) history.replaceState(null, '', url.pathname + url.search);
   else history.pushState(null, '', url.pathname + url.search);
   loc.set(read());
