@@ -188,8 +188,15 @@ describe('Errand in Chromium', { concurrency: false }, () => {
     await visible(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Shopping now' }));
     await visible(page.getByRole('heading', { name: 'Shopping now' }));
     await axe('saved filter');
-    const saved = await pageApi('GET', '/filters');
+    let saved = await pageApi('GET', '/filters');
     assert.equal(saved.body.items[0].query, '@shopping & p1');
+    await page.getByText('Name, colour and order').click();
+    await page.getByLabel('Name', { exact: true }).fill('Shopping, urgent');
+    await page.getByLabel('Colour').fill('#aa3300');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await visible(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Shopping, urgent' }));
+    saved = await pageApi('GET', '/filters');
+    assert.equal(saved.body.items[0].color, '#aa3300');
   });
 
   it('edits a recurrence in the task editor and sees the live preview', async () => {

@@ -81,7 +81,14 @@ function Sidebar({ path, onNavigate }: { path: string; onNavigate: () => void })
           <h2 class="nav-h">Filters</h2>
           <ul class="plain nav-list">
             {f.map((x) => (
-              <li><Link href={`/filters/${encodeURIComponent(x.id)}`} aria-current={cur(`/filters/${x.id}`)} onClick={onNavigate}>{x.name}</Link></li>
+              <li>
+                <Link href={`/filters/${encodeURIComponent(x.id)}`} aria-current={cur(`/filters/${x.id}`)} onClick={onNavigate}>
+                  <span class="nav-label">
+                    <span class="dot" aria-hidden="true" style={x.color ? { background: x.color } : undefined} />
+                    {x.name}
+                  </span>
+                </Link>
+              </li>
             ))}
           </ul>
         </>

@@ -14,9 +14,12 @@ export function FilterField(props: {
   onSubmit: () => void;
   error: FieldError | null;
 }) {
+  const pos = props.error?.position ?? null;
   const segs = tokenize(props.value)
-    .filter((t) => t.kind !== 'space' && t.kind !== 'text')
+    .filter((t) => t.kind !== 'space' && t.kind !== 'text' && (pos === null || t.end <= pos))
     .map((t) => ({ start: t.start, end: t.end, cls: `hl-${t.kind}` }));
+  // The server's error position, marked over the character it points at.
+  if (pos !== null) segs.push({ start: pos, end: pos + 1, cls: 'hl-error' });
   return (
     <form
       class="filter-form"
@@ -32,7 +35,6 @@ export function FilterField(props: {
           value={props.value}
           onInput={props.onInput}
           segments={segs}
-          errorAt={props.error?.position ?? null}
           invalid={!!props.error}
           describedBy={props.error ? 'filter-error' : 'filter-help'}
           placeholder="(today | overdue) & @work & !p4"

@@ -169,7 +169,58 @@ export function SavedFilterPage({ id }: { id: string }) {
           Delete filter
         </button>
       </div>
+      <FilterSettings id={f.id} />
       <FilterView initial={f.query} saved={f} />
     </>
+  );
+}
+
+/** Rename a saved filter, give it a colour, move it up or down the sidebar. */
+function FilterSettings({ id }: { id: string }) {
+  const all = useStore(filters);
+  const i = all.findIndex((x) => x.id === id);
+  const f = all[i]!;
+  const [name, setName] = useState(f.name);
+  const [color, setColor] = useState(f.color ?? '#246fe0');
+  useEffect(() => {
+    setName(f.name);
+    setColor(f.color ?? '#246fe0');
+  }, [f.id, f.name, f.color]);
+  const swap = async (j: number) => {
+    const other = all[j];
+    if (!other) return;
+    try {
+      // Positions may tie; give the two distinct ones in their new order.
+      const a = Math.min(f.position, other.position);
+      const b = Math.max(f.position, other.position, a + 1);
+      await updateFilter(f.id, { position: j < i ? a : b });
+      await updateFilter(other.id, { position: j < i ? b : a });
+    } catch (e) {
+      showError(e);
+    }
+  };
+  return (
+    <details class="filter-settings">
+      <summary>Name, colour and order</summary>
+      <form
+        class="row wrap"
+        onSubmit={(e) => {
+          e.preventDefault();
+          updateFilter(f.id, { name: name.trim(), color }).then(() => showToast('Filter saved'), showError);
+        }}
+      >
+        <label class="field inline">
+          <span>Name</span>
+          <input required value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        </label>
+        <label class="field inline">
+          <span>Colour</span>
+          <input type="color" value={color} onInput={(e) => setColor(e.currentTarget.value)} />
+        </label>
+        <button class="btn btn-small" type="submit">Save</button>
+        <button class="btn btn-small" type="button" disabled={i <= 0} onClick={() => swap(i - 1)}>Move up</button>
+        <button class="btn btn-small" type="button" disabled={i >= all.length - 1} onClick={() => swap(i + 1)}>Move down</button>
+      </form>
+    </details>
   );
 }

@@ -7,7 +7,6 @@ export function HighlightedInput(props: {
   value: string;
   onInput: (v: string) => void;
   segments: { start: number; end: number; cls: string }[];
-  errorAt?: number | null;
   describedBy?: string;
   invalid?: boolean;
   placeholder?: string;
@@ -22,20 +21,19 @@ export function HighlightedInput(props: {
   const text = props.value;
   const segs = [...props.segments].sort((a, b) => a.start - b.start);
   for (const s of segs) {
-    if (s.start < at || s.end > text.length || s.end <= s.start) continue;
+    if (s.start < at) continue;
+    if (s.start === text.length && s.end > s.start) {
+      // A mark past the end (an error at the end of the text) shows as one space.
+      parts.push(<mark class={s.cls}> </mark>);
+      at = text.length;
+      continue;
+    }
+    if (s.end > text.length || s.end <= s.start) continue;
     if (s.start > at) parts.push(<span>{text.slice(at, s.start)}</span>);
     parts.push(<mark class={s.cls}>{text.slice(s.start, s.end)}</mark>);
     at = s.end;
   }
   if (at < text.length) parts.push(<span>{text.slice(at)}</span>);
-  if (props.errorAt !== null && props.errorAt !== undefined) {
-    // Re-render with the error caret: split at the position.
-    const pos = props.errorAt;
-    const before = text.slice(0, pos);
-    const ch = text.slice(pos, pos + 1) || ' ';
-    parts.length = 0;
-    parts.push(<span>{before}</span>, <mark class="hl-error">{ch}</mark>, <span>{text.slice(pos + 1)}</span>);
-  }
   return (
     <div class="hl-field">
       <div class="hl-mirror" ref={mirror} aria-hidden="true">
