@@ -11,10 +11,11 @@ const here = new URL('.', import.meta.url).pathname;
 export const FRONTEND = resolve(here, '..');
 export const SHOTS = resolve(FRONTEND, 'screenshots');
 
-export async function startServer() {
+/** `opts.dir` and `opts.port` restart a server on the same data and address. */
+export async function startServer(opts = {}) {
   const bin = process.env.ERRAND_BIN ?? join(process.env.CARGO_TARGET_DIR ?? resolve(FRONTEND, '../target'), 'debug', 'errand');
-  const dir = mkdtempSync(join(tmpdir(), 'errand-e2e-'));
-  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dir], {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'errand-e2e-'));
+  const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${opts.port ?? 0}`, '--data-dir', dir], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
@@ -41,8 +42,11 @@ export async function startServer() {
   });
   return {
     url,
+    dir,
+    port: Number(new URL(url).port),
     logs,
-    async stop() {
+    /** Stops the server; with `keep`, its data directory stays for a restart. */
+    async stop(keep = false) {
       child.kill('SIGTERM');
       await new Promise((r) => {
         const t = setTimeout(() => {
@@ -54,7 +58,7 @@ export async function startServer() {
           r();
         });
       });
-      rmSync(dir, { recursive: true, force: true });
+      if (!keep) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -50,7 +50,14 @@ export function CalendarPage() {
       cancelled = true;
     };
   }, [first, last, tz, reload]);
-  useEffect(() => onTaskEvent(() => setReload((n) => n + 1)), []);
+  useEffect(
+    () =>
+      onTaskEvent((e) => {
+        if (e.type === 'upsert') setTasks((l) => l.map((x) => (x.id === e.task.id ? e.task : x)).filter((x) => x.status === 'open'));
+        else setReload((n) => n + 1);
+      }),
+    [],
+  );
   const byDay = new Map<string, Task[]>();
   for (const t of tasks) {
     if (!t.due_at) continue;
