@@ -301,7 +301,8 @@ pub async fn perform_action(
     Ok(json!({ "deleted": deleted, "missing": missing }))
 }
 
-/// Records the confirmation's final status and result.
+/// Records the confirmation's final status and result, and publishes
+/// `confirmation.settled` (once per confirmation).
 pub async fn settle_confirmation(
     api: &dyn TaskApi,
     instance_id: &str,
@@ -310,5 +311,19 @@ pub async fn settle_confirmation(
     result: &serde_json::Value,
 ) -> Result<(), TaskApiError> {
     let actor = Actor::Workflow(instance_id.to_string());
-    api.settle_confirmation(&input.user_id, &actor, &input.confirmation_id, status, result).await
+    api.settle_confirmation(&input.user_id, &actor, &input.confirmation_id, status, result).await?;
+    // Every device showing the confirmation learns the outcome (as a notification).
+    let event = WorkflowEvent {
+        id: format!("confirmation.settled:{}", input.confirmation_id),
+        topic: topics::AI.into(),
+        event_type: types::CONFIRMATION_SETTLED.into(),
+        subject: None,
+        data: json!({
+            "confirmation_id": input.confirmation_id,
+            "summary": input.summary,
+            "status": status,
+            "result": result,
+        }),
+    };
+    api.publish(&input.user_id, &actor, &event).await
 }

@@ -21,6 +21,8 @@ use crate::tasks::{now, TaskService};
 
 /// How long a decision is awaited after it is recorded, before answering anyway.
 const SETTLE_WAIT: Duration = Duration::from_secs(15);
+/// How long a series control waits for its workflow to act.
+const SERIES_WAIT: Duration = Duration::from_secs(5);
 
 /// Workflow operations for the HTTP API; cheap to clone.
 #[derive(Clone)]
@@ -85,6 +87,8 @@ pub struct WorkflowView {
     pub output: Option<Value>,
     /// What it is doing, in words.
     pub custom_status: Option<Value>,
+    /// When its timer fires next: a running reminder's (or snooze's) time.
+    pub next_fire_at: Option<DateTime<Utc>>,
     /// Why it failed.
     pub failure: Option<Value>,
 }
@@ -203,6 +207,12 @@ impl WorkflowService {
         Ok((records.into_iter().map(Into::into).collect(), next))
     }
 
+    /// One of the user's confirmations; another user's is not found.
+    pub async fn confirmation(&self, user: &UserRecord, id: &str) -> Result<ConfirmationView, ApiError> {
+        let record = self.store.confirmation(&user.profile.id, id).await?;
+        Ok(record.ok_or(ApiError::NotFound("confirmation"))?.into())
+    }
+
     /// Records a person's decision and returns the outcome once the workflow has acted
     /// on it (or the pending confirmation, if that takes longer than a few seconds).
     pub async fn decide(&self, user: &UserRecord, id: &str, approve: bool) -> Result<ConfirmationView, ApiError> {
@@ -284,7 +294,9 @@ impl WorkflowService {
     }
 
     /// Pauses, resumes or skips a step of one of the user's recurring series, as an
-    /// event to its workflow (so it holds across restarts); the workflow as it is then.
+    /// event to its workflow (so it holds across restarts). Answers with the workflow
+    /// once it has acted on the event (a new execution with no step left to do), or as
+    /// it is after a few seconds.
     pub async fn control_series(
         &self,
         user: &UserRecord,
@@ -292,9 +304,19 @@ impl WorkflowService {
         control: errand_workflows::SeriesControl,
     ) -> Result<WorkflowView, ApiError> {
         let id = errand_workflows::recurring_instance_id(series_id);
+        let before = self.workflow(user, &id).await?;
         let payload = serde_json::to_value(control).map_err(|e| ApiError::Internal(e.to_string()))?;
         self.raise(user, &id, errand_workflows::events::SERIES_CONTROL, payload).await?;
-        self.workflow(user, &id).await
+        let deadline = tokio::time::Instant::now() + SERIES_WAIT;
+        loop {
+            let current = self.workflow(user, &id).await?;
+            let acted = current.updated_at > before.updated_at
+                && current.input.as_ref().is_some_and(|input| input["step"].is_null());
+            if acted || current.status != "running" || tokio::time::Instant::now() >= deadline {
+                return Ok(current);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     /// A page of the user's workflows, newest first, with the cursor of the next page.
@@ -370,19 +392,28 @@ fn view_of(record: WorkflowRecord, state: Option<WorkflowMetadata>) -> WorkflowV
             input: None,
             output: None,
             custom_status: None,
+            next_fire_at: None,
             failure: None,
         },
-        Some(state) => WorkflowView {
-            id: record.instance_id,
-            kind,
-            status: status_name(state.runtime_status).into(),
-            task_id: record.task_id,
-            created_at: record.created_at,
-            updated_at: state.last_updated_at,
-            input: json_of(&state.serialized_input),
-            output: json_of(&state.serialized_output),
-            custom_status: json_of(&state.serialized_custom_status),
-            failure: state.failure_details.map(|f| json!({ "type": f.error_type, "message": f.message })),
-        },
+        Some(state) => {
+            let status = status_name(state.runtime_status);
+            let input = json_of(&state.serialized_input);
+            let next_fire_at = (record.kind == names::REMINDER && status == "running")
+                .then(|| input.as_ref()?["at"].as_str()?.parse().ok())
+                .flatten();
+            WorkflowView {
+                id: record.instance_id,
+                kind,
+                status: status.into(),
+                task_id: record.task_id,
+                created_at: record.created_at,
+                updated_at: state.last_updated_at,
+                input,
+                output: json_of(&state.serialized_output),
+                custom_status: json_of(&state.serialized_custom_status),
+                next_fire_at,
+                failure: state.failure_details.map(|f| json!({ "type": f.error_type, "message": f.message })),
+            }
+        }
     }
 }

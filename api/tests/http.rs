@@ -613,6 +613,8 @@ async fn health_readiness_and_openapi() {
         ("/api/v1/workflows/{id}/events/{name}", "post"),
         ("/api/v1/confirmations", "get"),
         ("/api/v1/confirmations/{id}", "post"),
+        ("/api/v1/confirmations/{id}", "get"),
+        ("/api/v1/filters/check", "post"),
         ("/api/v1/notifications/{id}/snooze", "post"),
         ("/api/v1/chat", "post"),
         ("/api/v1/chat/stream", "post"),
@@ -936,6 +938,12 @@ async fn saved_filters_and_tag_counts(backend: Backend) {
     );
     let urgent = ada.post("/filters", json!({"name": "Urgent", "query": "p1", "color": "#dc2626"})).await;
     assert_eq!((urgent.status, urgent.body["position"].as_i64()), (201, Some(1)));
+    let check = ada.post("/filters/check", json!({"query": "today & (p1"})).await;
+    assert_eq!((check.status, check.body["ok"].as_bool()), (200, Some(false)), "{}", check.body);
+    assert_eq!(check.body["error"]["position"], 11);
+    assert_eq!(check.body["error"]["found"], "end of filter");
+    let fine = ada.post("/filters/check", json!({"query": "  today | @work"})).await;
+    assert_eq!(fine.body, json!({"ok": true, "error": null}));
     let bad = ada.post("/filters", json!({"name": "Broken", "query": "today & (p1"})).await;
     assert_eq!((bad.status, bad.error_code()), (422, "invalid_filter"));
     assert_eq!(bad.body["error"]["details"]["field"], "query");
@@ -1024,7 +1032,10 @@ async fn quick_add_text_parses_into_spans_and_a_preview() {
 
     // What would be refused says why; too long is a 422.
     let empty = ada.post("/parse", json!({"text": "#only-a-tag"})).await;
-    assert_eq!((empty.status, empty.body["preview"].clone()), (200, Value::Null));
+    assert_eq!(
+        (empty.status, empty.body["preview"].clone(), empty.body["task"].clone()),
+        (200, Value::Null, Value::Null)
+    );
     assert_eq!(empty.body["error"]["field"], "title");
     let long = ada.post("/parse", json!({"text": "x".repeat(1001)})).await;
     assert_eq!((long.status, long.body["error"]["details"]["field"].as_str()), (422, Some("text")));

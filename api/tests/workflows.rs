@@ -106,8 +106,21 @@ async fn a_reminder_fires_on_time_and_once_across_a_crash(engine: Engine) {
     let due = Utc::now() + chrono::Duration::seconds(2);
     let task = ada.create(json!({ "title": "call the plumber", "reminders": [{ "at": due.to_rfc3339() }] })).await;
     let reminder_at = at(&task["reminders"][0]["at"]);
+    let reminder_workflow = || async {
+        let list = ada.get(&format!("/workflows?kind=reminder&task_id={}", task["id"].as_str().unwrap())).await;
+        list.body["items"][0].clone()
+    };
+    eventually("the reminder's workflow", 10, || async { reminder_workflow().await["status"] == "running" }).await;
+    assert_eq!(at(&reminder_workflow().await["next_fire_at"]), reminder_at);
     eventually("the reminder", 10, || async { !reminders_of(&ada, task["id"].as_str().unwrap()).await.is_empty() })
         .await;
+    eventually("the reminder's workflow to end", 10, || async {
+        let workflow = reminder_workflow().await;
+        workflow["status"] == "completed"
+            && workflow["custom_status"] == "reminded"
+            && workflow["next_fire_at"].is_null()
+    })
+    .await;
     let fired = reminders_of(&ada, task["id"].as_str().unwrap()).await;
     let lateness = at(&fired[0]["created_at"]) - reminder_at;
     assert!(lateness >= chrono::Duration::zero(), "fired early: {lateness}");
@@ -279,6 +292,18 @@ async fn confirmations_guard_every_deletion(engine: Engine) {
     assert_eq!(approved.status, 200, "{:?}", approved.body);
     assert_eq!(approved.body["status"], "approved");
     assert_eq!(approved.body["result"]["deleted"].as_array().unwrap().len(), 2);
+    let read = ada.get(&format!("/confirmations/{id}")).await;
+    assert_eq!((read.status, read.body["status"].as_str()), (200, Some("approved")));
+    assert_eq!(bob.get(&format!("/confirmations/{id}")).await.status, 404);
+    // Every device learns the outcome: a notification on the live stream.
+    eventually("the settled notification", 10, || async {
+        notifications(&ada, "confirmation_settled").await.iter().any(|n| n["title"] == "Approved")
+    })
+    .await;
+    let settled = notifications(&ada, "confirmation_settled").await;
+    assert!(settled[0]["body"].as_str().unwrap().contains("2 tasks deleted"), "{settled:?}");
+    let workflow = ada.get(&format!("/workflows/confirmation:{id}")).await;
+    assert_eq!(workflow.body["custom_status"], "approved");
     assert_eq!(ada.get(&format!("/tasks/{a}")).await.status, 404);
     assert_eq!(ada.get(&format!("/tasks/{b}")).await.status, 404);
     let again = ada.post(&format!("/confirmations/{id}"), json!({ "decision": "reject" })).await;
@@ -418,14 +443,16 @@ async fn a_series_pauses_resumes_and_skips(engine: Engine) {
     // Paused, across a crash: a completion creates nothing until the resume.
     let paused = ada.post(&format!("/series/{series}/pause"), json!({})).await;
     assert_eq!((paused.status, paused.body["id"].as_str()), (202, Some(instance.as_str())), "{:?}", paused.body);
-    eventually("the pause", 10, || async { custom_status(ada.clone()).await.starts_with("paused") }).await;
+    assert_eq!(paused.body["input"]["paused"], true, "answers once the workflow has acted: {:?}", paused.body);
+    assert!(custom_status(ada.clone()).await.starts_with("paused"));
     setup.crash_and_restart();
     let ada = setup.login("ada@example.com").await;
     assert_eq!(ada.post(&format!("/tasks/{series}/complete"), json!({})).await.status, 200);
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(open_occurrences(&ada, &series).await.len(), 1, "paused: no next occurrence");
     assert!(custom_status(ada.clone()).await.starts_with("paused"));
-    assert_eq!(ada.post(&format!("/series/{series}/resume"), json!({})).await.status, 202);
+    let resumed = ada.post(&format!("/series/{series}/resume"), json!({})).await;
+    assert_eq!((resumed.status, resumed.body["input"]["paused"].as_bool()), (202, Some(false)));
     eventually("the held occurrence", 15, || async { open_occurrences(&ada, &series).await.len() == 2 }).await;
     let second = open_occurrences(&ada, &series).await.into_iter().find(|t| t["status"] == "open").unwrap();
     assert_eq!(second["due_at"], "2030-01-02T09:00:00Z");

@@ -4,7 +4,7 @@ use errand_store::{NewNotification, Store};
 use crate::{Delivery, Handler, HandlerError, HandlerFuture};
 
 /// Turns the events that concern a person into notifications: a reminder fired, a
-/// confirmation requested, a recurring occurrence created, a workflow failed.
+/// confirmation requested or settled, a recurring occurrence created, a workflow failed.
 pub struct NotificationHandler {
     store: Store,
 }
@@ -32,6 +32,19 @@ impl NotificationHandler {
             types::CONFIRMATION_REQUESTED => {
                 let summary = text("summary").unwrap_or_else(|| "An action".into());
                 ("confirmation", "Please confirm".to_string(), format!("{summary} Approve or reject it."))
+            }
+            types::CONFIRMATION_SETTLED => {
+                let summary = text("summary").unwrap_or_else(|| "An action".into());
+                let (title, outcome) = match data["status"].as_str() {
+                    Some("approved") => {
+                        let deleted = data["result"]["deleted"].as_array().map_or(0, Vec::len);
+                        let tasks = if deleted == 1 { "task" } else { "tasks" };
+                        ("Approved", format!("Done: {deleted} {tasks} deleted."))
+                    }
+                    Some("rejected") => ("Rejected", "Nothing was changed.".to_string()),
+                    _ => ("Expired", "No answer came in time; nothing was changed.".to_string()),
+                };
+                ("confirmation_settled", title.to_string(), format!("{summary} {outcome}"))
             }
             types::OCCURRENCE_CREATED => {
                 let title = task_title.unwrap_or_else(|| "A recurring task".into());

@@ -28,6 +28,8 @@ pub mod types {
     pub const REMINDER_FIRED: &str = "reminder.fired";
     /// `ai.events`: a destructive action waits for the user's yes or no.
     pub const CONFIRMATION_REQUESTED: &str = "confirmation.requested";
+    /// `ai.events`: a confirmation was approved (and carried out), rejected or expired.
+    pub const CONFIRMATION_SETTLED: &str = "confirmation.settled";
     /// `recurring.events`: the next task of a recurring series was created.
     pub const OCCURRENCE_CREATED: &str = "recurring.occurrence_created";
     /// `notification.events`: a workflow acting for the user failed.

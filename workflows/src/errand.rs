@@ -219,11 +219,16 @@ async fn reminder(ctx: WorkflowContext) -> crate::sdk::Result<Option<String>> {
     let input: ReminderInput = ctx.get_input_typed()?;
     let now = ctx.current_utc_datetime();
     if input.at > now {
+        ctx.set_custom_status(format!("reminding at {}", input.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
         ctx.create_timer((input.at - now).to_std().unwrap_or_default()).await?;
     }
     ctx.set_custom_status("due");
     let options = ActivityOptions::new().with_input(&input).with_retry_policy(retried());
     let outcome: ReminderOutcome = ctx.call_activity_with_options_typed("fire_reminder", options).await?;
+    ctx.set_custom_status(match &outcome {
+        ReminderOutcome::Fired => "reminded".to_string(),
+        ReminderOutcome::Skipped { reason } => format!("skipped: {reason}"),
+    });
     output(outcome)
 }
 
@@ -348,6 +353,7 @@ async fn confirm_action(ctx: WorkflowContext) -> crate::sdk::Result<Option<Strin
         Err(WorkflowError::Timeout) => ("expired", json!({})),
         Err(e) => return Err(e),
     };
+    ctx.set_custom_status(status);
     let settle = SettleInput { confirm: input, status: status.to_string(), result: result.clone() };
     let options = ActivityOptions::new().with_input(&settle).with_retry_policy(retried());
     let _: () = ctx.call_activity_with_options_typed("settle_confirmation", options).await?;

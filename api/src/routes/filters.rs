@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, patch};
+use axum::routing::{get, patch, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use errand_domain::Invalid;
@@ -23,6 +23,7 @@ const MAX_FILTERS: usize = 100;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/filters", get(list_filters).post(create_filter))
+        .route("/filters/check", post(check_filter))
         .route("/filters/{id}", patch(update_filter).delete(delete_filter))
         .route("/tags", get(list_tags))
 }
@@ -109,6 +110,37 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
     Option::<String>::deserialize(d).map(Some)
 }
 
+/// A query to check.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FilterCheck {
+    /// A query in the filter language.
+    #[schema(max_length = 2000)]
+    pub query: String,
+}
+
+/// Where a query stops making sense.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FilterProblem {
+    /// What is wrong, in words.
+    pub message: String,
+    /// Character offset of the problem.
+    pub position: usize,
+    /// What would have made sense there.
+    pub expected: String,
+    /// What was there instead.
+    pub found: String,
+}
+
+/// Whether a query parses.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FilterCheckResult {
+    /// True when it parses (an empty query matches everything).
+    pub ok: bool,
+    /// Why not; null when it does.
+    pub error: Option<FilterProblem>,
+}
+
 /// A tag and how many open tasks carry it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TagCount {
@@ -154,6 +186,32 @@ fn valid_query(query: &str, user: &errand_store::UserRecord) -> Result<String, A
         details: serde_json::json!({ "field": "query", "position": e.position, "expected": e.expected, "found": e.found }),
     })?;
     Ok(query.to_string())
+}
+
+/// Check a query in the filter language as the user types it: a query that does not
+/// parse is an answer here (200 with the position), not a failed request.
+#[utoipa::path(post, path = "/api/v1/filters/check", tag = "filters", security(("bearer" = [])), request_body = FilterCheck,
+    responses((status = 200, body = FilterCheckResult), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn check_filter(
+    AuthUser(user): AuthUser,
+    Json(input): Json<FilterCheck>,
+) -> Result<axum::Json<FilterCheckResult>, ApiError> {
+    if input.query.chars().count() > errand_search::MAX_FILTER_CHARS {
+        let message = format!("must be at most {} characters", errand_search::MAX_FILTER_CHARS);
+        return Err(Invalid::new("query", message).into());
+    }
+    // Positions count in the text as sent, so it is not trimmed.
+    let error = if input.query.trim().is_empty() {
+        None
+    } else {
+        Filter::parse(&input.query, user.tz, now()).err().map(|e| FilterProblem {
+            message: e.to_string(),
+            position: e.position,
+            expected: e.expected,
+            found: e.found,
+        })
+    };
+    Ok(axum::Json(FilterCheckResult { ok: error.is_none(), error }))
 }
 
 /// The caller's saved filters, in order.

@@ -47,9 +47,8 @@ pub struct ParseResult {
     pub title: String,
     /// The parts understood, in text order (offsets in UTF-16 code units).
     pub spans: Vec<Span>,
-    /// The body to send to `POST /tasks` (which refuses it when `error` says so).
-    #[schema(value_type = Object)]
-    pub task: NewTask,
+    /// The body to send to `POST /tasks`; null when it would be refused (see `error`).
+    pub task: Option<NewTask>,
     /// The task it would create (with the next occurrences of a recurrence and
     /// resolved reminders); null when it would be refused.
     pub preview: Option<TaskView>,
@@ -74,12 +73,12 @@ pub async fn parse(
     }
     let now = now();
     let read = parse_quick_add(&request.text, user.tz, now);
-    let (preview, error) =
+    let (task, preview, error) =
         match Task::create(errand_domain::new_id(), user.profile.id.clone(), &read.task, user.tz, now) {
-            Ok(task) => (Some(task.view(user.tz, now)), None),
-            Err(invalid) => (None, Some(invalid)),
+            Ok(task) => (Some(read.task), Some(task.view(user.tz, now)), None),
+            Err(invalid) => (None, None, Some(invalid)),
         };
-    Ok(axum::Json(ParseResult { title: read.title, spans: read.spans, task: read.task, preview, error }))
+    Ok(axum::Json(ParseResult { title: read.title, spans: read.spans, task, preview, error }))
 }
 
 /// What `POST /tasks/bulk-delete` deletes: given tasks, or every done one.

@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/workflows/{id}/events/{name}", post(raise_event))
         .route("/series/{series_id}/{action}", post(control_series))
         .route("/confirmations", get(list_confirmations))
-        .route("/confirmations/{id}", post(decide))
+        .route("/confirmations/{id}", get(get_confirmation).post(decide))
         .route("/notifications/{id}/snooze", post(snooze))
         .route("/internal/events", post(publish_event))
         .route("/internal/confirmations/{id}", post(settle_confirmation))
@@ -152,7 +152,8 @@ pub async fn raise_event(
 /// Pause or resume one of the caller's recurring series, or skip its current
 /// occurrence to the next date. Carried out by the series' workflow: a paused series
 /// creates no next occurrence when one is completed (until it is resumed, which then
-/// creates it), and this holds across restarts. Answers with the workflow.
+/// creates it), and this holds across restarts. Answers with the workflow once it has
+/// acted (`input.paused` tells the state), or as it is after a few seconds.
 #[utoipa::path(post, path = "/api/v1/series/{series_id}/{action}", tag = "workflows", security(("bearer" = [])),
     params(("series_id" = String, Path, description = "the series (a recurring task's `series_id`)"),
         ("action" = String, Path, description = "`pause`, `resume` or `skip`", pattern = "^(pause|resume|skip)$")),
@@ -220,6 +221,18 @@ pub struct DecisionBody {
     /// `approve` or `reject`.
     #[schema(pattern = "^(approve|reject)$")]
     pub decision: String,
+}
+
+/// One of the caller's confirmations.
+#[utoipa::path(get, path = "/api/v1/confirmations/{id}", tag = "confirmations", security(("bearer" = [])),
+    params(("id" = String, Path, description = "confirmation id")),
+    responses((status = 200, body = ConfirmationView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_confirmation(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+) -> Result<axum::Json<ConfirmationView>, ApiError> {
+    Ok(axum::Json(state.workflows.confirmation(&user, &id).await?))
 }
 
 /// Approve or reject one of the caller's pending confirmations; answers with the
