@@ -24,12 +24,31 @@ export function mergeNotifications(list: Notification[], incoming: Notification[
   return [...byId.values()].sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0));
 }
 
-let stream: LiveStream | null = null;
+let stream: (LiveStream & { lastEventId(): string | undefined }) | null = null;
+
+async function fetchList() {
+  return (await ok(api.GET('/api/v1/notifications', { params: { query: { limit: 50 } } }))).items;
+}
+
+/**
+ * A reconnect that had no event id to resume from (nothing had arrived yet) starts
+ * at the server's present: what came in between is read from the list instead.
+ */
+async function catchUp(): Promise<void> {
+  const known = new Set(notifications.get().map((n) => n.id));
+  const items = await fetchList();
+  notifications.set((l) => mergeNotifications(l, items));
+  for (const n of items.filter((x) => !known.has(x.id) && !x.read_at).reverse()) arrived(n);
+}
 
 export async function startNotifications(): Promise<void> {
   stopNotifications();
+  let connects = 0;
   stream = liveStream('/notifications/stream', {
-    onState: (c) => streamConnected.set(c),
+    onState: (c) => {
+      streamConnected.set(c);
+      if (c && connects++ > 0 && stream?.lastEventId() === undefined) catchUp().catch(() => undefined);
+    },
     onEvent: (e) => {
       if (e.event !== 'notification') return;
       let n: Notification;
@@ -43,8 +62,8 @@ export async function startNotifications(): Promise<void> {
     },
   });
   try {
-    const r = await ok(api.GET('/api/v1/notifications', { params: { query: { limit: 50 } } }));
-    notifications.set((l) => mergeNotifications(l, r.items));
+    const items = await fetchList();
+    notifications.set((l) => mergeNotifications(l, items));
   } catch {
     /* the bell stays empty */
   }

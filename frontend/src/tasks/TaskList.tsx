@@ -23,7 +23,7 @@ import {
   type ListQuery,
 } from './data';
 import { HEADER_HEIGHT, ROW_HEIGHT, TaskRow } from './TaskRow';
-import { groupByDay, type Row } from './grouping';
+import { groupByDay, groupToday, type Row } from './grouping';
 
 /** What the keyboard shortcuts act on: the list on screen. */
 export interface ListControls {
@@ -38,7 +38,7 @@ export const activeList = store<ListControls | null>(null);
 
 const PAGE = 100;
 
-type ListProps = { query: ListQuery; group?: 'day'; empty: string; label: string };
+type ListProps = { query: ListQuery; group?: 'day' | 'today'; empty: string; label: string };
 
 /** A fresh list per query: nothing of another view's list (rows, cursor, selection) carries over. */
 export function TaskList(props: ListProps) {
@@ -141,6 +141,7 @@ function TaskListInner(props: ListProps) {
       const today = dayKey(now, tz);
       return groupByDay(items, today, 14, tz, today);
     }
+    if (props.group === 'today' && items.length > 0) return groupToday(items, tz, dayKey(now, tz));
     return items.map((task, index) => ({ kind: 'task', task, index }));
   }, [items, props.group, tz]);
   const tasksInOrder = useMemo(() => rows.flatMap((r) => (r.kind === 'task' ? [r.task] : [])), [rows]);

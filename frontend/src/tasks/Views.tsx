@@ -27,7 +27,7 @@ export function ViewPage({ view }: { view: ViewKind }) {
   return (
     <>
       <h1 class="page-title">{TITLES[view]}</h1>
-      <TaskList query={query} group={view === 'upcoming' ? 'day' : undefined} empty={EMPTY[view]} label={`${TITLES[view]} tasks`} />
+      <TaskList query={query} group={view === 'upcoming' ? 'day' : view === 'today' ? 'today' : undefined} empty={EMPTY[view]} label={`${TITLES[view]} tasks`} />
     </>
   );
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Task } from '../api/client';
 import { fitsStatus, priorityForKey, viewQuery } from './data';
-import { groupByDay } from './grouping';
+import { groupByDay, groupToday } from './grouping';
 
 const task = (id: string, due: string | null, status: 'open' | 'done' = 'open'): Task =>
   ({ id, title: id, description: '', status, priority: 'none', tags: [], due_at: due, all_day: false, reminders: [], created_at: '', updated_at: '', version: 1 }) as Task;
@@ -23,6 +23,11 @@ describe('views', () => {
     // c is 00:30 on Dec 4 in Berlin.
     const dec4 = rows.findIndex((r) => r.kind === 'header' && r.key === '2026-12-04');
     expect(rows[dec4 + 1]).toMatchObject({ kind: 'task', task: { id: 'c' } });
+  });
+  it('puts overdue tasks under their own header in Today', () => {
+    const rows = groupToday([task('old', '2026-11-28T09:00:00Z'), task('now', '2026-12-01T15:00:00Z')], 'Europe/Berlin', '2026-12-01');
+    expect(rows.map((r) => (r.kind === 'header' ? r.label : r.task.id))).toEqual(['Overdue', 'old', 'Today · Tuesday 1/12', 'now']);
+    expect(groupToday([task('now', '2026-12-01T15:00:00Z')], 'UTC', '2026-12-01')[0]).toMatchObject({ kind: 'header', key: '2026-12-01' });
   });
   it('maps 1-4 to priorities and knows which status a list holds', () => {
     expect(['1', '2', '3', '4', '5'].map(priorityForKey)).toEqual(['urgent', 'high', 'medium', 'low', null]);

@@ -29,3 +29,22 @@ export function groupByDay(tasks: Task[], fromKey: string, days: number, tz: str
   return rows;
 }
 
+
+/** Today's rows: the overdue ones under their own header, then today's. */
+export function groupToday(tasks: Task[], tz: string, todayKey: string): Row[] {
+  const overdue: Task[] = [];
+  const today: Task[] = [];
+  for (const t of tasks) {
+    if (t.due_at && dayKey(new Date(t.due_at), tz) < todayKey) overdue.push(t);
+    else today.push(t);
+  }
+  const rows: Row[] = [];
+  let index = 0;
+  if (overdue.length) {
+    rows.push({ kind: 'header', key: 'overdue', label: 'Overdue', count: overdue.length });
+    for (const t of overdue) rows.push({ kind: 'task', task: t, index: index++ });
+  }
+  rows.push({ kind: 'header', key: todayKey, label: `Today · ${WEEKDAY_NAMES[weekdayOf(todayKey)]} ${Number(todayKey.slice(8))}/${Number(todayKey.slice(5, 7))}`, count: today.length });
+  for (const t of today) rows.push({ kind: 'task', task: t, index: index++ });
+  return rows;
+}
