@@ -99,7 +99,7 @@ export function CalendarPage() {
       </div>
       <p class="hint" id="cal-hint">Drag a task to another day, or focus it and press Shift + arrow keys (a day left or right, a week up or down).</p>
       <p class="visually-hidden" role="status">{announce}</p>
-      <div class={`cal cal-${mode}`}>
+      <div class={`cal cal-mode-${mode}`}>
         <div class="cal-head" aria-hidden="true">
           {['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'].map((d) => <div>{d}</div>)}
         </div>
@@ -126,7 +126,10 @@ export function CalendarPage() {
                     if (t) move(t, k);
                   }}
                 >
-                  <p class="cal-num" aria-hidden="true">{parseKey(k).day}</p>
+                  <p class="cal-num" aria-hidden="true">
+                    {mode === 'week' && <span class="cal-wd">{WEEKDAY_NAMES[weekdayOf(k)]!.slice(0, 3)}</span>}
+                    {parseKey(k).day}
+                  </p>
                   <ul class="plain">
                     {list.map((t) => (
                       <li>
