@@ -126,9 +126,9 @@ export function ChatPage({ id }: { id: string | null }) {
   };
   return (
     <div class="chat">
+      <h1 id="chat-h" class="page-title chat-title">Assistant</h1>
       <Conversations current={id} />
       <section class="chat-main" aria-labelledby="chat-h">
-        <h1 id="chat-h" class="page-title">Assistant</h1>
         <div class="messages" role="log" aria-live="polite" aria-label="Conversation">
           {messages.length === 0 && !busy && (
             <p class="muted">Try “add buy milk tomorrow at 5pm #shopping”, “what's due this week?” or “delete the milk task”.</p>

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { userTz } from '../api/session';
-import { formatInstant } from '../ui/dates';
+import { formatInstant, localiseInstants } from '../ui/dates';
 import { IconBell } from '../ui/icons';
 import { navigate, withQuery } from '../ui/router';
 import { useStore } from '../ui/store';
@@ -49,7 +49,7 @@ export function Bell() {
                 <p>
                   <strong>{n.title}</strong> <span class="muted">{formatInstant(n.created_at, tz)}</span>
                 </p>
-                <p>{n.body}</p>
+                <p>{localiseInstants(n.body, tz)}</p>
                 <div class="row wrap">
                   {n.task_id && (
                     <button type="button" class="btn btn-small" onClick={() => { setOpen(false); navigate(withQuery({ task: n.task_id! })); }}>

@@ -6,7 +6,7 @@ import { liveStream, type LiveStream } from '../api/sse';
 import { userTz } from '../api/session';
 import { refreshPending } from '../chat/confirmations';
 import { completeTask } from '../tasks/data';
-import { minutesUntilTomorrowMorning } from '../ui/dates';
+import { localiseInstants, minutesUntilTomorrowMorning } from '../ui/dates';
 import { store } from '../ui/store';
 import { showError, showToast } from '../ui/toast';
 
@@ -94,7 +94,8 @@ export const SNOOZES: [string, () => number][] = [
 function arrived(n: Notification): void {
   if (n.kind === 'confirmation') refreshPending().catch(() => undefined);
   if (n.kind !== 'reminder') return;
-  showToast(`${n.title}: ${n.body}`, {
+  const text = localiseInstants(n.body, userTz());
+  showToast(/^reminder\b/i.test(text) ? text : `Reminder: ${text}`, {
     kind: 'reminder',
     timeoutMs: 30_000,
     actions: [

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addDays, dayKey, dayLabel, daysBetween, minutesUntilTomorrowMorning, relativeDue, relativeSpan, zonedToInstant } from './dates';
+import { localiseInstants, addDays, dayKey, dayLabel, daysBetween, minutesUntilTomorrowMorning, relativeDue, relativeSpan, zonedToInstant } from './dates';
 
 const tz = 'Europe/Berlin';
 const now = new Date('2026-12-01T10:00:00Z'); // Tuesday 11:00 in Berlin
@@ -46,6 +46,10 @@ describe('day keys', () => {
   });
   it('counts the minutes to 09:00 tomorrow for the snooze', () => {
     expect(minutesUntilTomorrowMorning(now, tz)).toBe(22 * 60);
+  });
+  it('writes instants in notification text in the user timezone', () => {
+    expect(localiseInstants('take pills is due 2026-12-02T08:00:00Z.', tz)).toBe('take pills is due 2 Dec 2026 09:00.');
+    expect(localiseInstants('no date here', tz)).toBe('no date here');
   });
   it('says time left', () => {
     expect(relativeSpan(4 * 60_000 + 5_000)).toBe('in 4 min 5 s');

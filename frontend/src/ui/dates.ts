@@ -155,3 +155,10 @@ export function formatInstant(iso: string, tz: string): string {
   const p = parseKey(key);
   return `${p.day} ${MONTHS[p.month - 1]} ${p.year} ${hhmm(d, tz)}`;
 }
+
+/** Text with every RFC 3339 instant in it written in the user's timezone ("due 2 Dec 2026 09:00"). */
+export function localiseInstants(text: string, tz: string): string {
+  return text.replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})/g, (m) =>
+    Number.isNaN(Date.parse(m)) ? m : formatInstant(m, tz),
+  );
+}
