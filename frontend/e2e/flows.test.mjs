@@ -371,6 +371,23 @@ describe('Errand in Chromium', { concurrency: false }, () => {
     assert.equal(await page.getByRole('link', { name: 'old note two' }).count(), 0);
   });
 
+  it('bulk complete with the Select mode (mouse), undone in one go', async () => {
+    await pageApi('POST', '/tasks', { title: 'sort mail' });
+    await pageApi('POST', '/tasks', { title: 'file receipts' });
+    await go('/inbox');
+    await visible(page.getByRole('link', { name: 'file receipts' }));
+    await page.getByRole('button', { name: 'Select' }).click();
+    await page.getByRole('checkbox', { name: 'Select sort mail' }).check();
+    await page.getByRole('checkbox', { name: 'Select file receipts' }).check();
+    const bulk = await visible(page.getByRole('group', { name: 'Selected tasks' }));
+    await bulk.getByRole('button', { name: 'Complete' }).click();
+    const toast = await visible(page.getByRole('status').filter({ hasText: 'Completed 2 tasks' }));
+    await gone(page.getByRole('link', { name: 'sort mail' }));
+    await toast.getByRole('button', { name: 'Undo' }).click();
+    await visible(page.getByRole('link', { name: 'sort mail' }));
+    await visible(page.getByRole('link', { name: 'file receipts' }));
+  });
+
   it('my workflows lists the reminder instance with its history', async () => {
     await go('/workflows?kind=reminder');
     const link = await visible(page.getByRole('link', { name: /^reminder workflow reminder:/ }));
