@@ -204,7 +204,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** One of the caller's confirmations. */
+        get: operations["get_confirmation"];
         put?: never;
         /**
          * Approve or reject one of the caller's pending confirmations; answers with the
@@ -232,6 +233,26 @@ export interface paths {
          *     its position; at most 100 filters.
          */
         post: operations["create_filter"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/filters/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a query in the filter language as the user types it: a query that does not
+         *     parse is an answer here (200 with the position), not a failed request.
+         */
+        post: operations["check_filter"];
         delete?: never;
         options?: never;
         head?: never;
@@ -450,7 +471,8 @@ export interface paths {
          * Pause or resume one of the caller's recurring series, or skip its current
          *     occurrence to the next date. Carried out by the series' workflow: a paused series
          *     creates no next occurrence when one is completed (until it is resumed, which then
-         *     creates it), and this holds across restarts. Answers with the workflow.
+         *     creates it), and this holds across restarts. Answers with the workflow once it has
+         *     acted (`input.paused` tells the state), or as it is after a few seconds.
          */
         post: operations["control_series"];
         delete?: never;
@@ -926,10 +948,32 @@ export interface components {
             /** @description New query. */
             query?: string | null;
         };
+        /** @description A query to check. */
+        FilterCheck: {
+            /** @description A query in the filter language. */
+            query: string;
+        };
+        /** @description Whether a query parses. */
+        FilterCheckResult: {
+            error?: null | components["schemas"]["FilterProblem"];
+            /** @description True when it parses (an empty query matches everything). */
+            ok: boolean;
+        };
         /** @description The user's saved filters. */
         FilterList: {
             /** @description In order. */
             items: components["schemas"]["FilterView"][];
+        };
+        /** @description Where a query stops making sense. */
+        FilterProblem: {
+            /** @description What would have made sense there. */
+            expected: string;
+            /** @description What was there instead. */
+            found: string;
+            /** @description What is wrong, in words. */
+            message: string;
+            /** @description Character offset of the problem. */
+            position: number;
         };
         /** @description A saved filter. */
         FilterView: {
@@ -1052,8 +1096,7 @@ export interface components {
             preview?: null | components["schemas"]["TaskView"];
             /** @description The parts understood, in text order (offsets in UTF-16 code units). */
             spans: components["schemas"]["Span"][];
-            /** @description The body to send to `POST /tasks` (which refuses it when `error` says so). */
-            task: Record<string, never>;
+            task?: null | components["schemas"]["NewTask"];
             /** @description The words not understood as anything else. */
             title: string;
         };
@@ -1368,6 +1411,11 @@ export interface components {
             input?: unknown;
             /** @description `reminder`, `recurring` or `confirmation`. */
             kind: string;
+            /**
+             * Format: date-time
+             * @description When its timer fires next: a running reminder's (or snooze's) time.
+             */
+            next_fire_at?: string | null;
             /** @description Its output (JSON), once completed. */
             output?: unknown;
             /** @description `pending`, `running`, `suspended`, `completed`, `failed` or `terminated`. */
@@ -2126,6 +2174,53 @@ export interface operations {
             };
         };
     };
+    get_confirmation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description confirmation id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConfirmationView"];
+                };
+            };
+            /** @description a parameter is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     decide: {
         parameters: {
             query?: never;
@@ -2296,6 +2391,81 @@ export interface operations {
             };
             /** @description 100 filters already */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is larger than 256 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    check_filter: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FilterCheck"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FilterCheckResult"];
+                };
+            };
+            /** @description the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body did not arrive in time */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -23,12 +23,19 @@ export async function fetchConfirmations(status?: string): Promise<Confirmation[
   return r.items;
 }
 
-/** Re-reads every confirmation still pending here: a decision made elsewhere shows. */
+export async function fetchConfirmation(id: string): Promise<Confirmation> {
+  const c = await ok(api.GET('/api/v1/confirmations/{id}', { params: { path: { id } } }));
+  remember([c]);
+  return c;
+}
+
+/**
+ * Re-reads every confirmation still pending here, so that a decision made
+ * elsewhere shows: on the stream's confirmation notifications and on focus.
+ */
 export async function refreshPending(): Promise<void> {
   const known = [...confirmations.get().values()].filter((c) => c.status === 'pending');
-  if (known.length === 0) return;
-  const pending = new Set((await fetchConfirmations('pending')).map((c) => c.id));
-  if (known.some((c) => !pending.has(c.id))) await fetchConfirmations();
+  await Promise.all(known.map((c) => fetchConfirmation(c.id).catch(() => undefined)));
 }
 
 export async function decide(id: string, decision: 'approve' | 'reject'): Promise<Confirmation> {
@@ -38,11 +45,7 @@ export async function decide(id: string, decision: 'approve' | 'reject'): Promis
     channel?.postMessage(c);
     return c;
   } catch (e) {
-    if (e instanceof ApiError && e.status === 409) {
-      await fetchConfirmations();
-      const c = confirmations.get().get(id);
-      if (c) return c;
-    }
+    if (e instanceof ApiError && e.status === 409) return fetchConfirmation(id);
     throw e;
   }
 }

@@ -92,7 +92,7 @@ export const SNOOZES: [string, () => number][] = [
 ];
 
 function arrived(n: Notification): void {
-  if (n.kind === 'confirmation') refreshPending().catch(() => undefined);
+  if (n.kind === 'confirmation' || n.kind === 'confirmation_settled') refreshPending().catch(() => undefined);
   if (n.kind !== 'reminder') return;
   const text = localiseInstants(n.body, userTz());
   showToast(/^reminder\b/i.test(text) ? text : `Reminder: ${text}`, {

@@ -12,7 +12,6 @@ import { showError, showToast } from '../ui/toast';
 import { navigate, withQuery } from '../ui/router';
 import { parseText } from './parse';
 import { kindLabel, unparse } from './spans';
-import type { NewTask } from '../api/client';
 
 export const quickAddOpen = store(false);
 
@@ -61,11 +60,11 @@ function QuickAddDialog({ onClose }: { onClose: () => void }) {
     setError(null);
     try {
       const r = current ?? (await parseText(text));
-      if (r.error) {
-        setError(r.error.message);
+      if (r.error || !r.task) {
+        setError(r.error?.message ?? 'This would not make a task.');
         return;
       }
-      const task = await createTask(r.task as unknown as NewTask);
+      const task = await createTask(r.task);
       showToast(`Added “${task.title}”`, { actions: [{ label: 'Open', run: () => navigate(withQuery({ task: task.id })) }] });
       setText('');
       setResult(null);

@@ -392,6 +392,7 @@ function RecurrenceField({ task, save, tz }: { task: Task; save: Save; tz: strin
 }
 
 function nextFire(w: Workflow, tz: string): string | null {
+  if (w.next_fire_at) return formatInstant(w.next_fire_at, tz);
   const input = w.input as Record<string, unknown> | null | undefined;
   const cs = w.custom_status as Record<string, unknown> | string | null | undefined;
   const at = (cs && typeof cs === 'object' && (cs.next_fire_at ?? cs.at ?? cs.fires_at)) ?? (input && (input.at ?? input.fire_at));
@@ -411,26 +412,22 @@ function isPaused(w: Workflow | undefined): boolean {
 
 function TaskWorkflows({ task, tz, setTaskLocal }: { task: Task; tz: string; setTaskLocal: (t: Task) => void }) {
   const [items, setItems] = useState<Workflow[] | null>(null);
-  // The series' answer (202) comes before its workflow has applied the event:
-  // the button shows the requested state until the next read confirms it.
-  const [paused, setPaused] = useState<boolean | null>(null);
+
   const load = () =>
     ok(api.GET('/api/v1/workflows', { params: { query: { task_id: task.id, limit: 50 } } })).then((r) => setItems(r.items), () => setItems([]));
   useEffect(() => {
     load();
   }, [task.id, task.version]);
   const recurring = items?.find((w) => w.kind === 'recurring');
-  const seriesPaused = paused ?? isPaused(recurring);
+  const seriesPaused = isPaused(recurring);
   const control = async (action: 'pause' | 'resume' | 'skip') => {
     if (!task.series_id) return;
     try {
-      await ok(api.POST('/api/v1/series/{series_id}/{action}', { params: { path: { series_id: task.series_id, action } } }));
-      if (action !== 'skip') setPaused(action === 'pause');
+      // The answer comes once the series' workflow has acted (input.paused says its state).
+      const w = await ok(api.POST('/api/v1/series/{series_id}/{action}', { params: { path: { series_id: task.series_id, action } } }));
+      setItems((l) => (l ?? []).map((x) => (x.id === w.id ? w : x)));
       showToast(action === 'pause' ? 'Series paused' : action === 'resume' ? 'Series resumed' : 'Next occurrence skipped');
-      setTimeout(() => {
-        load().then(() => setPaused(null));
-        if (action === 'skip') getTask(task.id).then(setTaskLocal, () => undefined);
-      }, 600);
+      if (action === 'skip') getTask(task.id).then(setTaskLocal, () => undefined);
     } catch (e) {
       showError(e);
     }

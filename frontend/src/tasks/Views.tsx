@@ -1,14 +1,14 @@
 // The list views: Inbox, Today, Upcoming, Completed, a tag, a search, a filter
 // (ad hoc at /filter?query=, saved at /filters/:id).
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { ApiError } from '../api/client';
+import { api, ApiError, ok } from '../api/client';
 import { userTz } from '../api/session';
 import { FilterField, type FieldError } from '../search/FilterField';
 import { errorPosition, errorText } from '../search/filterSyntax';
 import { navigate, useLocation, withQuery } from '../ui/router';
 import { useStore } from '../ui/store';
 import { showError, showToast } from '../ui/toast';
-import { listTasks, viewQuery, type ViewKind } from './data';
+import { viewQuery, type ViewKind } from './data';
 import { deleteFilter, filters, saveFilter, updateFilter } from './sidebar';
 import { TaskList } from './TaskList';
 
@@ -56,17 +56,12 @@ export function SearchPage() {
   );
 }
 
-/** Checks a filter with the server; the 422 as a field error, or null. */
+/** Checks a filter with the server (the same parser as the lists); its problem as a field error, or null. */
 export async function checkFilter(query: string): Promise<FieldError | null> {
-  try {
-    await listTasks({ filter: query, limit: 1 });
-    return null;
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 422) {
-      return { message: errorText(e.details, e.message), position: errorPosition(e.details, query) };
-    }
-    throw e;
-  }
+  const r = await ok(api.POST('/api/v1/filters/check', { body: { query } }));
+  if (r.ok || !r.error) return null;
+  const details = r.error as unknown as Record<string, unknown>;
+  return { message: errorText(details, r.error.message), position: errorPosition(details, query) };
 }
 
 function FilterView(props: { initial: string; saved?: { id: string; name: string }; onApplied?: (q: string) => void }) {

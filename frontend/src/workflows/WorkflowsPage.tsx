@@ -12,6 +12,7 @@ const KINDS = ['', 'reminder', 'recurring', 'confirmation'];
 const STATUSES = ['', 'pending', 'running', 'suspended', 'completed', 'failed', 'terminated'];
 
 export function fireTime(w: Workflow): string | null {
+  if (w.next_fire_at) return w.next_fire_at;
   const input = (w.input ?? {}) as Record<string, unknown>;
   const at = input.at ?? input.fire_at ?? input.next_at;
   return typeof at === 'string' && !Number.isNaN(Date.parse(at)) ? at : null;
