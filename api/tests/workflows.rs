@@ -59,6 +59,12 @@ impl Setup {
         self.launch();
     }
 
+    /// Stop the server (SIGTERM, a clean shutdown), then start it again on the same data.
+    fn restart(&mut self) {
+        assert!(self.server.take().expect("running").stop().success(), "a clean exit");
+        self.launch();
+    }
+
     async fn login(&self, email: &str) -> Session {
         let r = reqwest::Client::new()
             .post(self.server().url("/api/v1/auth/login"))
@@ -137,6 +143,49 @@ async fn a_reminder_fires_on_time_and_once_across_a_crash(engine: Engine) {
     eventually("the reminder after the crash", 20, || async { !reminders_of(&ada, &id).await.is_empty() }).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(reminders_of(&ada, &id).await.len(), 1, "exactly once");
+}
+
+/// Whatever the moment of a restart or a crash, a reminder whose task was saved fires.
+async fn reminders_set_just_before_a_restart_still_fire(engine: Engine) {
+    let Some(mut setup) = Setup::start(engine, &[]).await else { return };
+    setup.server().signup("ada@example.com").await;
+    for round in 0..2 {
+        let ada = setup.login("ada@example.com").await;
+        let due = Utc::now() + chrono::Duration::milliseconds(1200);
+        let task =
+            ada.create(json!({ "title": format!("round {round}"), "reminders": [{ "at": due.to_rfc3339() }] })).await;
+        let id = task["id"].as_str().unwrap().to_string();
+        if round % 2 == 0 {
+            setup.restart();
+        } else {
+            setup.crash_and_restart();
+        }
+        let ada = setup.login("ada@example.com").await;
+        eventually(&format!("round {round}'s reminder"), 20, || async { !reminders_of(&ada, &id).await.is_empty() })
+            .await;
+    }
+}
+
+/// A task saved while the workflow sidecar is down: the trigger's first attempts fail,
+/// and once the sidecar is back the reminder and the series still start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workflows_start_once_the_sidecar_is_back() {
+    let Some(mut setup) = Setup::start(Engine::DurabletaskGo, &[]).await else { return };
+    let ada = setup.server().signup("ada@example.com").await;
+    setup.go.as_mut().expect("sidecar").kill();
+    let due = Utc::now() + chrono::Duration::seconds(4);
+    let task = ada
+        .create(json!({ "title": "water the plants", "due_at": (due + chrono::Duration::hours(1)).to_rfc3339(),
+                        "recurrence": { "text": "every day" }, "reminders": [{ "at": due.to_rfc3339() }] }))
+        .await;
+    let id = task["id"].as_str().unwrap().to_string();
+    // Long enough for the trigger to try (and fail) more than once.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let go = setup.go.as_mut().expect("sidecar");
+    go.spawn_again();
+    eventually("the reminder", 30, || async { !reminders_of(&ada, &id).await.is_empty() }).await;
+    let series = ada.get(&format!("/workflows?kind=recurring&task_id={id}")).await;
+    assert_eq!(series.body["items"][0]["status"], "running", "{:?}", series.body);
 }
 
 async fn reminders_follow_the_due_date_and_end_with_the_task(engine: Engine) {
@@ -511,6 +560,7 @@ macro_rules! on_both_engines {
 
 on_both_engines!(
     a_reminder_fires_on_time_and_once_across_a_crash,
+    reminders_set_just_before_a_restart_still_fire,
     reminders_follow_the_due_date_and_end_with_the_task,
     recurring_tasks_create_each_next_occurrence_once,
     confirmations_guard_every_deletion,

@@ -133,7 +133,9 @@ impl WorkflowTriggerHandler {
         self.start(&instance, names::RECURRING, &input, &record, now).await
     }
 
-    /// Records and starts an instance; one that exists already counts as started.
+    /// Starts and then records an instance; one that exists already counts as started.
+    /// Started first because a recorded instance counts as live and is not started
+    /// again: a record whose start failed (sidecar down, crash) would never fire.
     async fn start(
         &self,
         instance: &str,
@@ -149,10 +151,10 @@ impl WorkflowTriggerHandler {
             task_id: Some(task.id.clone()),
             created_at: now,
         };
-        self.store.record_workflow(&record).await?;
         errand_workflows::start_once(&self.client()?, name, instance, input)
             .await
-            .map_err(|e| HandlerError::Retry(format!("starting {instance}: {e}")))
+            .map_err(|e| HandlerError::Retry(format!("starting {instance}: {e}")))?;
+        Ok(self.store.record_workflow(&record).await?)
     }
 }
 

@@ -142,6 +142,12 @@ impl Sidecar {
         self.kill();
         self.spawn();
     }
+
+    /// Starts a killed sidecar again on the same port and database.
+    pub fn spawn_again(&mut self) {
+        assert!(self.child.is_none(), "still running");
+        self.spawn();
+    }
 }
 
 impl Drop for Sidecar {
