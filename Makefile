@@ -1,16 +1,22 @@
 # Errand. `make run` starts it; `make test` proves it works.
 CARGO ?= cargo
 
-.PHONY: run build test lint fmt load bench fuzz
+.PHONY: run build ui test lint fmt load bench fuzz
 
-## Build everything (release) and start Errand on http://localhost:8080 (SQLite + embedded defaults).
-run:
+## Build everything (the web UI, then the release binary that embeds it) and start
+## Errand on http://localhost:8080 (SQLite + embedded defaults).
+run: ui
 	$(CARGO) run --release --locked --bin errand -- serve
 
-build:
+build: ui
 	$(CARGO) build --release --locked --bin errand
 
-## Install what the tests need (PostgreSQL, the durabletask-go sidecar) and run every test.
+## The web UI alone, into frontend/dist (npm ci when its lock file changed).
+ui:
+	scripts/build-ui.sh
+
+## Install what the tests need (PostgreSQL, the durabletask-go sidecar, Chromium, npm
+## packages) and run every test: Rust, schemathesis, the UI's unit and browser tests.
 test:
 	scripts/test.sh
 
@@ -29,12 +35,14 @@ load: build
 
 ## Benchmarks against the targets of DESIGN §7 (figures with baselines from the same run):
 ## event latency; search over 1M tasks against SQLite FTS5 and PostgreSQL full-text; the
-## workflow engine against the durabletask-go sidecar; task reads during a login flood.
+## workflow engine against the durabletask-go sidecar; task reads during a login flood;
+## the web UI (first load size, first page of 10,000 tasks on screen).
 bench:
 	$(CARGO) bench --locked -p errand-consumers --bench latency
 	scripts/with-postgres.sh $(CARGO) bench --locked -p errand-api --bench search
 	DURABLETASK_GO_BIN=$$(scripts/durabletask-go.sh) scripts/with-postgres.sh $(CARGO) bench --locked -p errand-api --bench workflows
 	$(CARGO) bench --locked -p errand-api --bench login_flood
+	scripts/ui-bench.sh
 
 ## Every fuzz target under libFuzzer for FUZZ_SECONDS each (default 60; cargo-fuzz and
 ## nightly Rust). `make test` runs a bounded property pass of the same targets.

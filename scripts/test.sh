@@ -3,7 +3,8 @@
 # Rust tests run once, with a throwaway PostgreSQL cluster so the store behaviour
 # suite and the end-to-end tests run on both SQLite and PostgreSQL, and with the
 # durabletask-go sidecar so the workflow suite also runs against Dapr's own engine;
-# then schemathesis over the whole API, and every benchmark once on tiny data.
+# then schemathesis over the whole API, the web UI's tests (Vitest and the browser
+# suite in Chromium), and every benchmark once on tiny data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,10 @@ scripts/with-postgres.sh "${runner[@]}"
 # The whole HTTP API under schemathesis, from the served OpenAPI document.
 scripts/schemathesis.sh
 
+# The web UI: its unit tests, its API types, the browser suite against the debug binary.
+scripts/ui-test.sh
+
 # Benchmarks that nothing runs rot: run each once on tiny data, one second per level.
 echo "test: every benchmark once, on tiny data (BENCH_SMOKE)" >&2
 BENCH_SMOKE=1 scripts/with-postgres.sh cargo test --locked --benches -p errand-api -p errand-consumers
+BENCH_UI_TASKS=200 BENCH_UI_RUNS=1 ERRAND_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/errand" scripts/ui-bench.sh

@@ -4,9 +4,11 @@
 # (BENCH_UI_TASKS), measured in Chromium with the Performance API.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+"$ROOT/scripts/build-ui.sh"
+# The release binary, as users run it (it embeds the UI just built).
+if [[ -z "${ERRAND_BIN:-}" ]]; then
+  (cd "$ROOT" && cargo build --release --locked --bin errand)
+  export ERRAND_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/errand"
+fi
 cd "$ROOT/frontend"
-export ERRAND_BIN="${ERRAND_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/errand}"
-[[ -x "$ERRAND_BIN" ]] || (cd "$ROOT" && cargo build --locked --bin errand)
-[[ -d node_modules ]] || npm ci --no-audit --no-fund
-npm run build
 node e2e/bench.mjs

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# The web UI's tests: install (npm ci), type-check and build (with the first-load
-# size budget), Vitest, the API types against the served OpenAPI document, then the
-# browser suite in Debian's Chromium against the real `errand serve` on a free port
-# with a fresh data directory. Screenshots land in frontend/screenshots/.
+# The web UI's tests: install and build (scripts/build-ui.sh: type check, Vite, the
+# first-load size budget), Vitest, the API types against the served OpenAPI document,
+# then the browser suite in Debian's Chromium against the real `errand serve` on a free
+# port with a fresh data directory. Screenshots land in frontend/screenshots/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT/frontend"
 
 export ERRAND_BIN="${ERRAND_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/errand}"
 if [[ ! -x "$ERRAND_BIN" ]]; then
@@ -13,24 +12,15 @@ if [[ ! -x "$ERRAND_BIN" ]]; then
   (cd "$ROOT" && cargo build --locked --bin errand)
 fi
 
-echo "ui-test: npm ci"
-if ! npm ci --no-audit --no-fund 2>&1 | tee /tmp/errand-npm-ci.log; then
-  # npm's known lock quirk with vite 8's optional native packages.
-  if grep -q "Missing napi-windows-process-start-time" /tmp/errand-npm-ci.log; then
-    npm i -D -E vite@8.3.8 --no-audit --no-fund
-  else
-    exit 1
-  fi
-fi
-
 echo "ui-test: build"
-npm run build
+"$ROOT/scripts/build-ui.sh"
+cd "$ROOT/frontend"
 
 echo "ui-test: unit tests"
-npm test
+npm test --silent
 
 echo "ui-test: API types"
-npm run api:check
+npm run --silent api:check
 
 if [[ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]]; then
   echo "ui-test: installing Debian's chromium"

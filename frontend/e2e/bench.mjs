@@ -61,27 +61,34 @@ for (const [path, link] of views) {
   }
   rows.push({ view: path, cold_median_ms: median(cold).toFixed(0), cold_p95_ms: p95(cold).toFixed(0), in_app_median_ms: warm.length ? median(warm).toFixed(0) : '-', in_app_p95_ms: warm.length ? p95(warm).toFixed(0) : '-' });
 }
-// Scrolling: 5,000 rows deep through the virtualised inbox, pages loading as it goes.
+// Scrolling: 5,000 rows deep (or to the end of a smaller inbox) through the virtualised
+// inbox, pages loading as it goes.
+const DEPTH = Math.min(5000, N);
 await page.goto(`${srv.url}/inbox`);
 await page.waitForFunction(() => performance.getEntriesByName('errand:list-ready').length > 0);
-const scroll = await page.evaluate(async () => {
+const scroll = await page.evaluate(async (depth) => {
   const el = document.querySelector('.list-scroll');
+  const rowHeight = el.querySelector('.task-row').getBoundingClientRect().height;
   const gaps = [];
   let last = performance.now();
   let maxRows = 0;
+  let stuckFrames = 0;
   const t0 = performance.now();
-  while (el.scrollTop < 5000 * 60 - 2 * el.clientHeight && performance.now() - t0 < 60_000) {
+  // Ends at the depth, at the list's end (no progress for 2 s: nothing more to load), or after 60 s.
+  while (el.scrollTop < depth * rowHeight - 2 * el.clientHeight && stuckFrames < 120 && performance.now() - t0 < 60_000) {
+    const before = el.scrollTop;
     el.scrollTop += 600;
     await new Promise((r) => requestAnimationFrame(r));
+    stuckFrames = el.scrollTop > before ? 0 : stuckFrames + 1;
     const now = performance.now();
     gaps.push(now - last);
     last = now;
     maxRows = Math.max(maxRows, el.querySelectorAll('.task-row').length);
   }
   gaps.sort((a, b) => a - b);
-  return { frames: gaps.length, p95: gaps[Math.floor(gaps.length * 0.95)], max: gaps[gaps.length - 1], maxRows, reached: Math.round(el.scrollTop / 60), seconds: (performance.now() - t0) / 1000 };
-});
-console.log(`scrolling 5,000 rows: ${scroll.frames} frames, frame p95 ${scroll.p95.toFixed(1)} ms, max ${scroll.max.toFixed(1)} ms, at most ${scroll.maxRows} rows in the DOM, reached row ${scroll.reached} in ${scroll.seconds.toFixed(1)} s`);
+  return { frames: gaps.length, p95: gaps[Math.floor(gaps.length * 0.95)], max: gaps[gaps.length - 1], maxRows, reached: Math.round(el.scrollTop / rowHeight), seconds: (performance.now() - t0) / 1000 };
+}, DEPTH);
+console.log(`scrolling ${DEPTH.toLocaleString('en')} rows: ${scroll.frames} frames, frame p95 ${scroll.p95.toFixed(1)} ms, max ${scroll.max.toFixed(1)} ms, at most ${scroll.maxRows} rows in the DOM, reached row ${scroll.reached} in ${scroll.seconds.toFixed(1)} s`);
 console.log(`first page of tasks on screen after navigation (${N} tasks, ${RUNS} runs each; target < 300 ms):`);
 console.table(rows);
 const worst = Math.max(...rows.flatMap((r) => [Number(r.cold_p95_ms), Number(r.in_app_p95_ms) || 0]));
