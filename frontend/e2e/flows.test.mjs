@@ -54,7 +54,13 @@ async function axe(name, p = page) {
     `axe on ${name}`,
   );
 }
-async function shot(name) {
+/** A screenshot of the page; toasts left over from earlier steps are dismissed first
+ * unless the shot is of them. */
+async function shot(name, { keepToasts = false } = {}) {
+  if (!keepToasts) {
+    const dismiss = page.locator('.toasts').getByRole('button', { name: 'Dismiss' });
+    for (let i = 0; i < 10 && (await dismiss.count()) > 0; i++) await dismiss.first().click().catch(() => undefined);
+  }
   await page.waitForTimeout(200);
   await page.screenshot({ path: join(shots, `${name}.png`) });
 }
@@ -274,7 +280,7 @@ describe('Errand in Chromium', { concurrency: false }, () => {
     assert.equal(r.status, 201);
     const toast = await visible(page.getByRole('status').filter({ hasText: 'take pills' }), 15_000);
     await visible(page.getByRole('button', { name: 'Notifications, 1 unread' }));
-    await shot('reminder-toast-light');
+    await shot('reminder-toast-light', { keepToasts: true });
     await axe('reminder toast');
     await toast.getByRole('button', { name: 'Snooze 10 min' }).click();
     await visible(page.getByRole('status').getByText('Snoozed 10 min'));

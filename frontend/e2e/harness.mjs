@@ -9,7 +9,9 @@ import { chromium } from 'playwright-core';
 
 const here = new URL('.', import.meta.url).pathname;
 export const FRONTEND = resolve(here, '..');
-export const SHOTS = resolve(FRONTEND, 'screenshots');
+// Every screenshot goes to e2e/.out/screenshots (ignored by git); the few kept in
+// git under screenshots/ are refreshed with ERRAND_SCREENSHOTS=$PWD/screenshots.
+export const SHOTS = process.env.ERRAND_SCREENSHOTS ?? resolve(FRONTEND, 'e2e', '.out', 'screenshots');
 
 /** `opts.dir` and `opts.port` restart a server on the same data and address. */
 export async function startServer(opts = {}) {

@@ -8,7 +8,7 @@ import { dayKey, dayLabel, hhmm, relativeDue } from '../ui/dates';
 import { Dialog } from '../ui/dialog';
 import { HighlightedInput } from '../ui/HighlightedInput';
 import { store, useStore } from '../ui/store';
-import { showError, showToast } from '../ui/toast';
+import { showToast } from '../ui/toast';
 import { navigate, withQuery } from '../ui/router';
 import { parseText } from './parse';
 import { kindLabel, unparse } from './spans';

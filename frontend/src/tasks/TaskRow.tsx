@@ -1,19 +1,12 @@
 import type { Task } from '../api/client';
-import { relativeDue, dayKey, dayLabel, hhmm } from '../ui/dates';
+import { relativeDue } from '../ui/dates';
 import { IconBell, IconClock, IconRepeat } from '../ui/icons';
 import { withQuery } from '../ui/router';
 import { PRIORITIES } from './data';
+import { nextOccurrenceLabel } from './nextOccurrence';
 
 export const ROW_HEIGHT = 60;
 export const HEADER_HEIGHT = 44;
-
-export function nextOccurrenceLabel(task: Task, now: Date, tz: string): string | null {
-  // The next occurrence after this one (the first of `next` may be its own due date).
-  const next = task.recurrence?.next?.find((n) => !task.due_at || new Date(n).getTime() > new Date(task.due_at).getTime());
-  if (!next) return null;
-  const d = new Date(next);
-  return `${dayLabel(dayKey(d, tz), dayKey(now, tz))}${task.all_day ? '' : ` ${hhmm(d, tz)}`}`;
-}
 
 export function TaskRow(props: {
   task: Task;
