@@ -349,6 +349,12 @@ async fn dapr_subscriber_speaks_daprs_protocol(backend: Backend) {
     );
 
     let task = create_task(&store, &owner, "via dapr").await;
+    // On PostgreSQL a row is readable once no older transaction is open anywhere in the
+    // cluster (other tests' included), so it may take a moment.
+    eventually("the event in the outbox", || async {
+        !store.outbox_after(OutboxPosition::default(), 10).await.unwrap().is_empty()
+    })
+    .await;
     let record = store.outbox_after(OutboxPosition::default(), 10).await.unwrap().remove(0);
     // daprd adds attributes of its own to the envelope.
     let mut envelope: Value = serde_json::from_str(&record.payload).unwrap();
