@@ -188,6 +188,77 @@ async fn workflows_start_once_the_sidecar_is_back() {
     assert_eq!(series.body["items"][0]["status"], "running", "{:?}", series.body);
 }
 
+/// A sidecar that stops answering mid-way (a hung call) holds up shutdown no longer
+/// than its deadline and loses nothing: after a restart the reminder fires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_sidecar_delays_but_loses_nothing() {
+    let Some(mut setup) = Setup::start(Engine::DurabletaskGo, &[]).await else { return };
+    let ada = setup.server().signup("ada@example.com").await;
+    setup.go.as_ref().expect("sidecar").signal("STOP");
+    let due = Utc::now() + chrono::Duration::seconds(2);
+    let task = ada.create(json!({ "title": "stretch", "reminders": [{ "at": due.to_rfc3339() }] })).await;
+    let id = task["id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status = setup.server.take().expect("running").stop_within(Duration::from_secs(20));
+    assert!(status.success(), "shutdown was held up: {status:?}");
+    setup.go.as_ref().expect("sidecar").signal("CONT");
+    setup.launch();
+    let ada = setup.login("ada@example.com").await;
+    eventually("the reminder", 20, || async { !reminders_of(&ada, &id).await.is_empty() }).await;
+}
+
+/// The workflow trigger gives every sidecar call a deadline: a call the sidecar never
+/// answers (daprd waiting for a worker that is not there) becomes a retry of the event
+/// instead of holding its delivery for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trigger_retries_a_sidecar_call_that_never_answers() {
+    use errand_consumers::{Delivery, Handler, HandlerError, WorkflowTriggerHandler};
+    let Some(mut go) = Sidecar::start(Kind::DurabletaskGo).await else { return };
+    let Some(setup) = Setup::start(Engine::Embedded, &[]).await else { return };
+    let ada = setup.server().signup("ada@example.com").await;
+    let due = Utc::now() + chrono::Duration::minutes(5);
+    ada.create(json!({ "title": "stretch", "reminders": [{ "at": due.to_rfc3339() }] })).await;
+    let store = errand_store::Store::connect(&setup.db.url).await.expect("store");
+    let record = store.outbox_after(Default::default(), 10).await.expect("outbox").pop().expect("the task's event");
+    let mut delivery =
+        Delivery { topic: record.topic.clone(), event: serde_json::from_str(&record.payload).expect("event") };
+    // The server's own trigger has started this task's reminder: name a task it has not
+    // seen, so that this trigger calls the sidecar.
+    delivery.event.data["task"]["id"] = json!(errand_domain::new_id());
+
+    let clients = Arc::new(tokio::sync::OnceCell::new());
+    clients.set(errand_workflows::connect_client(&go.address()).await.expect("client")).ok();
+    let trigger = WorkflowTriggerHandler::new(store, clients);
+    go.signal("STOP");
+    let outcome = tokio::time::timeout(Duration::from_secs(30), trigger.handle(&delivery)).await;
+    go.signal("CONT");
+    match outcome {
+        Ok(Err(HandlerError::Retry(message))) => assert!(message.contains("did not answer"), "{message}"),
+        Ok(other) => panic!("expected a retry, got {other:?}"),
+        Err(_) => panic!("the trigger waited on the sidecar for 30 s"),
+    }
+    go.kill();
+}
+
+/// An instance the engine no longer knows (purged after its retention period) is
+/// reported as unknown, never as completed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purged_instance_is_unknown_not_completed() {
+    let Some(engine) = Sidecar::start_with(Kind::ErrandSqlite, &["--retention", "1s"]).await else { return };
+    let Some(db) = fresh_db(Backend::Sqlite).await else { return };
+    let server = Server::start_with(&db.url, db.dir.path(), &[], &[("ERRAND_WORKFLOW_SIDECAR", &engine.address())]);
+    let ada = server.signup("ada@example.com").await;
+    let due = Utc::now() + chrono::Duration::milliseconds(500);
+    let task = ada.create(json!({ "title": "stretch", "reminders": [{ "at": due.to_rfc3339() }] })).await;
+    let id = task["id"].as_str().unwrap().to_string();
+    eventually("the reminder", 10, || async { !reminders_of(&ada, &id).await.is_empty() }).await;
+    let workflow =
+        || async { ada.get(&format!("/workflows?kind=reminder&task_id={id}")).await.body["items"][0].clone() };
+    eventually("the instance to be purged", 15, || async { workflow().await["status"] == "unknown" }).await;
+    assert!(workflow().await["custom_status"].as_str().unwrap().contains("no record"));
+    server.kill();
+}
+
 async fn reminders_follow_the_due_date_and_end_with_the_task(engine: Engine) {
     let Some(setup) = Setup::start(engine, &[]).await else { return };
     let ada = setup.server().signup("ada@example.com").await;
@@ -588,7 +659,10 @@ async fn activities_work_through_the_http_task_api() {
     let tokens = errand_api::auth::Tokens::new(&secret, chrono::Duration::hours(1));
     let api = HttpTaskApi::new(&daprd, "errand", Arc::new(tokens));
 
-    let due = (Utc::now() + chrono::Duration::minutes(30)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // The reminder (15 min before due) is a second or two ahead, so the activity is called
+    // early, as daprd's timers may fire: it waits until the reminder is due.
+    let due = (Utc::now() + chrono::Duration::minutes(15) + chrono::Duration::seconds(2))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let task = ada
         .create(json!({ "title": "renew passport", "due_at": due, "recurrence": { "text": "every year" },
                         "reminders": [{ "before_due_minutes": 15 }] }))
@@ -600,10 +674,17 @@ async fn activities_work_through_the_http_task_api() {
         reminder_id: Some(task["reminders"][0]["id"].as_str().unwrap().to_string()),
         at: at(&task["reminders"][0]["at"]),
     };
-    assert_eq!(fire_reminder(&api, "reminder:test", &reminder).await.unwrap(), ReminderOutcome::Fired);
+    // The server's own reminder instance fires it too: under the same instance id, the
+    // notification is one.
+    let instance =
+        errand_workflows::reminder_instance_id(&task_id, reminder.reminder_id.as_ref().unwrap(), reminder.at);
+    assert!(reminder.at > Utc::now(), "the reminder is still ahead");
+    assert_eq!(fire_reminder(&api, &instance, &reminder).await.unwrap(), ReminderOutcome::Fired);
+    assert!(Utc::now() >= reminder.at, "fired before its time");
     // A retried activity publishes nothing new.
-    assert_eq!(fire_reminder(&api, "reminder:test", &reminder).await.unwrap(), ReminderOutcome::Fired);
+    assert_eq!(fire_reminder(&api, &instance, &reminder).await.unwrap(), ReminderOutcome::Fired);
     eventually("the reminder notification", 10, || async { reminders_of(&ada, &task_id).await.len() == 1 }).await;
+    assert!(at(&reminders_of(&ada, &task_id).await[0]["created_at"]) >= reminder.at, "notified before its time");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(reminders_of(&ada, &task_id).await.len(), 1);
     let moved = ReminderInput { at: reminder.at + chrono::Duration::minutes(1), ..reminder.clone() };

@@ -29,6 +29,11 @@ pub type WorkflowClients = Arc<OnceCell<WorkflowSchedulingClient>>;
 /// long ago); younger ones still fire, late.
 const REMINDER_GRACE: chrono::Duration = chrono::Duration::hours(24);
 
+/// How long one call to the workflow sidecar may take before the event is retried: a
+/// sidecar that hangs (daprd waiting for a worker that is not there) must not hold up
+/// delivery, or shutdown, for good.
+const SIDECAR_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The workflow-trigger consumer of `todo.events`.
 pub struct WorkflowTriggerHandler {
     store: Store,
@@ -66,16 +71,13 @@ impl WorkflowTriggerHandler {
                     let done = OccurrenceCompleted { task_id: task.id.clone(), completed_at };
                     let options = EventOptions::new().with_payload(&done);
                     let instance = recurring_instance_id(series);
-                    ignore_gone(
-                        self.client()?
-                            .raise_event(&instance, errand_workflows::events::OCCURRENCE_COMPLETED, options)
-                            .await,
-                    )?;
+                    let mut client = self.client()?;
+                    let raise = client.raise_event(&instance, errand_workflows::events::OCCURRENCE_COMPLETED, options);
+                    ignore_gone(within(&format!("raising an event on {instance}"), raise).await?)?;
                 }
                 "task.deleted" if event.data["series"] == true => {
                     let instance = recurring_instance_id(series);
-                    ignore_gone(self.client()?.terminate_workflow(&instance).await)?;
-                    self.store.end_workflow(&instance).await?;
+                    self.terminate(&instance).await?;
                 }
                 _ => {}
             }
@@ -99,8 +101,7 @@ impl WorkflowTriggerHandler {
         let mut live = self.store.live_workflows_of_task(&task.id, names::REMINDER).await?;
         live.retain(|id| id.starts_with("reminder:"));
         for instance in live.iter().filter(|id| !wanted.iter().any(|(w, _)| w == *id)) {
-            ignore_gone(self.client()?.terminate_workflow(instance).await)?;
-            self.store.end_workflow(instance).await?;
+            self.terminate(instance).await?;
         }
         for (instance, reminder) in wanted.iter().filter(|(w, _)| !live.contains(w)) {
             let input = errand_activities::ReminderInput {
@@ -151,11 +152,26 @@ impl WorkflowTriggerHandler {
             task_id: Some(task.id.clone()),
             created_at: now,
         };
-        errand_workflows::start_once(&self.client()?, name, instance, input)
-            .await
+        let client = self.client()?;
+        within(&format!("starting {instance}"), errand_workflows::start_once(&client, name, instance, input))
+            .await?
             .map_err(|e| HandlerError::Retry(format!("starting {instance}: {e}")))?;
         Ok(self.store.record_workflow(&record).await?)
     }
+
+    /// Terminates an instance (one that is gone needs nothing) and notes it ended.
+    async fn terminate(&self, instance: &str) -> Result<(), HandlerError> {
+        let mut client = self.client()?;
+        ignore_gone(within(&format!("terminating {instance}"), client.terminate_workflow(instance)).await?)?;
+        Ok(self.store.end_workflow(instance).await?)
+    }
+}
+
+/// `call` unless it takes longer than [`SIDECAR_DEADLINE`], which makes the event a retry.
+async fn within<T>(what: &str, call: impl std::future::Future<Output = T>) -> Result<T, HandlerError> {
+    tokio::time::timeout(SIDECAR_DEADLINE, call).await.map_err(|_| {
+        HandlerError::Retry(format!("{what}: the workflow sidecar did not answer within {SIDECAR_DEADLINE:?}"))
+    })
 }
 
 /// An instance that is gone needs no signal or termination.

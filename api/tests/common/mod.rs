@@ -59,12 +59,17 @@ impl Server {
 
     /// Sends SIGTERM and waits for a clean exit.
     pub fn stop(mut self) -> std::process::ExitStatus {
-        self.terminate()
+        self.terminate(Duration::from_secs(5))
     }
 
-    fn terminate(&mut self) -> std::process::ExitStatus {
+    /// SIGTERM, then SIGKILL if it has not exited within `grace`.
+    pub fn stop_within(mut self, grace: Duration) -> std::process::ExitStatus {
+        self.terminate(grace)
+    }
+
+    fn terminate(&mut self, grace: Duration) -> std::process::ExitStatus {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        for _ in 0..200 {
+        for _ in 0..grace.as_millis() / 25 {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status;
             }
@@ -95,7 +100,7 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
-            self.terminate();
+            self.terminate(Duration::from_secs(5));
         }
     }
 }

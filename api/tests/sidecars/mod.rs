@@ -143,6 +143,13 @@ impl Sidecar {
         self.spawn();
     }
 
+    /// Sends `signal` (e.g. `STOP`, `CONT`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("running");
+        let status = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -{signal}");
+    }
+
     /// Starts a killed sidecar again on the same port and database.
     pub fn spawn_again(&mut self) {
         assert!(self.child.is_none(), "still running");
