@@ -45,7 +45,9 @@ pub enum ReminderOutcome {
 }
 
 /// Re-reads the task and, if it is still open and the reminder unchanged, publishes
-/// `reminder.fired` (event id `reminder.fired:<instance>`: once per instance).
+/// `reminder.fired` (event id `reminder.fired:<instance>`: once per instance). Never
+/// before `input.at`: a timer that fired early (daprd's may, by up to a second) is
+/// waited out here, then the task is read again.
 pub async fn fire_reminder(
     api: &dyn TaskApi,
     instance_id: &str,
@@ -53,19 +55,25 @@ pub async fn fire_reminder(
 ) -> Result<ReminderOutcome, TaskApiError> {
     let actor = Actor::Workflow(instance_id.to_string());
     let skipped = |reason: &str| Ok(ReminderOutcome::Skipped { reason: reason.to_string() });
-    let Some(task) = api.task(&input.user_id, &actor, &input.task_id).await? else {
-        return skipped("the task was deleted");
-    };
-    if task.status == Status::Done {
-        return skipped("the task is done");
-    }
-    if let Some(reminder_id) = &input.reminder_id {
-        match task.reminders.iter().find(|r| &r.id == reminder_id) {
-            None => return skipped("the reminder was removed"),
-            Some(r) if r.at != input.at => return skipped("the reminder was moved"),
-            Some(_) => {}
+    let task = loop {
+        let Some(task) = api.task(&input.user_id, &actor, &input.task_id).await? else {
+            return skipped("the task was deleted");
+        };
+        if task.status == Status::Done {
+            return skipped("the task is done");
         }
-    }
+        if let Some(reminder_id) = &input.reminder_id {
+            match task.reminders.iter().find(|r| &r.id == reminder_id) {
+                None => return skipped("the reminder was removed"),
+                Some(r) if r.at != input.at => return skipped("the reminder was moved"),
+                Some(_) => {}
+            }
+        }
+        match (input.at - Utc::now()).to_std() {
+            Ok(early) if !early.is_zero() => tokio::time::sleep(early).await,
+            _ => break task,
+        }
+    };
     let event = WorkflowEvent {
         id: format!("reminder.fired:{instance_id}"),
         topic: topics::REMINDER.into(),

@@ -73,7 +73,8 @@ pub struct WorkflowView {
     pub id: String,
     /// `reminder`, `recurring` or `confirmation`.
     pub kind: String,
-    /// `pending`, `running`, `suspended`, `completed`, `failed` or `terminated`.
+    /// `pending`, `running`, `suspended`, `completed`, `failed` or `terminated`; `unknown`
+    /// when the workflow engine has no record of it (purged after its retention period).
     pub status: String,
     /// The task it concerns.
     pub task_id: Option<String>,
@@ -131,7 +132,9 @@ impl WorkflowService {
         self.runtime.get().ok_or_else(|| ApiError::Unavailable("the workflow sidecar is not connected yet".into()))
     }
 
-    /// Starts `name` as `instance` for `user` (recorded first, so it is always theirs).
+    /// Starts `name` as `instance` for `user`, then records it (ids are derived from
+    /// the user's own records, so no one else can start it first); a record therefore
+    /// always names an instance that was started.
     async fn start(
         &self,
         user: &UserRecord,
@@ -148,10 +151,10 @@ impl WorkflowService {
             task_id,
             created_at: now(),
         };
-        self.store.record_workflow(&record).await?;
         errand_workflows::start_once(&runtime.client(), name, instance, input)
             .await
-            .map_err(|e| ApiError::Unavailable(format!("starting {instance}: {e}")))
+            .map_err(|e| ApiError::Unavailable(format!("starting {instance}: {e}")))?;
+        Ok(self.store.record_workflow(&record).await?)
     }
 
     /// Asks the user to confirm `action`: stores a pending confirmation and starts its
@@ -367,7 +370,7 @@ impl WorkflowService {
     pub async fn raise(&self, user: &UserRecord, id: &str, name: &str, payload: Value) -> Result<(), ApiError> {
         self.store.workflow_of_user(&user.profile.id, id).await?.ok_or(ApiError::NotFound("workflow"))?;
         self.runtime()?.client().raise_event(id, name, EventOptions::new().with_payload(payload)).await.map_err(|e| {
-            // Recorded, but not started yet (or purged): nothing to raise it on.
+            // Purged after its retention period (or lost): nothing to raise it on.
             if errand_workflows::is_gone(&e) {
                 ApiError::NotFound("workflow")
             } else {
@@ -383,15 +386,18 @@ fn view_of(record: WorkflowRecord, state: Option<WorkflowMetadata>) -> WorkflowV
         None => WorkflowView {
             id: record.instance_id,
             kind,
-            // Just recorded and not started yet, or purged after its retention period.
-            status: if Utc::now() - record.created_at < chrono::Duration::minutes(1) { "pending" } else { "completed" }
-                .into(),
+            // Recorded only once started, so it ended and was purged after its retention
+            // period, or the sidecar lost it: either way, not known to be anything.
+            status: "unknown".into(),
             task_id: record.task_id,
             created_at: record.created_at,
             updated_at: None,
             input: None,
             output: None,
-            custom_status: None,
+            custom_status: Some(Value::String(
+                "the workflow engine has no record of this instance (finished and purged after its retention period, or lost)"
+                    .into(),
+            )),
             next_fire_at: None,
             failure: None,
         },

@@ -1418,7 +1418,10 @@ export interface components {
             next_fire_at?: string | null;
             /** @description Its output (JSON), once completed. */
             output?: unknown;
-            /** @description `pending`, `running`, `suspended`, `completed`, `failed` or `terminated`. */
+            /**
+             * @description `pending`, `running`, `suspended`, `completed`, `failed` or `terminated`; `unknown`
+             *     when the workflow engine has no record of it (purged after its retention period).
+             */
             status: string;
             /** @description The task it concerns. */
             task_id?: string | null;

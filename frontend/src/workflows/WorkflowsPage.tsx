@@ -9,7 +9,7 @@ import { Link, navigate, useLocation, withQuery } from '../ui/router';
 import { showError } from '../ui/toast';
 
 const KINDS = ['', 'reminder', 'recurring', 'confirmation'];
-const STATUSES = ['', 'pending', 'running', 'suspended', 'completed', 'failed', 'terminated'];
+const STATUSES = ['', 'pending', 'running', 'suspended', 'completed', 'failed', 'terminated', 'unknown'];
 
 export function fireTime(w: Workflow): string | null {
   if (w.next_fire_at) return w.next_fire_at;
