@@ -301,7 +301,7 @@ async fn connect_workflows(
         .await
         {
             Ok(runtime) => {
-                let _ = clients.set(runtime.client());
+                let _ = clients.set(errand_consumers::WorkflowControl::Sidecar(Box::new(runtime.client())));
                 let _ = slot.set(runtime);
                 return;
             }

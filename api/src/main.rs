@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use errand_api::app::{bind, App};
@@ -315,24 +316,17 @@ async fn open_store(config: &Config) -> Result<Store, String> {
 
 async fn consumer(config: Config, name: &str) -> Result<(), String> {
     let store = open_store(&config).await?;
-    // The workflow trigger signals daprd's workflow engine: a client, never a worker.
+    // The workflow trigger reaches the workflows through the API app (service invocation
+    // on its own daprd): they are actors of the API's app id, which this sidecar does not
+    // host. Its calls carry service tokens signed with the API's secret.
     let clients: errand_consumers::WorkflowClients = Default::default();
     if name == "workflow-trigger" {
-        let (endpoint, clients) = (config.dapr_grpc_endpoint.clone(), clients.clone());
-        tokio::spawn(async move {
-            loop {
-                match errand_workflows::connect_client(&endpoint).await {
-                    Ok(client) => {
-                        let _ = clients.set(client);
-                        return;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "daprd's workflow API not reachable yet; retrying");
-                        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-                    }
-                }
-            }
-        });
+        let secret = errand_api::auth::load_or_create_secret(config.jwt_secret.as_deref(), &config.data_dir)
+            .map_err(|e| format!("the token secret: {e}"))?;
+        let tokens = errand_api::auth::Tokens::new(&secret, config.token_ttl);
+        let app =
+            errand_consumers::AppWorkflows::new(&config.dapr_http_endpoint, &config.dapr_app_id, Arc::new(tokens));
+        let _ = clients.set(errand_consumers::WorkflowControl::App(app));
     }
     let handler = errand_consumers::handlers(&store, &clients)
         .into_iter()

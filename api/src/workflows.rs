@@ -366,6 +366,35 @@ impl WorkflowService {
         })
     }
 
+    /// Starts the workflow-trigger's `reminder` or `recurring` instance for the user (the
+    /// Dapr runtime's trigger asks the API, whose sidecar hosts the workflows).
+    pub async fn start_triggered(
+        &self,
+        user: &UserRecord,
+        instance: &str,
+        name: &str,
+        task_id: String,
+        input: Value,
+    ) -> Result<(), ApiError> {
+        if ![names::REMINDER, names::RECURRING].contains(&name) || !instance.starts_with(&format!("{name}:")) {
+            // Never a confirm-action run, which acts without asking.
+            return Err(ApiError::Forbidden(format!("the trigger does not start {name:?} as {instance:?}")));
+        }
+        self.start(user, instance, name, Some(task_id), &input).await
+    }
+
+    /// Terminates one of the user's workflows; one the sidecar does not know is not found.
+    pub async fn terminate(&self, user: &UserRecord, id: &str) -> Result<(), ApiError> {
+        self.store.workflow_of_user(&user.profile.id, id).await?.ok_or(ApiError::NotFound("workflow"))?;
+        self.runtime()?.client().terminate_workflow(id).await.map_err(|e| {
+            if errand_workflows::is_gone(&e) {
+                ApiError::NotFound("workflow")
+            } else {
+                ApiError::Unavailable(format!("terminating {id}: {e}"))
+            }
+        })
+    }
+
     /// Raises event `name` with `payload` on one of the user's workflows.
     pub async fn raise(&self, user: &UserRecord, id: &str, name: &str, payload: Value) -> Result<(), ApiError> {
         self.store.workflow_of_user(&user.profile.id, id).await?.ok_or(ApiError::NotFound("workflow"))?;

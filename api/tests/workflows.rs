@@ -227,7 +227,8 @@ async fn the_trigger_retries_a_sidecar_call_that_never_answers() {
     delivery.event.data["task"]["id"] = json!(errand_domain::new_id());
 
     let clients = Arc::new(tokio::sync::OnceCell::new());
-    clients.set(errand_workflows::connect_client(&go.address()).await.expect("client")).ok();
+    let client = errand_workflows::connect_client(&go.address()).await.expect("client");
+    clients.set(errand_consumers::WorkflowControl::Sidecar(Box::new(client))).ok();
     let trigger = WorkflowTriggerHandler::new(store, clients);
     go.signal("STOP");
     let outcome = tokio::time::timeout(Duration::from_secs(30), trigger.handle(&delivery)).await;
@@ -640,6 +641,85 @@ on_both_engines!(
     recurring_and_confirmations_survive_a_crash,
     a_series_pauses_resumes_and_skips,
 );
+
+/// Dapr mode: the workflow trigger is its own app, whose daprd hosts no workflows; it
+/// starts and ends them through the API app over service invocation (a stand-in for
+/// daprd forwards `/v1.0/invoke/errand/method/...`), with service tokens that name the
+/// instance. The real `errand consumer workflow-trigger` receives events as daprd posts them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dapr_trigger_drives_workflows_through_the_api() {
+    let Some((server, db)) = Server::fresh(Backend::Sqlite).await else { return };
+    let ada = server.signup("ada@example.com").await;
+    let daprd = invoke_proxy(server.base.clone()).await;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_errand"));
+    command.args(["consumer", "workflow-trigger", "--listen", "127.0.0.1:0"]);
+    let (trigger, base) = common::spawn_listening(
+        command,
+        &db.url,
+        db.dir.path(),
+        &[("DAPR_HTTP_ENDPOINT", &daprd)],
+        "errand consumer workflow-trigger listening on ",
+    );
+    let _trigger = common::KillOnDrop(trigger);
+
+    // A task's event as daprd delivers it. The server's own (embedded) trigger sees the
+    // real task; this one is told of a task of the same user it has never seen, so each
+    // instance below is this consumer's doing.
+    let due = Utc::now() + chrono::Duration::hours(1);
+    let task = ada.create(json!({ "title": "stretch", "reminders": [{ "at": due.to_rfc3339() }] })).await;
+    let store = errand_store::Store::connect(&db.url).await.expect("store");
+    let record = store.outbox_after(Default::default(), 10).await.expect("outbox").pop().expect("the task's event");
+    let mut envelope: Value = serde_json::from_str(&record.payload).expect("event");
+    let other = errand_domain::new_id();
+    envelope["data"]["task"]["id"] = json!(other);
+    // A new event, too: the server's trigger (same database, same consumer name) has applied that one.
+    envelope["id"] = json!(errand_domain::new_id());
+    envelope["pubsubname"] = json!("pubsub");
+    envelope["topic"] = json!("todo.events");
+    let http = reqwest::Client::new();
+    let deliver = |body: Value| {
+        let (http, url) = (http.clone(), format!("{base}/events/todo.events"));
+        async move {
+            let r = http.post(url).header("content-type", "application/cloudevents+json").body(body.to_string());
+            let r = r.send().await.expect("deliver");
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.expect("json")["status"].as_str().expect("status").to_string()
+        }
+    };
+    assert_eq!(deliver(envelope.clone()).await, "SUCCESS");
+    let reminder_id = task["reminders"][0]["id"].as_str().unwrap();
+    let instance = errand_workflows::reminder_instance_id(&other, reminder_id, at(&task["reminders"][0]["at"]));
+    let workflow = || async { ada.get(&format!("/workflows/{instance}")).await.body };
+    assert_eq!(workflow().await["status"], "running", "started through the API");
+
+    // Deleted: the trigger terminates it, through the API again.
+    let mut deleted = envelope.clone();
+    deleted["id"] = json!(errand_domain::new_id());
+    deleted["type"] = json!("task.deleted");
+    assert_eq!(deliver(deleted).await, "SUCCESS");
+    eventually("the termination", 10, || async { workflow().await["status"] == "terminated" }).await;
+
+    // The internal routes take only a service token for the very instance, and never
+    // start a workflow that acts without asking.
+    let secret = std::fs::read(server.data_dir.join("jwt-secret")).expect("secret");
+    let tokens = errand_api::auth::Tokens::new(&secret, chrono::Duration::hours(1));
+    let user_id = ada.user["id"].as_str().unwrap();
+    let control = |token: String, id: &str, action: &str, body: Value| {
+        let request = http.post(server.url(&format!("/api/v1/internal/workflows/{id}/{action}")));
+        async move { request.bearer_auth(token).json(&body).send().await.expect("control").status().as_u16() }
+    };
+    let start = json!({ "name": "reminder", "task_id": other, "input": {} });
+    assert_eq!(control(ada.token.clone(), &instance, "start", start.clone()).await, 403, "a user's token");
+    let service = |id: &str| {
+        tokens.issue_service(user_id, &errand_domain::event::Actor::Workflow(id.into()), Utc::now()).expect("token")
+    };
+    assert_eq!(control(service("reminder:another"), &instance, "start", start).await, 403, "another instance's");
+    let confirm = json!({ "name": "confirm_action", "task_id": other, "input": {} });
+    assert_eq!(control(service("confirm_action:x"), "confirm_action:x", "start", confirm).await, 403);
+    assert_eq!(control(service("reminder:gone"), "reminder:gone", "terminate", json!({})).await, 404);
+
+    store.close().await;
+}
 
 /// Dapr mode: activities reach the task API through Dapr service invocation. A stand-in
 /// for daprd forwards `/v1.0/invoke/errand/method/<path>` to the real server, and the

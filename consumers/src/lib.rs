@@ -9,9 +9,15 @@
 //!   [`subscriber_router`] serves one consumer to daprd (`/dapr/subscribe` and the
 //!   topic routes, answering `SUCCESS`, `RETRY` or `DROP`).
 //!
+//! The workflow trigger reaches its workflows through a [`WorkflowControl`]: the
+//! sidecar itself, or (in the Dapr runtime) the API app over service invocation
+//! ([`AppWorkflows`]), since only the API's daprd hosts Errand's workflow actors.
+//!
 //! Public surface: [`Handler`], [`HandlerError`], [`Delivery`], [`AuditHandler`],
-//! [`NotificationHandler`], [`handlers`], [`Bus`], [`BusConfig`], [`DaprPublisher`],
-//! [`DaprConfig`], [`subscriber_router`], [`replay`], [`ReplayError`].
+//! [`NotificationHandler`], [`WorkflowTriggerHandler`], [`WorkflowClients`],
+//! [`WorkflowControl`], [`AppWorkflows`], [`ControlError`], [`handlers`], [`Bus`],
+//! [`BusConfig`], [`DaprPublisher`], [`DaprConfig`], [`subscriber_router`], [`replay`],
+//! [`ReplayError`].
 
 mod audit;
 mod bus;
@@ -19,6 +25,7 @@ mod dapr;
 mod handler;
 mod notification;
 mod replay;
+mod workflow_control;
 mod workflow_trigger;
 
 pub use audit::AuditHandler;
@@ -27,6 +34,7 @@ pub use dapr::{subscriber_router, DaprConfig, DaprPublisher, DAPR_PUBLISHER};
 pub use handler::{Delivery, Handler, HandlerError, HandlerFuture};
 pub use notification::NotificationHandler;
 pub use replay::{replay, ReplayError};
+pub use workflow_control::{AppWorkflows, ControlError, WorkflowControl};
 pub use workflow_trigger::{WorkflowClients, WorkflowTriggerHandler};
 
 use std::sync::Arc;

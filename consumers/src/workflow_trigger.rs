@@ -16,14 +16,14 @@ use chrono::{DateTime, Utc};
 use errand_domain::event::{topics, TaskEventData};
 use errand_domain::{Status, Task};
 use errand_store::{Store, WorkflowRecord};
-use errand_workflows::sdk::{EventOptions, WorkflowSchedulingClient};
 use errand_workflows::{names, recurring_instance_id, reminder_instance_id, OccurrenceCompleted, RecurringInput};
 use tokio::sync::OnceCell;
 
+use crate::workflow_control::{Call, ControlError, WorkflowControl};
 use crate::{Delivery, Handler, HandlerError, HandlerFuture};
 
-/// Where the trigger finds its workflow client (set once the sidecar is reached).
-pub type WorkflowClients = Arc<OnceCell<WorkflowSchedulingClient>>;
+/// Where the trigger finds its way to the workflows (set once the sidecar is reached).
+pub type WorkflowClients = Arc<OnceCell<WorkflowControl>>;
 
 /// Reminders older than this when seen are not started (they fired or were missed
 /// long ago); younger ones still fire, late.
@@ -46,7 +46,7 @@ impl WorkflowTriggerHandler {
         WorkflowTriggerHandler { store, clients }
     }
 
-    fn client(&self) -> Result<WorkflowSchedulingClient, HandlerError> {
+    fn control(&self) -> Result<WorkflowControl, HandlerError> {
         self.clients
             .get()
             .cloned()
@@ -69,15 +69,16 @@ impl WorkflowTriggerHandler {
                     self.ensure_series(task, series, event.time).await?;
                     let completed_at = task.completed_at.unwrap_or(event.time);
                     let done = OccurrenceCompleted { task_id: task.id.clone(), completed_at };
-                    let options = EventOptions::new().with_payload(&done);
+                    let payload = serde_json::to_value(&done).map_err(|e| HandlerError::Reject(e.to_string()))?;
                     let instance = recurring_instance_id(series);
-                    let mut client = self.client()?;
-                    let raise = client.raise_event(&instance, errand_workflows::events::OCCURRENCE_COMPLETED, options);
+                    let control = self.control()?;
+                    let call = Call { user_id: &task.user_id, instance: &instance };
+                    let raise = control.raise(call, errand_workflows::events::OCCURRENCE_COMPLETED, payload);
                     ignore_gone(within(&format!("raising an event on {instance}"), raise).await?)?;
                 }
                 "task.deleted" if event.data["series"] == true => {
                     let instance = recurring_instance_id(series);
-                    self.terminate(&instance).await?;
+                    self.terminate(&task.user_id, &instance).await?;
                 }
                 _ => {}
             }
@@ -101,7 +102,7 @@ impl WorkflowTriggerHandler {
         let mut live = self.store.live_workflows_of_task(&task.id, names::REMINDER).await?;
         live.retain(|id| id.starts_with("reminder:"));
         for instance in live.iter().filter(|id| !wanted.iter().any(|(w, _)| w == *id)) {
-            self.terminate(instance).await?;
+            self.terminate(&task.user_id, instance).await?;
         }
         for (instance, reminder) in wanted.iter().filter(|(w, _)| !live.contains(w)) {
             let input = errand_activities::ReminderInput {
@@ -152,17 +153,20 @@ impl WorkflowTriggerHandler {
             task_id: Some(task.id.clone()),
             created_at: now,
         };
-        let client = self.client()?;
-        within(&format!("starting {instance}"), errand_workflows::start_once(&client, name, instance, input))
+        let input = serde_json::to_value(input).map_err(|e| HandlerError::Reject(e.to_string()))?;
+        let control = self.control()?;
+        let call = Call { user_id: &task.user_id, instance };
+        within(&format!("starting {instance}"), control.start(call, name, &task.id, input))
             .await?
             .map_err(|e| HandlerError::Retry(format!("starting {instance}: {e}")))?;
         Ok(self.store.record_workflow(&record).await?)
     }
 
     /// Terminates an instance (one that is gone needs nothing) and notes it ended.
-    async fn terminate(&self, instance: &str) -> Result<(), HandlerError> {
-        let mut client = self.client()?;
-        ignore_gone(within(&format!("terminating {instance}"), client.terminate_workflow(instance)).await?)?;
+    async fn terminate(&self, user_id: &str, instance: &str) -> Result<(), HandlerError> {
+        let control = self.control()?;
+        let call = Call { user_id, instance };
+        ignore_gone(within(&format!("terminating {instance}"), control.terminate(call)).await?)?;
         Ok(self.store.end_workflow(instance).await?)
     }
 }
@@ -175,10 +179,10 @@ async fn within<T>(what: &str, call: impl std::future::Future<Output = T>) -> Re
 }
 
 /// An instance that is gone needs no signal or termination.
-fn ignore_gone(result: errand_workflows::sdk::Result<()>) -> Result<(), HandlerError> {
+fn ignore_gone(result: Result<(), ControlError>) -> Result<(), HandlerError> {
     match result {
-        Err(e) if !errand_workflows::is_gone(&e) => Err(HandlerError::Retry(e.to_string())),
-        _ => Ok(()),
+        Err(ControlError::Failed(message)) => Err(HandlerError::Retry(message)),
+        Ok(()) | Err(ControlError::Gone) => Ok(()),
     }
 }
 

@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/notifications/{id}/snooze", post(snooze))
         .route("/internal/events", post(publish_event))
         .route("/internal/confirmations/{id}", post(settle_confirmation))
+        .route("/internal/workflows/{id}/{action}", post(control_workflow))
 }
 
 /// `GET /workflows` filters.
@@ -39,8 +40,8 @@ pub struct WorkflowQuery {
     /// `reminder`, `recurring` or `confirmation`.
     #[param(pattern = "^(reminder|recurring|confirmation)$")]
     pub kind: Option<String>,
-    /// `pending`, `running`, `suspended`, `completed`, `failed` or `terminated`.
-    #[param(pattern = "^(pending|running|suspended|completed|failed|terminated)$")]
+    /// `pending`, `running`, `suspended`, `completed`, `failed`, `terminated` or `unknown`.
+    #[param(pattern = "^(pending|running|suspended|completed|failed|terminated|unknown)$")]
     pub status: Option<String>,
     /// Only those about this task.
     pub task_id: Option<String>,
@@ -312,6 +313,56 @@ pub async fn publish_event(
         other => other?,
     }
     Ok((StatusCode::ACCEPTED, axum::Json(json!({ "accepted": true }))))
+}
+
+/// What the workflow trigger asks of one instance (`start`, `raise` or `terminate`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowControlBody {
+    /// `start`: the workflow's name.
+    name: Option<String>,
+    /// `start`: the task it concerns.
+    task_id: Option<String>,
+    /// `start`: its input.
+    input: Option<Value>,
+    /// `raise`: the event's name.
+    event: Option<String>,
+    /// `raise`: the event's payload.
+    payload: Option<Value>,
+}
+
+/// Internal (the Dapr runtime's workflow trigger, with a service token naming this very
+/// instance): start, raise an event on or terminate an instance on this app's sidecar,
+/// which hosts the workflows.
+pub async fn control_workflow(
+    State(state): State<AppState>,
+    Caller { user, actor, .. }: Caller,
+    Path((id, action)): Path<(String, String)>,
+    Json(body): Json<WorkflowControlBody>,
+) -> Result<StatusCode, ApiError> {
+    if actor != Actor::Workflow(id.clone()) {
+        return Err(ApiError::Forbidden("only a service token for this instance may control it".into()));
+    }
+    let missing = |field: &'static str| ApiError::Unprocessable {
+        code: "validation_failed",
+        message: format!("{action} needs {field}"),
+        details: json!({ "field": field }),
+    };
+    match action.as_str() {
+        "start" => {
+            let name = body.name.ok_or_else(|| missing("name"))?;
+            let task_id = body.task_id.ok_or_else(|| missing("task_id"))?;
+            let input = body.input.ok_or_else(|| missing("input"))?;
+            state.workflows.start_triggered(&user, &id, &name, task_id, input).await?;
+        }
+        "raise" => {
+            let event = body.event.ok_or_else(|| missing("event"))?;
+            state.workflows.raise(&user, &id, &event, body.payload.unwrap_or(Value::Null)).await?;
+        }
+        "terminate" => state.workflows.terminate(&user, &id).await?,
+        _ => return Err(ApiError::NotFound("route")),
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// How a confirmation ended.

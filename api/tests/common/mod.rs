@@ -105,6 +105,16 @@ impl Drop for Server {
     }
 }
 
+/// A child process that is killed when the test ends, however it ends.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Spawns an `errand` command on `database_url`/`data_dir` and waits for its
 /// "<prefix>http://addr" line. Returns the child and the base URL.
 pub fn spawn_listening(
