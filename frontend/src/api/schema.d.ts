@@ -3858,7 +3858,7 @@ export interface operations {
             query?: {
                 /** @description `reminder`, `recurring` or `confirmation`. */
                 kind?: string;
-                /** @description `pending`, `running`, `suspended`, `completed`, `failed` or `terminated`. */
+                /** @description `pending`, `running`, `suspended`, `completed`, `failed`, `terminated` or `unknown`. */
                 status?: string;
                 /** @description Only those about this task. */
                 task_id?: string;
