@@ -52,6 +52,9 @@ pub enum ApiError {
     /// 422: any other semantic error, with a code of its own.
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String, details: Value },
+    /// 501: the runtime offers no way to do this (e.g. daprd 1.16 has no history RPC).
+    #[error("{0}")]
+    NotImplemented(String),
     /// 503: a dependency (the database) is unavailable.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -131,6 +134,7 @@ impl ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", json!({ "field": invalid.field }))
             }
             ApiError::Unprocessable { code, details, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code, details.clone()),
+            ApiError::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, "not_implemented", json!({})),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", json!({})),
             ApiError::RateLimited { retry_after_secs } => {
                 (StatusCode::TOO_MANY_REQUESTS, "rate_limited", json!({ "retry_after_seconds": retry_after_secs }))

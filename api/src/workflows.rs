@@ -359,10 +359,19 @@ impl WorkflowService {
     /// The history of one of the user's workflows.
     pub async fn history(&self, user: &UserRecord, id: &str) -> Result<Vec<HistoryEntry>, ApiError> {
         self.store.workflow_of_user(&user.profile.id, id).await?.ok_or(ApiError::NotFound("workflow"))?;
-        self.runtime()?.history(id).await.map_err(|e| match errand_workflows::is_gone(&e) {
-            // Purged after its retention period.
-            true => ApiError::NotFound("workflow"),
-            false => ApiError::Unavailable(e.to_string()),
+        self.runtime()?.history(id).await.map_err(|e| {
+            if errand_workflows::is_gone(&e) {
+                // Purged after its retention period.
+                ApiError::NotFound("workflow")
+            } else if errand_workflows::is_unimplemented(&e) {
+                ApiError::NotImplemented(
+                    "the workflow sidecar has no GetInstanceHistory RPC (daprd 1.16 offers no history); \
+                     the instance's status, input and output are at GET /api/v1/workflows/{id}"
+                        .into(),
+                )
+            } else {
+                ApiError::Unavailable(e.to_string())
+            }
         })
     }
 

@@ -6,8 +6,9 @@
 //!
 //! Public surface: [`register`] (Errand's three workflows, their ids, inputs and
 //! events), [`WorkflowRuntime`] (start, client, probe, history, shutdown),
-//! [`connect_client`] (a client without a worker), [`start_once`] and [`is_gone`] (idempotent
-//! starts; "no such instance"), [`HistoryEntry`], and the SDK types
+//! [`connect_client`] (a client without a worker), [`start_once`], [`is_gone`] and
+//! [`is_unimplemented`] (idempotent starts; "no such instance"; "no such RPC"),
+//! [`HistoryEntry`], and the SDK types
 //! re-exported in [`sdk`].
 
 mod errand;
@@ -52,6 +53,18 @@ pub fn is_gone(error: &WorkflowError) -> bool {
         // durabletask-go answers some calls on unknown ids with another code.
         WorkflowError::GrpcError(status) => {
             status.code() == tonic::Code::NotFound || status.message().contains("no such instance")
+        }
+        _ => false,
+    }
+}
+
+/// True when the sidecar does not offer the called RPC: `Unimplemented`, or daprd
+/// handing a workflow RPC it lacks (such as `GetInstanceHistory` in 1.16) to its
+/// service-invocation proxy, which then asks for an app id.
+pub fn is_unimplemented(error: &WorkflowError) -> bool {
+    match error {
+        WorkflowError::GrpcError(status) => {
+            status.code() == tonic::Code::Unimplemented || status.message().contains("failed to proxy request")
         }
         _ => false,
     }
@@ -184,5 +197,16 @@ mod tests {
         assert!(is_gone(&WorkflowError::InstanceNotFound { instance_id: "x".into() }));
         assert!(!is_gone(&grpc(tonic::Status::unavailable("down"))));
         assert!(!is_gone(&WorkflowError::Timeout));
+    }
+
+    #[test]
+    fn missing_rpcs_are_recognised_on_durabletask_go_and_daprd() {
+        let grpc = |status: tonic::Status| WorkflowError::GrpcError(Box::new(status));
+        assert!(is_unimplemented(&grpc(tonic::Status::unimplemented("GetInstanceHistory"))));
+        // What daprd 1.16 answers to GetInstanceHistory.
+        let daprd = "failed to proxy request: required metadata dapr-callee-app-id or dapr-app-id not found";
+        assert!(is_unimplemented(&grpc(tonic::Status::unknown(daprd))));
+        assert!(!is_unimplemented(&grpc(tonic::Status::not_found("no such instance"))));
+        assert!(!is_unimplemented(&grpc(tonic::Status::unavailable("down"))));
     }
 }

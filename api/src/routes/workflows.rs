@@ -119,7 +119,8 @@ pub struct HistoryView {
 /// The history of one of the caller's workflows (its current execution).
 #[utoipa::path(get, path = "/api/v1/workflows/{id}/history", tag = "workflows", security(("bearer" = [])),
     params(("id" = String, Path, description = "instance id")),
-    responses((status = 200, body = HistoryView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = HistoryView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 501, description = "the workflow runtime keeps no history it can give (daprd 1.16)", body = ErrorBody)))]
 pub async fn workflow_history(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

@@ -1,7 +1,7 @@
 // My workflows: reminders, recurring series and confirmations with their status,
 // task, next fire time and custom status; each one's history as a timeline.
 import { useEffect, useState } from 'preact/hooks';
-import { api, ok, type Workflow } from '../api/client';
+import { api, ApiError, ok, type Workflow } from '../api/client';
 import { userTz } from '../api/session';
 import { statusText } from '../tasks/Editor';
 import { formatInstant } from '../ui/dates';
@@ -107,10 +107,18 @@ interface HistoryEvent {
 export function WorkflowPage({ id }: { id: string }) {
   const [w, setW] = useState<Workflow | null>(null);
   const [events, setEvents] = useState<HistoryEvent[] | null>(null);
+  // Why there is no history, when the server says (daprd 1.16 keeps none it can give).
+  const [noHistory, setNoHistory] = useState<string | null>(null);
   const tz = userTz();
   useEffect(() => {
     ok(api.GET('/api/v1/workflows/{id}', { params: { path: { id } } })).then(setW, showError);
-    ok(api.GET('/api/v1/workflows/{id}/history', { params: { path: { id } } })).then((h) => setEvents(h.events as unknown as HistoryEvent[]), () => setEvents([]));
+    ok(api.GET('/api/v1/workflows/{id}/history', { params: { path: { id } } })).then(
+      (h) => setEvents(h.events as unknown as HistoryEvent[]),
+      (e: unknown) => {
+        setNoHistory(e instanceof ApiError && e.status === 501 ? e.message : null);
+        setEvents([]);
+      },
+    );
   }, [id]);
   return (
     <>
@@ -131,7 +139,7 @@ export function WorkflowPage({ id }: { id: string }) {
       {events === null ? (
         <p class="muted">Loading…</p>
       ) : events.length === 0 ? (
-        <p class="muted">No history (finished instances are purged after 30 days).</p>
+        <p class="muted">{noHistory ?? 'No history (finished instances are purged after 30 days).'}</p>
       ) : (
         <ol class="timeline">
           {events.map((e) => (
