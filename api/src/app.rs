@@ -236,10 +236,32 @@ impl App {
             }
         }
         let indexing = tokio::spawn(run_indexer(self.state.search.clone(), store.clone(), stopped.clone()));
-        let housekeeping = tokio::spawn(housekeeping(store.clone()));
+        // Under Dapr the sweep is daprd's cron binding `sweep` (dapr/components/sweep.yaml)
+        // posting to /sweep, on the schedule the operator sets; here, an hourly timer.
+        let housekeeping = tokio::spawn({
+            let (store, runtime) = (store.clone(), self.runtime);
+            async move {
+                if runtime == Runtime::Embedded {
+                    housekeeping(store).await
+                }
+            }
+        });
         let limits = self.state.limits.clone();
         let forgetting = tokio::spawn(limits.forget_idle_keys());
-        let router = routes::router(self.state, &self.http);
+        let mut router = routes::router(self.state, &self.http);
+        if self.runtime == Runtime::Dapr {
+            let store = store.clone();
+            router = router.route(
+                "/sweep",
+                axum::routing::post(move || {
+                    let store = store.clone();
+                    async move {
+                        sweep(&store).await;
+                        axum::http::StatusCode::OK
+                    }
+                }),
+            );
+        }
         let stop = self.stop.clone();
         let stopping = async move {
             shutdown.await;
@@ -318,21 +340,27 @@ pub async fn bind(config: &Config) -> Result<TcpListener, StartError> {
     TcpListener::bind(config.listen).await.map_err(|e| StartError::Listen(config.listen.to_string(), e))
 }
 
-/// Periodic upkeep of the store: forgets expired idempotency keys and ended sessions.
+/// The embedded runtime's periodic upkeep: a sweep every hour.
 async fn housekeeping(store: Store) {
     let mut every = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every.tick().await;
-        match store.prune_idempotency_keys(crate::tasks::now()).await {
-            Ok(0) => {}
-            Ok(removed) => tracing::info!(removed, "pruned expired idempotency keys"),
-            Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed"),
-        }
-        // An ended session is kept a day, so a request racing its end still finds it.
-        match store.prune_sessions(crate::tasks::now() - chrono::Duration::days(1)).await {
-            Ok(0) => {}
-            Ok(removed) => tracing::info!(removed, "pruned ended sessions"),
-            Err(e) => tracing::warn!(error = %e, "pruning sessions failed"),
-        }
+        sweep(&store).await;
+    }
+}
+
+/// One pass of upkeep: forgets expired idempotency keys and ended sessions. Idempotent
+/// and cheap, so replicas that sweep at once do no harm.
+async fn sweep(store: &Store) {
+    match store.prune_idempotency_keys(crate::tasks::now()).await {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "pruned expired idempotency keys"),
+        Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed"),
+    }
+    // An ended session is kept a day, so a request racing its end still finds it.
+    match store.prune_sessions(crate::tasks::now() - chrono::Duration::days(1)).await {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "pruned ended sessions"),
+        Err(e) => tracing::warn!(error = %e, "pruning sessions failed"),
     }
 }

@@ -396,6 +396,35 @@ async fn the_dapr_runtime_publishes_api_writes_to_the_sidecar() {
     assert_eq!(seen[0].1["subject"], task["id"]);
 }
 
+/// Under Dapr the upkeep is daprd's cron binding `sweep` posting to `/sweep`: it forgets
+/// sessions that ended over a day ago (and expired idempotency keys).
+#[tokio::test]
+async fn the_dapr_runtime_sweeps_when_the_cron_binding_posts() {
+    let Some(db) = errand_store::testing::fresh_db(Backend::Sqlite).await else { return };
+    // No daprd needed for this: nothing is published.
+    let server = Server::start_with(
+        &db.url,
+        db.dir.path(),
+        &["--runtime", "dapr"],
+        &[("DAPR_HTTP_ENDPOINT", "http://127.0.0.1:9")],
+    );
+    let ada = server.signup("ada@example.com").await;
+    let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+    let long_ago = (Utc::now() - chrono::Duration::days(2)).timestamp_millis();
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2")
+        .bind(long_ago)
+        .bind(ada.user["id"].as_str().unwrap())
+        .execute(&pool)
+        .await
+        .unwrap();
+    let count =
+        || async { sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions").fetch_one(&pool).await.unwrap() };
+    assert_eq!(count().await, 1);
+    let r = reqwest::Client::new().post(server.url("/sweep")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(count().await, 0, "the ended session is forgotten");
+}
+
 #[tokio::test]
 async fn metrics_count_requests_and_deliveries() {
     let Some((server, _db)) = Server::fresh(Backend::Sqlite).await else { return };
