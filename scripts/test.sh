@@ -2,7 +2,8 @@
 # `make test`: installs what the tests need when it is missing, then runs every test.
 # Rust tests run once, with a throwaway PostgreSQL cluster so the store behaviour
 # suite and the end-to-end tests run on both SQLite and PostgreSQL, and with the
-# durabletask-go sidecar so the workflow suite also runs against Dapr's own engine;
+# durabletask-go sidecar so the workflow suite also runs against Dapr's own engine, and
+# with daprd 1.16, Kafka and Redis for the Dapr runtime's suite;
 # then schemathesis over the whole API, the web UI's tests (Vitest and the browser
 # suite in Chromium), and every benchmark once on tiny data.
 set -euo pipefail
@@ -13,6 +14,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 DURABLETASK_GO_BIN=$(scripts/durabletask-go.sh)
 export DURABLETASK_GO_BIN
+# The real Dapr parts (daprd, placement, scheduler, Kafka, Redis) for api/tests/dapr.rs,
+# which starts an environment of its own for each test with scripts/dapr-env.sh.
+set -a
+eval "$(scripts/dapr-tools.sh)"
+set +a
 
 if cargo nextest --version >/dev/null 2>&1; then
   runner=(cargo nextest run --workspace --locked --no-fail-fast)
