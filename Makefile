@@ -1,7 +1,7 @@
 # Errand. `make run` starts it; `make test` proves it works.
 CARGO ?= cargo
 
-.PHONY: run build ui test lint fmt load bench fuzz
+.PHONY: run build ui test lint fmt load bench fuzz dapr-up dapr-down
 
 ## Build everything (the web UI, then the release binary that embeds it) and start
 ## Errand on http://localhost:8080 (SQLite + embedded defaults).
@@ -48,3 +48,13 @@ bench:
 ## nightly Rust). `make test` runs a bounded property pass of the same targets.
 fuzz:
 	scripts/fuzz.sh
+
+## Errand on a local Dapr environment: Kafka, Redis, placement and scheduler on
+## loopback, the API on http://localhost:8080 and the three consumers, each with its
+## own daprd 1.16 (built once into ~/.cache/errand). `make dapr-down` stops it all.
+dapr-up: build
+	scripts/dapr-tools.sh >/dev/null
+	scripts/dapr-run.sh up
+
+dapr-down:
+	scripts/dapr-run.sh down
