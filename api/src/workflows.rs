@@ -226,6 +226,10 @@ impl WorkflowService {
             Decision::AlreadySettled(c) => {
                 let message = match c.decision {
                     Some(d) => format!("this confirmation was already decided ({d})"),
+                    // Past its time but not yet settled by its workflow: expired all the same.
+                    None if c.status == "pending" => {
+                        format!("this confirmation expired at {}", c.expires_at.to_rfc3339())
+                    }
                     None => format!("this confirmation is {}", c.status),
                 };
                 return Err(ApiError::Conflict { code: "already_decided", message });

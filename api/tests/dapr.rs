@@ -267,7 +267,7 @@ async fn recurring_tasks_create_each_next_occurrence_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confirmations_are_approved_rejected_or_expire() {
     let _one = SERIAL.lock().await;
-    let Some(stack) = Stack::start_with(&[("ERRAND_CONFIRMATION_TIMEOUT_SECS", "3")]).await else { return };
+    let Some(stack) = Stack::start_with(&[("ERRAND_CONFIRMATION_TIMEOUT_SECS", "5")]).await else { return };
     let ada = stack.signup("ada@example.com").await;
     let ask = |title: &'static str| {
         let ada = &ada;
@@ -278,11 +278,11 @@ async fn confirmations_are_approved_rejected_or_expire() {
             (id, asked.body["id"].as_str().unwrap().to_string())
         }
     };
-    let (kept, no) = ask("keep me").await;
     let (gone, yes) = ask("delete me").await;
     let decided = ada.post(&format!("/confirmations/{yes}"), json!({ "decision": "approve" })).await;
     assert_eq!(decided.body["status"], "approved", "{:?}", decided.body);
     assert_eq!(ada.get(&format!("/tasks/{gone}")).await.status, 404);
+    let (kept, no) = ask("keep me").await;
     let decided = ada.post(&format!("/confirmations/{no}"), json!({ "decision": "reject" })).await;
     assert_eq!(decided.body["status"], "rejected", "{:?}", decided.body);
     assert_eq!(ada.get(&format!("/tasks/{kept}")).await.status, 200);
@@ -291,7 +291,8 @@ async fn confirmations_are_approved_rejected_or_expire() {
         ada.get(&format!("/confirmations/{late}")).await.body["status"] == "expired"
     })
     .await;
-    assert_eq!(ada.post(&format!("/confirmations/{late}"), json!({ "decision": "approve" })).await.status, 409);
+    let refused = ada.post(&format!("/confirmations/{late}"), json!({ "decision": "approve" })).await;
+    assert_eq!(refused.status, 409, "{:?}", refused.body);
     assert_eq!(ada.get(&format!("/tasks/{unanswered}")).await.status, 200, "nothing deleted without a yes");
     eventually("the settled notifications", 20, || async {
         let r = ada.get("/notifications?limit=100").await;
