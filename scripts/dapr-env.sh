@@ -179,10 +179,10 @@ EOF
 start_redis() {
   mkdir -p "$STATE/redis"
   need_free redis "$REDIS_PORT"
-  # No persistence: the state store lives as long as the environment (a Redis restart
-  # in a fault test loses it, as a real cache-only Redis would).
+  # Persistent (append-only file): Redis holds the workflow actors' state, which a
+  # restart must not lose; a cache-only Redis would drop every waiting workflow.
   spawn redis "$REDIS_SERVER" --bind 127.0.0.1 --port "$REDIS_PORT" --protected-mode yes \
-    --save "" --appendonly no --dir "$STATE/redis" --daemonize no
+    --save "" --appendonly yes --appendfsync everysec --dir "$STATE/redis" --daemonize no
   wait_for redis 20 tcp_open "$REDIS_PORT"
 }
 

@@ -77,16 +77,25 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port()
 }
 
-/// A daprd's ports.
-struct Ports {
-    http: u16,
-    grpc: u16,
+/// One of Errand's apps beside its daprd, each restartable on the same ports.
+struct App {
+    id: String,
+    /// The `errand` arguments (`serve ...` or `consumer ...`) without `--listen`.
+    role: Vec<String>,
+    env: Vec<(String, String)>,
+    port: u16,
+    dapr_http: u16,
+    dapr_grpc: u16,
+    dapr_internal: u16,
+    // The app before its daprd: daprd waits for a connected workflow worker.
+    errand: Option<KillOnDrop>,
+    daprd: Option<KillOnDrop>,
 }
 
 /// Errand's apps, each beside its daprd.
 struct Stack {
     // Dropped in order: the apps and their sidecars before the environment they use.
-    processes: Vec<KillOnDrop>,
+    apps: Vec<App>,
     api: String,
     db: TestDb,
     env: Environment,
@@ -109,57 +118,104 @@ impl Stack {
         };
         let logs = env.dir.path().join("logs");
         std::fs::create_dir_all(&logs).expect("logs");
-        let mut stack = Stack { processes: Vec::new(), api: String::new(), db, env, logs };
-        let api_port = free_port();
-        let api_dapr = stack.daprd("errand", api_port);
-        let mut serve = Command::new(env!("CARGO_BIN_EXE_errand"));
-        serve.args(["serve", "--runtime", "dapr", "--listen", &format!("127.0.0.1:{api_port}")]);
-        let (child, base) = stack.errand(serve, &api_dapr, api_env, "errand listening on ");
-        stack.processes.push(child);
-        stack.api = base;
+        let mut stack = Stack { apps: Vec::new(), api: String::new(), db, env, logs };
+        let owned = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        stack.add("errand", &["serve", "--runtime", "dapr"], owned(api_env));
+        stack.api = format!("http://127.0.0.1:{}", stack.apps[0].port);
         for consumer in ["audit", "notification", "workflow-trigger"] {
-            let port = free_port();
-            let dapr = stack.daprd(&format!("errand-{consumer}"), port);
-            let mut command = Command::new(env!("CARGO_BIN_EXE_errand"));
-            command.args(["consumer", consumer, "--listen", &format!("127.0.0.1:{port}")]);
-            let prefix = format!("errand consumer {consumer} listening on ");
-            let (child, _) = stack.errand(command, &dapr, &[], &prefix);
-            stack.processes.push(child);
+            stack.add(&format!("errand-{consumer}"), &["consumer", consumer], Vec::new());
         }
-        let http = reqwest::Client::new();
-        eventually("the API to be ready on daprd", 60, || async {
-            http.get(format!("{}/readyz", stack.api)).send().await.is_ok_and(|r| r.status() == 200)
-        })
-        .await;
+        stack.ready().await;
         Some(stack)
     }
 
-    /// Starts daprd for app `app_id` on `app_port`, with the environment's flags.
-    fn daprd(&mut self, app_id: &str, app_port: u16) -> Ports {
-        let ports = Ports { http: free_port(), grpc: free_port() };
-        let log = std::fs::File::create(self.logs.join(format!("daprd-{app_id}.log"))).expect("log");
+    fn add(&mut self, id: &str, role: &[&str], env: Vec<(String, String)>) {
+        let mut app = App {
+            id: id.to_string(),
+            role: role.iter().map(|s| s.to_string()).collect(),
+            env,
+            port: free_port(),
+            dapr_http: free_port(),
+            dapr_grpc: free_port(),
+            dapr_internal: free_port(),
+            errand: None,
+            daprd: None,
+        };
+        self.spawn_daprd(&mut app);
+        self.spawn_errand(&mut app);
+        self.apps.push(app);
+    }
+
+    async fn ready(&self) {
+        let http = reqwest::Client::new();
+        eventually("the API to be ready on daprd", 60, || async {
+            http.get(format!("{}/readyz", self.api)).send().await.is_ok_and(|r| r.status() == 200)
+        })
+        .await;
+    }
+
+    fn app(&mut self, id: &str) -> App {
+        let at = self.apps.iter().position(|a| a.id == id).unwrap_or_else(|| panic!("no app {id}"));
+        self.apps.remove(at)
+    }
+
+    /// SIGKILLs app `id` (and its daprd too, when `with_daprd`), then starts what it
+    /// killed again on the same ports.
+    async fn crash_and_restart(&mut self, id: &str, with_daprd: bool) {
+        let mut app = self.app(id);
+        app.errand.take();
+        if with_daprd {
+            app.daprd.take();
+            self.spawn_daprd(&mut app);
+        }
+        self.spawn_errand(&mut app);
+        self.apps.push(app);
+        self.ready().await;
+    }
+
+    fn spawn_daprd(&self, app: &mut App) {
+        let log = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(self.logs.join(format!("daprd-{}.log", app.id)))
+            .expect("log");
         let child = Command::new(self.env.var("DAPR_DAPRD"))
-            .args(["--app-id", app_id, "--app-port", &app_port.to_string()])
-            .args(["--dapr-http-port", &ports.http.to_string(), "--dapr-grpc-port", &ports.grpc.to_string()])
-            .args(["--dapr-internal-grpc-port", &free_port().to_string()])
+            .args(["--app-id", &app.id, "--app-port", &app.port.to_string()])
+            .args(["--dapr-http-port", &app.dapr_http.to_string(), "--dapr-grpc-port", &app.dapr_grpc.to_string()])
+            .args(["--dapr-internal-grpc-port", &app.dapr_internal.to_string()])
             .args(self.env.var("DAPRD_ARGS").split_whitespace())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
             .expect("spawn daprd");
-        self.processes.push(KillOnDrop(child));
-        ports
+        app.daprd = Some(KillOnDrop(child));
     }
 
-    /// Starts an `errand` command beside its daprd and waits for its listening line.
-    fn errand(&self, command: Command, dapr: &Ports, extra: &[(&str, &str)], prefix: &str) -> (KillOnDrop, String) {
-        let http = dapr.http.to_string();
-        let grpc = dapr.grpc.to_string();
+    /// Starts the app's `errand` process and waits for its listening line.
+    fn spawn_errand(&self, app: &mut App) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_errand"));
+        command.args(&app.role).args(["--listen", &format!("127.0.0.1:{}", app.port)]);
+        let (http, grpc) = (app.dapr_http.to_string(), app.dapr_grpc.to_string());
         let mut envs = vec![("DAPR_HTTP_PORT", http.as_str()), ("DAPR_GRPC_PORT", grpc.as_str())];
         envs.push(("ERRAND_JWT_SECRET", SECRET));
-        envs.extend_from_slice(extra);
-        let (child, base) = spawn_listening(command, &self.db.url, self.db.dir.path(), &envs, prefix);
-        (KillOnDrop(child), base)
+        envs.extend(app.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let prefix = match app.role[0].as_str() {
+            "serve" => "errand listening on ".to_string(),
+            _ => format!("errand consumer {} listening on ", app.role[1]),
+        };
+        let (child, _) = spawn_listening(command, &self.db.url, self.db.dir.path(), &envs, &prefix);
+        app.errand = Some(KillOnDrop(child));
+    }
+
+    /// Stops (`down`) or starts (`up`) one of the environment's services.
+    fn service(&self, action: &str, service: &str) {
+        let status = Command::new(script("dapr-env.sh"))
+            .args([action, service])
+            .env("DAPR_ENV_DIR", self.env.dir.path())
+            .stdout(Stdio::null())
+            .status()
+            .expect("dapr-env.sh");
+        assert!(status.success(), "dapr-env.sh {action} {service}");
     }
 
     async fn signup(&self, email: &str) -> Session {
@@ -317,4 +373,141 @@ async fn the_assistant_remembers_the_conversation_in_the_state_store() {
     let items = pending.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{:?}", pending.body);
     assert!(items[0]["summary"].as_str().unwrap().contains("buy milk"), "{:?}", items[0]);
+}
+
+/// Every task's audit records, by task id (the audit consumer is its own app).
+async fn audited(session: &Session) -> HashMap<String, usize> {
+    let mut seen = HashMap::new();
+    let mut page = "/audit?limit=200".to_string();
+    loop {
+        let trail = session.get(&page).await;
+        for record in trail.body["items"].as_array().expect("items") {
+            if record["action"] == "task.created" {
+                *seen.entry(record["task_id"].as_str().unwrap().to_string()).or_default() += 1;
+            }
+        }
+        match trail.body["next_cursor"].as_str() {
+            Some(cursor) => page = format!("/audit?limit=200&cursor={cursor}"),
+            None => return seen,
+        }
+    }
+}
+
+/// Waits until every task in `ids` is audited, then checks that each is audited once.
+async fn audited_once(session: &Session, ids: &[String]) {
+    eventually("every audit record", 90, || async {
+        let seen = audited(session).await;
+        ids.iter().all(|id| seen.contains_key(id))
+    })
+    .await;
+    // Give a duplicate the chance to show.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let seen = audited(session).await;
+    for id in ids {
+        assert_eq!(seen.get(id), Some(&1), "task {id} audited {:?} times", seen.get(id));
+    }
+}
+
+/// Kafka down for 30 s while tasks are written: the writes succeed, their events wait
+/// in the outbox, and once the broker is back each reaches the consumers once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_wait_out_a_kafka_outage() {
+    let _one = SERIAL.lock().await;
+    let Some(stack) = Stack::start().await else { return };
+    let ada = stack.signup("ada@example.com").await;
+    let mut ids = vec![ada.create(json!({ "title": "before" })).await["id"].as_str().unwrap().to_string()];
+    audited_once(&ada, &ids).await;
+    stack.service("down", "kafka");
+    let outage = std::time::Instant::now();
+    let mut n = 0;
+    while outage.elapsed() < Duration::from_secs(30) {
+        n += 1;
+        ids.push(ada.create(json!({ "title": format!("during {n}") })).await["id"].as_str().unwrap().to_string());
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    stack.service("up", "kafka");
+    audited_once(&ada, &ids).await;
+}
+
+/// A consumer and its daprd SIGKILLed while events flow, then started again: nothing
+/// is lost and nothing is applied twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_killed_with_its_daprd_loses_and_doubles_nothing() {
+    let _one = SERIAL.lock().await;
+    let Some(mut stack) = Stack::start().await else { return };
+    let ada = stack.signup("ada@example.com").await;
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        if n == 10 {
+            stack.crash_and_restart("errand-audit", true).await;
+        }
+        ids.push(ada.create(json!({ "title": format!("task {n}") })).await["id"].as_str().unwrap().to_string());
+    }
+    audited_once(&ada, &ids).await;
+}
+
+/// The API SIGKILLed while it writes: every write it acknowledged is there after the
+/// restart, and its event is delivered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_killed_while_it_writes_loses_nothing_it_acknowledged() {
+    let _one = SERIAL.lock().await;
+    let Some(mut stack) = Stack::start().await else { return };
+    let ada = stack.signup("ada@example.com").await;
+    // Writes for 8 s, through the crash; a write the API never answered is not counted.
+    let writer = {
+        let request = ada.request(reqwest::Method::POST, "/tasks");
+        tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            let started = std::time::Instant::now();
+            let mut n = 0;
+            while started.elapsed() < Duration::from_secs(8) {
+                n += 1;
+                let attempt =
+                    request.try_clone().expect("a plain request").json(&json!({ "title": format!("write {n}") }));
+                match attempt.send().await {
+                    Ok(r) if r.status() == 201 => {
+                        let body: Value = r.json().await.expect("json");
+                        acknowledged.push(body["id"].as_str().unwrap().to_string());
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+                // A steady trickle, not a flood: the crash is what is tested.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            acknowledged
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    stack.crash_and_restart("errand", false).await;
+    let acknowledged = writer.await.expect("writer");
+    assert!(!acknowledged.is_empty());
+    for id in &acknowledged {
+        assert_eq!(ada.get(&format!("/tasks/{id}")).await.status, 200, "acknowledged task {id} lost");
+    }
+    audited_once(&ada, &acknowledged).await;
+}
+
+/// Redis (the workflow actors' state), then placement and scheduler, restarted while a
+/// reminder waits on its timer: it still fires, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_reminder_survives_restarts_of_redis_placement_and_scheduler() {
+    let _one = SERIAL.lock().await;
+    let Some(stack) = Stack::start().await else { return };
+    let ada = stack.signup("ada@example.com").await;
+    let due = Utc::now() + chrono::Duration::seconds(25);
+    let task = ada.create(json!({ "title": "take the pills", "reminders": [{ "at": due.to_rfc3339() }] })).await;
+    let id = task["id"].as_str().unwrap().to_string();
+    eventually("the reminder's workflow", 30, || async {
+        let list = ada.get(&format!("/workflows?kind=reminder&task_id={id}")).await;
+        list.body["items"][0]["status"] == "running"
+    })
+    .await;
+    for service in ["redis", "placement", "scheduler"] {
+        stack.service("down", service);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        stack.service("up", service);
+    }
+    eventually("the reminder", 90, || async { !reminders_of(&ada, &id).await.is_empty() }).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(reminders_of(&ada, &id).await.len(), 1, "exactly once");
 }
