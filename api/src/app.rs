@@ -10,7 +10,7 @@ use errand_consumers::WorkflowClients;
 use errand_consumers::{Bus, BusConfig, DaprConfig, DaprPublisher};
 use errand_domain::TaskApi;
 use errand_engine::{EngineConfig, Sidecar};
-use errand_search::{run_indexer, SearchIndex, SEARCH_CURSOR};
+use errand_search::{run_indexer, SearchIndex, SEARCH_READERS};
 use errand_store::Store;
 use errand_workflows::WorkflowRuntime;
 
@@ -195,7 +195,7 @@ impl App {
             }
         });
         // The outbox is pruned only past what the search indexer has read, too.
-        let bus_config = BusConfig { outbox_readers: vec![SEARCH_CURSOR], ..BusConfig::default() };
+        let bus_config = BusConfig { outbox_readers: vec![SEARCH_READERS], ..BusConfig::default() };
         let delivery = match self.runtime {
             Runtime::Embedded => {
                 let bus = Bus::new(

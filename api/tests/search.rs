@@ -184,3 +184,112 @@ async fn the_index_survives_crashes_deletion_and_damage() {
     let value: Value = session.get("/tasks?q=durable%2039").await.body;
     assert_eq!(value["items"][0]["title"], "durable 39");
 }
+
+/// Logs `email` in on `server` (an account made on another replica).
+async fn log_in(server: &Server, email: &str) -> Session {
+    let body: Value = reqwest::Client::new()
+        .post(server.url("/api/v1/auth/login"))
+        .json(&json!({ "email": email, "password": "correct horse battery" }))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    Session {
+        client: server.client.clone(),
+        base: server.base.clone(),
+        token: body["token"].as_str().expect("token").to_string(),
+        user: body["user"].clone(),
+    }
+}
+
+async fn found(session: &Session, word: &str) -> usize {
+    let r = session.get(&format!("/tasks?q={word}&limit=100")).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["items"].as_array().unwrap().len()
+}
+
+/// Waits until every one of `consumers` has passed the whole outbox.
+async fn consumers_caught_up(store: &errand_store::Store, consumers: &[&str]) {
+    common::eventually("every consumer past the writes", 10, || async {
+        let head = store.outbox_head().await.unwrap();
+        let mut behind = false;
+        for consumer in consumers {
+            behind |= store.consumer_position(consumer).await.unwrap() < head;
+        }
+        !behind
+    })
+    .await;
+}
+
+/// Two replicas on one PostgreSQL database, each with its own index: a write on either
+/// is searchable on both, and the outbox is pruned only past what every replica's index
+/// has read, so a replica that was stopped catches up; one away so long that its cursor
+/// counts as stale rebuilds its index instead of missing what was pruned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_replica_finds_every_write() {
+    let Some(db) = common::fresh_db(Backend::Postgres).await else { return };
+    let b_dir = tempfile::tempdir().unwrap();
+    let a = Server::start(&db.url, db.dir.path());
+    let mut b = Some(Server::start(&db.url, b_dir.path()));
+    let on_a = a.signup("ada@example.com").await;
+    let on_b = log_in(b.as_ref().unwrap(), "ada@example.com").await;
+    let mut latencies = Vec::new();
+    let words = [
+        "aardvark", "badger", "camel", "dingo", "eland", "ferret", "gazelle", "heron", "ibis", "jackal", "koala",
+        "lemur", "marmot", "narwhal", "ocelot", "pelican", "quokka", "raccoon", "tapir", "walrus",
+    ];
+    for (n, word) in words.iter().enumerate() {
+        let (writer, reader) = if n % 2 == 0 { (&on_a, &on_b) } else { (&on_b, &on_a) };
+        writer.create(json!({ "title": format!("feed the {word}") })).await;
+        let written = std::time::Instant::now();
+        common::eventually(&format!("{word} on the other replica"), 10, || async { found(reader, word).await == 1 })
+            .await;
+        latencies.push(written.elapsed());
+    }
+    latencies.sort();
+    println!("a write searchable on the other replica after p50 {:?}, max {:?}", latencies[10], latencies[19]);
+
+    // B stopped while A writes, and the outbox pruned: B's cursor holds it back.
+    b.take().unwrap().stop();
+    for n in 0..10 {
+        on_a.create(json!({ "title": format!("while away {n}") })).await;
+    }
+    let store = errand_store::Store::connect(&db.url).await.unwrap();
+    let readers = ["audit", "notification", "workflow-trigger", errand_search::SEARCH_READERS];
+    consumers_caught_up(&store, &readers[..3]).await;
+    store.prune_outbox(&readers).await.unwrap();
+    let b_server = Server::start(&db.url, b_dir.path());
+    let on_b = log_in(&b_server, "ada@example.com").await;
+    common::eventually("B caught up", 10, || async { found(&on_b, "away").await == 10 }).await;
+
+    // B away long enough to be stale: pruning passes it, and B rebuilds its index.
+    b_server.stop();
+    for n in 0..10 {
+        on_a.create(json!({ "title": format!("long gone {n}") })).await;
+    }
+    let stale = (chrono::Utc::now() - errand_store::READER_STALE_AFTER - chrono::Duration::hours(1)).timestamp_millis();
+    let replica = std::fs::read_to_string(b_dir.path().join("search/replica")).unwrap();
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE consumer_cursors SET updated_at = $1 WHERE consumer = $2")
+        .bind(stale)
+        .bind(format!("search:{}", replica.trim()))
+        .execute(&pool)
+        .await
+        .unwrap();
+    consumers_caught_up(&store, &readers[..3]).await;
+    // A's index saves its cursor once a second while it works: prune until the outbox is
+    // pruned past B's (stale) cursor.
+    let b_cursor = store.consumer_position(&format!("search:{}", replica.trim())).await.unwrap();
+    common::eventually("pruned past the stale replica", 10, || async {
+        store.prune_outbox(&readers).await.unwrap();
+        store.outbox_pruned_up_to().await.unwrap() > b_cursor
+    })
+    .await;
+    let b_server = Server::start(&db.url, b_dir.path());
+    let on_b = log_in(&b_server, "ada@example.com").await;
+    common::eventually("B rebuilt", 10, || async { found(&on_b, "gone").await == 10 }).await;
+    assert_eq!(found(&on_b, "aardvark").await, 1);
+    store.close().await;
+}

@@ -60,6 +60,9 @@ pub struct SearchIndex {
     applied: watch::Sender<OutboxPosition>,
     /// The searchable state, and writes it does not show yet.
     recent: Recent,
+    /// This index's own outbox cursor (`search:<id>`): each replica keeps an index of
+    /// its own, and pruning must wait for every one of them.
+    cursor: String,
 }
 
 struct Writer {
@@ -71,9 +74,17 @@ struct Writer {
 impl SearchIndex {
     /// Opens the index under `root` (`<data dir>/search`), rebuilding it from `store`
     /// when it is missing, unreadable or of another schema version.
+    /// Also rebuilt when the outbox was pruned past it (this replica was away longer
+    /// than [`errand_store::READER_STALE_AFTER`]): the events it missed are gone.
     pub async fn open(root: &Path, store: &Store) -> Result<Arc<SearchIndex>, SearchError> {
         match Self::open_current(root) {
-            Ok(Some(index)) => return Ok(Arc::new(index)),
+            Ok(Some(index)) => {
+                let pruned = store.outbox_pruned_up_to().await?;
+                if index.applied() >= pruned {
+                    return Ok(Arc::new(index));
+                }
+                tracing::warn!(path = %root.display(), "the outbox was pruned past the search index; rebuilding it");
+            }
             Ok(None) => tracing::info!(path = %root.display(), "no search index yet; building it"),
             Err(e) => tracing::warn!(error = %e, path = %root.display(), "search index unusable; rebuilding it"),
         }
@@ -86,14 +97,14 @@ impl SearchIndex {
         let payload = read_payload(&index)?;
         match payload {
             Some(p) if p.schema == SCHEMA_VERSION => {
-                Ok(Some(Self::from_index(index, OutboxPosition { tx: p.tx, seq: p.seq })?))
+                Ok(Some(Self::from_index(root, index, OutboxPosition { tx: p.tx, seq: p.seq })?))
             }
             Some(p) => Err(SearchError::Outdated(p.schema)),
             None => Err(SearchError::Outdated(0)),
         }
     }
 
-    fn from_index(index: Index, position: OutboxPosition) -> Result<SearchIndex, SearchError> {
+    fn from_index(root: &Path, index: Index, position: OutboxPosition) -> Result<SearchIndex, SearchError> {
         let (expected, fields) = schema();
         if index.schema() != expected {
             return Err(SearchError::Outdated(SCHEMA_VERSION));
@@ -116,7 +127,13 @@ impl SearchIndex {
             writer: Mutex::new(Writer { inner, pending: HashMap::new() }),
             fields,
             applied: watch::Sender::new(position),
+            cursor: format!("{}{}", crate::indexer::SEARCH_CURSORS, replica_id(root)?),
         })
+    }
+
+    /// The name of this index's outbox cursor.
+    pub fn cursor(&self) -> &str {
+        &self.cursor
     }
 
     /// Builds a fresh index of every task into a new directory, then makes it the
@@ -158,7 +175,7 @@ impl SearchIndex {
         }
         tracing::info!(tasks = count, path = %dir.display(), "search index built");
         let index = Index::open_in_dir(&dir)?;
-        Ok(Arc::new(Self::from_index(index, head)?))
+        Ok(Arc::new(Self::from_index(root, index, head)?))
     }
 
     /// Rebuilds the index on demand (`errand reindex`). Refused while a running
@@ -384,6 +401,22 @@ fn sort_key(task: &Task, sort: &Sort) -> Option<Key> {
         hi,
         lo,
     })
+}
+
+/// This replica's id, kept beside its index (`<root>/replica`), created once.
+fn replica_id(root: &Path) -> Result<String, SearchError> {
+    let path = root.join("replica");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_string()),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+        _ => {
+            let id = errand_domain::new_id();
+            let temp = root.join("replica.tmp");
+            std::fs::write(&temp, &id)?;
+            std::fs::rename(&temp, &path)?;
+            Ok(id)
+        }
+    }
 }
 
 fn current_dir(root: &Path) -> Result<Option<PathBuf>, SearchError> {

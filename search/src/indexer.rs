@@ -7,13 +7,17 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use errand_domain::event::{topics, CloudEvent, TaskEventData};
-use errand_store::{OutboxPosition, OutboxRecord, Store};
+use errand_store::{OutboxRecord, Store};
 use tokio::sync::watch;
 
 use crate::{SearchError, SearchIndex};
 
-/// The cursor name under which the indexer's position is kept for outbox pruning.
-pub const SEARCH_CURSOR: &str = "search";
+/// The prefix of the search indexes' cursors (`search:<replica>`), kept for outbox
+/// pruning; [`SEARCH_READERS`] names them all for [`Store::prune_outbox`].
+pub(crate) const SEARCH_CURSORS: &str = "search:";
+
+/// Every replica's search index, as a reader pruning must wait for.
+pub const SEARCH_READERS: &str = "search:*";
 
 /// How long events are gathered into one commit while they keep coming.
 const GROUP_WINDOW: Duration = Duration::from_millis(3);
@@ -27,12 +31,31 @@ const CURSOR_SAVE_EVERY: Duration = Duration::from_secs(1);
 
 /// Feeds the index from the outbox until `shutdown` turns true.
 pub async fn run_indexer(index: Arc<SearchIndex>, store: Store, mut shutdown: watch::Receiver<bool>) {
+    // Saved at once, so that pruning waits for this index from its first moment.
+    save_cursor(&store, &index).await;
     let mut saved_at = Instant::now();
     let mut saved = index.applied();
     loop {
-        match store.next_events(index.applied(), 1000, FALLBACK_POLL, &mut shutdown).await {
+        // Waits at most a save interval, so that a position reached just after a save
+        // is saved once things go quiet (else it would hold back pruning until the next event).
+        let next = tokio::time::timeout(
+            CURSOR_SAVE_EVERY,
+            store.next_events(index.applied(), 1000, FALLBACK_POLL, &mut shutdown),
+        )
+        .await;
+        let Ok(next) = next else {
+            if index.applied() != saved {
+                save_cursor(&store, &index).await;
+                saved = index.applied();
+                saved_at = Instant::now();
+            }
+            continue;
+        };
+        match next {
             Ok(None) => {
-                save_cursor(&store, index.applied(), saved).await;
+                if index.applied() != saved {
+                    save_cursor(&store, &index).await;
+                }
                 return;
             }
             Ok(Some(batch)) => {
@@ -40,8 +63,8 @@ pub async fn run_indexer(index: Arc<SearchIndex>, store: Store, mut shutdown: wa
                     tracing::warn!(error = %e, "indexing failed; retrying");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                if saved_at.elapsed() >= CURSOR_SAVE_EVERY {
-                    save_cursor(&store, index.applied(), saved).await;
+                if saved_at.elapsed() >= CURSOR_SAVE_EVERY && index.applied() != saved {
+                    save_cursor(&store, &index).await;
                     saved = index.applied();
                     saved_at = Instant::now();
                 }
@@ -88,11 +111,8 @@ async fn apply_and_commit(
     Ok(())
 }
 
-async fn save_cursor(store: &Store, position: OutboxPosition, saved: OutboxPosition) {
-    if position == saved {
-        return;
-    }
-    if let Err(e) = store.advance_consumer(SEARCH_CURSOR, position, &[], Utc::now()).await {
+async fn save_cursor(store: &Store, index: &SearchIndex) {
+    if let Err(e) = store.advance_consumer(index.cursor(), index.applied(), &[], Utc::now()).await {
         tracing::warn!(error = %e, "saving the search cursor failed");
     }
 }

@@ -4,7 +4,8 @@
 //! Public surface:
 //! - [`SearchIndex`]: open (or rebuild) the index, [`SearchIndex::search`] a
 //!   [`SearchRequest`] into a [`SearchPage`], wait for a write to become visible.
-//! - [`run_indexer`]: the indexer, fed from the outbox.
+//! - [`run_indexer`]: the indexer, fed from the outbox; [`SEARCH_READERS`], every
+//!   replica's index as a reader the outbox pruning waits for.
 //! - [`Filter`], [`Atom`], [`FilterError`]: the filter language, and its limits
 //!   ([`MAX_FILTER_CHARS`], [`MAX_FILTER_DEPTH`], [`MAX_FILTER_TERMS`]).
 //! - [`check_query`]: the limits of search text ([`MAX_QUERY_CHARS`], [`MAX_QUERY_WORDS`]).
@@ -25,7 +26,7 @@ mod text;
 pub use filter::MAX_TERMS as MAX_FILTER_TERMS;
 pub use filter::{Atom, Filter, FilterError, MAX_CHARS as MAX_FILTER_CHARS, MAX_DEPTH as MAX_FILTER_DEPTH};
 pub use index::{reencode_cursor, SearchIndex, SearchPage};
-pub use indexer::{run_indexer, SEARCH_CURSOR};
+pub use indexer::{run_indexer, SEARCH_READERS};
 pub use query::{SearchRequest, Sort, SortKey};
 pub use schema::SCHEMA_VERSION;
 pub use text::{check_query, MAX_QUERY_CHARS, MAX_QUERY_WORDS};

@@ -35,7 +35,7 @@ pub use consumers::DeadLetter;
 pub use filters::SavedFilter;
 pub use leadership::Leadership;
 pub use notifications::{NewNotification, Notification};
-pub use outbox::{OutboxPosition, OutboxRecord};
+pub use outbox::{OutboxPosition, OutboxRecord, READER_STALE_AFTER};
 pub use sessions::SessionRecord;
 pub use tasks::{IdempotentResponse, InsertOutcome, Modification, Modified};
 pub use users::{NewUser, UserRecord};

@@ -1,10 +1,11 @@
 //! The transactional outbox: every write appends its CloudEvents here in the same
 //! transaction; relays and consumers read it in order from a position.
 
+use chrono::{DateTime, Utc};
 use errand_domain::event::OutboundEvent;
 use tokio::sync::watch;
 
-use crate::{corrupt, on_read, on_write, Db, Store, StoreResult};
+use crate::{corrupt, on_read, on_write, to_ms, Db, Store, StoreResult};
 
 /// A place in the outbox order, which is `(tx, seq)`: on SQLite `tx` is always 0
 /// and `seq` is commit order; on PostgreSQL `tx` is the writing transaction's id.
@@ -84,6 +85,13 @@ macro_rules! append_outbox {
 pub(crate) use append_outbox;
 
 /// How soon to look again when committed events wait behind the barrier.
+/// The cursor that records how far the outbox was pruned.
+const PRUNED_CURSOR: &str = "outbox:pruned";
+
+/// A reader (`name*` in [`Store::prune_outbox`]) whose cursor has not moved for this
+/// long no longer holds back pruning.
+pub const READER_STALE_AFTER: chrono::Duration = chrono::Duration::days(7);
+
 const HELD_BACK_RECHECK: std::time::Duration = std::time::Duration::from_millis(3);
 
 const OUTBOX_COLUMNS: &str = "tx, seq, event_id, topic, event_type, subject, user_id, payload";
@@ -234,24 +242,69 @@ impl Store {
         Ok(count)
     }
 
-    /// Deletes the events every one of `consumers` has passed. A consumer without a
-    /// cursor has passed nothing, so nothing is deleted then.
+    /// Deletes the events every one of `consumers` has passed, and notes how far (see
+    /// [`Store::outbox_pruned_up_to`]). A consumer without a cursor has passed nothing,
+    /// so nothing is deleted then. A name ending in `*` stands for every cursor whose
+    /// name starts with the rest and that moved in the last [`READER_STALE_AFTER`]
+    /// (the search index of each replica: one that was away longer rebuilds its index).
     pub async fn prune_outbox(&self, consumers: &[&str]) -> StoreResult<u64> {
         let mut oldest: Option<OutboxPosition> = None;
         for consumer in consumers {
-            let position = self.consumer_position(consumer).await?;
-            oldest = Some(oldest.map_or(position, |o| o.min(position)));
+            let positions = match consumer.strip_suffix('*') {
+                Some(prefix) => self.reader_positions(prefix, Utc::now() - READER_STALE_AFTER).await?,
+                None => vec![self.consumer_position(consumer).await?],
+            };
+            for position in positions {
+                oldest = Some(oldest.map_or(position, |o| o.min(position)));
+            }
         }
         let Some(upto) = oldest else { return Ok(0) };
-        let removed = on_write!(self, |pool| {
-            sqlx::query("DELETE FROM outbox WHERE tx < $1 OR (tx = $1 AND seq <= $2)")
+        let removed = on_write!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            let removed = sqlx::query("DELETE FROM outbox WHERE tx < $1 OR (tx = $1 AND seq <= $2)")
                 .bind(upto.tx)
                 .bind(upto.seq)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if removed > 0 {
+                sqlx::query(
+                    "INSERT INTO consumer_cursors (consumer, tx, seq, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (consumer) DO UPDATE SET tx = excluded.tx, seq = excluded.seq, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(PRUNED_CURSOR)
+                .bind(upto.tx)
+                .bind(upto.seq)
+                .bind(to_ms(Utc::now()))
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok::<u64, sqlx::Error>(removed)
+        }
+        .await)?;
         Ok(removed)
+    }
+
+    /// Where the outbox was last pruned: a reader behind this has missed events.
+    pub async fn outbox_pruned_up_to(&self) -> StoreResult<OutboxPosition> {
+        self.consumer_position(PRUNED_CURSOR).await
+    }
+
+    /// The positions of the cursors named `prefix...` that moved after `since`.
+    async fn reader_positions(&self, prefix: &str, since: DateTime<Utc>) -> StoreResult<Vec<OutboxPosition>> {
+        let rows: Vec<(String, i64, i64)> = on_read!(self, |pool| {
+            sqlx::query_as("SELECT consumer, tx, seq FROM consumer_cursors WHERE updated_at > $1")
+                .bind(to_ms(since))
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter(|(name, _, _)| name.starts_with(prefix))
+            .map(|(_, tx, seq)| OutboxPosition { tx, seq })
+            .collect())
     }
 
     /// Wakes local waiters when another process commits (PostgreSQL `LISTEN`). Runs
