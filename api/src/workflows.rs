@@ -379,21 +379,17 @@ impl WorkflowService {
         })
     }
 
-    /// Starts the workflow-trigger's `reminder` or `recurring` instance for the user (the
-    /// Dapr runtime's trigger asks the API, whose sidecar hosts the workflows).
-    pub async fn start_triggered(
-        &self,
-        user: &UserRecord,
-        instance: &str,
-        name: &str,
-        task_id: String,
-        input: Value,
-    ) -> Result<(), ApiError> {
+    /// Starts the workflow-trigger's `reminder` or `recurring` instance (the Dapr
+    /// runtime's trigger asks the API, whose sidecar hosts the workflows; the trigger
+    /// records the instance itself once this succeeds).
+    pub async fn start_triggered(&self, instance: &str, name: &str, input: Value) -> Result<(), ApiError> {
         if ![names::REMINDER, names::RECURRING].contains(&name) || !instance.starts_with(&format!("{name}:")) {
             // Never a confirm-action run, which acts without asking.
             return Err(ApiError::Forbidden(format!("the trigger does not start {name:?} as {instance:?}")));
         }
-        self.start(user, instance, name, Some(task_id), &input).await
+        errand_workflows::start_once(&self.runtime()?.client(), name, instance, &input)
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("starting {instance}: {e}")))
     }
 
     /// Terminates one of the user's workflows; one the sidecar does not know is not found.

@@ -708,13 +708,13 @@ async fn the_dapr_trigger_drives_workflows_through_the_api() {
         let request = http.post(server.url(&format!("/api/v1/internal/workflows/{id}/{action}")));
         async move { request.bearer_auth(token).json(&body).send().await.expect("control").status().as_u16() }
     };
-    let start = json!({ "name": "reminder", "task_id": other, "input": {} });
+    let start = json!({ "name": "reminder", "input": {} });
     assert_eq!(control(ada.token.clone(), &instance, "start", start.clone()).await, 403, "a user's token");
     let service = |id: &str| {
         tokens.issue_service(user_id, &errand_domain::event::Actor::Workflow(id.into()), Utc::now()).expect("token")
     };
     assert_eq!(control(service("reminder:another"), &instance, "start", start).await, 403, "another instance's");
-    let confirm = json!({ "name": "confirm_action", "task_id": other, "input": {} });
+    let confirm = json!({ "name": "confirm_action", "input": {} });
     assert_eq!(control(service("confirm_action:x"), "confirm_action:x", "start", confirm).await, 403);
     assert_eq!(control(service("reminder:gone"), "reminder:gone", "terminate", json!({})).await, 404);
 

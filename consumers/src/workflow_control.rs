@@ -47,14 +47,12 @@ pub enum WorkflowControl {
 
 impl WorkflowControl {
     /// Starts workflow `name` as the call's instance; one that exists counts as started.
-    pub async fn start(&self, call: Call<'_>, name: &str, task_id: &str, input: Value) -> Result<(), ControlError> {
+    pub async fn start(&self, call: Call<'_>, name: &str, input: Value) -> Result<(), ControlError> {
         match self {
             WorkflowControl::Sidecar(client) => errand_workflows::start_once(client, name, call.instance, &input)
                 .await
                 .map_err(|e| ControlError::Failed(e.to_string())),
-            WorkflowControl::App(app) => {
-                app.post(&call, "start", json!({ "name": name, "task_id": task_id, "input": input })).await
-            }
+            WorkflowControl::App(app) => app.post(&call, "start", json!({ "name": name, "input": input })).await,
         }
     }
 

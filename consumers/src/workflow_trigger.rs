@@ -156,7 +156,7 @@ impl WorkflowTriggerHandler {
         let input = serde_json::to_value(input).map_err(|e| HandlerError::Reject(e.to_string()))?;
         let control = self.control()?;
         let call = Call { user_id: &task.user_id, instance };
-        within(&format!("starting {instance}"), control.start(call, name, &task.id, input))
+        within(&format!("starting {instance}"), control.start(call, name, input))
             .await?
             .map_err(|e| HandlerError::Retry(format!("starting {instance}: {e}")))?;
         Ok(self.store.record_workflow(&record).await?)

@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 
 use crate::due::parse_due;
 use crate::recurrence::{Recurrence, RecurrenceInput};
+use crate::recurrence_text::{DAYS, MONTHS};
 use crate::reminder::ReminderInput;
 use crate::task::NewTask;
 use crate::Priority;
@@ -137,27 +138,11 @@ fn priority_mark(word: &str) -> Option<Priority> {
     }
 }
 
-const WEEKDAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
-const MONTHS: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
-
 /// A weekday's name or abbreviation ("fri", "thurs"); "sun" and "sat" are English
 /// words first.
 fn is_weekday(word: &str) -> bool {
-    let word = word.strip_suffix('s').filter(|w| WEEKDAYS.contains(w)).unwrap_or(word);
-    word.len() >= 3 && !matches!(word, "sun" | "sat") && WEEKDAYS.iter().any(|d| d.starts_with(word))
+    let word = word.strip_suffix('s').filter(|w| DAYS.iter().any(|(d, _)| d == w)).unwrap_or(word);
+    word.len() >= 3 && !matches!(word, "sun" | "sat") && DAYS.iter().any(|(d, _)| d.starts_with(word))
 }
 
 fn is_month(word: &str) -> bool {

@@ -21,7 +21,8 @@ pub struct ParsedRecurrence {
     pub from_completion: bool,
 }
 
-const DAYS: [(&str, &str); 7] = [
+/// Weekday names and their RRULE codes, Monday first.
+pub(crate) const DAYS: [(&str, &str); 7] = [
     ("monday", "MO"),
     ("tuesday", "TU"),
     ("wednesday", "WE"),

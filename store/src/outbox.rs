@@ -294,17 +294,14 @@ impl Store {
 
     /// The positions of the cursors named `prefix...` that moved after `since`.
     async fn reader_positions(&self, prefix: &str, since: DateTime<Utc>) -> StoreResult<Vec<OutboxPosition>> {
-        let rows: Vec<(String, i64, i64)> = on_read!(self, |pool| {
-            sqlx::query_as("SELECT consumer, tx, seq FROM consumer_cursors WHERE updated_at > $1")
+        let rows: Vec<(i64, i64)> = on_read!(self, |pool| {
+            sqlx::query_as("SELECT tx, seq FROM consumer_cursors WHERE updated_at > $1 AND consumer LIKE $2")
                 .bind(to_ms(since))
+                .bind(format!("{prefix}%"))
                 .fetch_all(pool)
                 .await
         })?;
-        Ok(rows
-            .into_iter()
-            .filter(|(name, _, _)| name.starts_with(prefix))
-            .map(|(_, tx, seq)| OutboxPosition { tx, seq })
-            .collect())
+        Ok(rows.into_iter().map(|(tx, seq)| OutboxPosition { tx, seq }).collect())
     }
 
     /// Wakes local waiters when another process commits (PostgreSQL `LISTEN`). Runs

@@ -322,8 +322,6 @@ pub async fn publish_event(
 pub struct WorkflowControlBody {
     /// `start`: the workflow's name.
     name: Option<String>,
-    /// `start`: the task it concerns.
-    task_id: Option<String>,
     /// `start`: its input.
     input: Option<Value>,
     /// `raise`: the event's name.
@@ -352,9 +350,8 @@ pub async fn control_workflow(
     match action.as_str() {
         "start" => {
             let name = body.name.ok_or_else(|| missing("name"))?;
-            let task_id = body.task_id.ok_or_else(|| missing("task_id"))?;
             let input = body.input.ok_or_else(|| missing("input"))?;
-            state.workflows.start_triggered(&user, &id, &name, task_id, input).await?;
+            state.workflows.start_triggered(&id, &name, input).await?;
         }
         "raise" => {
             let event = body.event.ok_or_else(|| missing("event"))?;
