@@ -9,6 +9,7 @@ import { navigate, withQuery, Link } from '../ui/router';
 import { useStore } from '../ui/store';
 import { showError, showToast } from '../ui/toast';
 import { completeTask, deleteTask, getTask, onTaskEvent, patchTask, PRIORITIES, reopenTask } from './data';
+import { statusText } from '../workflows/status';
 import { tags as tagStore } from './sidebar';
 
 const PRESETS = ['every day', 'every weekday', 'every week', 'every other week', 'every month', 'every year'];
@@ -398,16 +399,9 @@ function nextFire(w: Workflow, tz: string): string | null {
   const at = (cs && typeof cs === 'object' && (cs.next_fire_at ?? cs.at ?? cs.fires_at)) ?? (input && (input.at ?? input.fire_at));
   return typeof at === 'string' && !Number.isNaN(Date.parse(at)) ? formatInstant(at, tz) : null;
 }
-export function statusText(w: Workflow): string {
-  const cs = w.custom_status;
-  if (cs == null) return '';
-  if (typeof cs === 'string') return cs;
-  const o = cs as Record<string, unknown>;
-  return typeof o.state === 'string' ? o.state : typeof o.status === 'string' ? o.status : JSON.stringify(cs);
-}
 function isPaused(w: Workflow | undefined): boolean {
   const input = (w?.input ?? {}) as { paused?: unknown };
-  return !!w && (w.status === 'suspended' || input.paused === true || /paused/i.test(statusText(w)));
+  return !!w && (w.status === 'suspended' || input.paused === true || /paused/i.test(statusText(w, 'UTC')));
 }
 
 function TaskWorkflows({ task, tz, setTaskLocal }: { task: Task; tz: string; setTaskLocal: (t: Task) => void }) {
@@ -456,7 +450,7 @@ function TaskWorkflows({ task, tz, setTaskLocal }: { task: Task; tz: string; set
             <li>
               <Link href={`/workflows/${encodeURIComponent(w.id)}`}>{w.kind}</Link> · <span class={`wf-status wf-${w.status}`}>{w.status}</span>
               {nextFire(w, tz) && <> · fires {nextFire(w, tz)}</>}
-              {statusText(w) && <span class="muted"> · {statusText(w)}</span>}
+              {statusText(w, tz) && <span class="muted"> · {statusText(w, tz)}</span>}
             </li>
           ))}
         </ul>

@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, ok, type Workflow } from '../api/client';
 import { userTz } from '../api/session';
-import { statusText } from '../tasks/Editor';
+import { statusText } from './status';
 import { formatInstant } from '../ui/dates';
 import { Link, navigate, useLocation, withQuery } from '../ui/router';
 import { showError } from '../ui/toast';
@@ -82,7 +82,7 @@ export function WorkflowsPage() {
                     <td><span class={`wf-status wf-${w.status}`}>{w.status}</span></td>
                     <td>{w.task_id ? <Link href={withQuery({ task: w.task_id })}>Open task</Link> : '—'}</td>
                     <td>{at ? formatInstant(at, tz) : '—'}</td>
-                    <td>{statusText(w) || '—'}</td>
+                    <td>{statusText(w, tz) || '—'}</td>
                     <td>{formatInstant(w.created_at, tz)}</td>
                   </tr>
                 );
@@ -128,7 +128,7 @@ export function WorkflowPage({ id }: { id: string }) {
         <dl class="facts">
           <dt>Id</dt><dd class="mono">{w.id}</dd>
           <dt>Status</dt><dd><span class={`wf-status wf-${w.status}`}>{w.status}</span></dd>
-          {statusText(w) && <><dt>Custom status</dt><dd>{statusText(w)}</dd></>}
+          {statusText(w, tz) && <><dt>Custom status</dt><dd>{statusText(w, tz)}</dd></>}
           {w.task_id && <><dt>Task</dt><dd><Link href={withQuery({ task: w.task_id })}>Open task</Link></dd></>}
           {fireTime(w) && <><dt>Fires</dt><dd>{formatInstant(fireTime(w)!, tz)}</dd></>}
           <dt>Started</dt><dd>{formatInstant(w.created_at, tz)}</dd>
