@@ -220,7 +220,8 @@ render() {
   rm -rf "$out.tmp"
   mkdir -p "$out.tmp"
   [ -f "$STATE/secrets.json" ] || {
-    # A secret for tests to read through the secret store (nothing else depends on it).
+    # Errand's secret (api/src/secrets.rs): the token secret every app of this
+    # environment shares. Tests write their own; add "database-url" or "openai-api-key".
     printf '{"errand": {"jwt-secret": "%s"}}\n' "$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" \
       >"$STATE/secrets.json"
     chmod 600 "$STATE/secrets.json"

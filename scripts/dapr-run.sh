@@ -38,10 +38,10 @@ up() {
   . "$ENV_DIR/env"
   set +a
   mkdir -p "$DIR/logs" "$DIR/run"
-  # Every process signs and checks the same tokens (the trigger calls the API with them).
-  [ -f "$DIR/jwt-secret" ] || head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$DIR/jwt-secret"
-  ERRAND_JWT_SECRET=$(cat "$DIR/jwt-secret")
-  export ERRAND_JWT_SECRET
+  # Every process signs and checks the same tokens (the trigger calls the API with
+  # them): each reads the token secret from the Dapr secret store (the environment's
+  # secrets.json, written by dapr-env.sh).
+  export ERRAND_DAPR_SECRET_STORE=secretstore
   local app id port http grpc internal
   for app in "${APPS[@]}"; do
     read -r id port http grpc internal <<<"$app"

@@ -62,6 +62,9 @@ pub struct Config {
     pub confirmation_timeout: std::time::Duration,
     /// The Dapr state store for conversations (Dapr runtime).
     pub dapr_statestore: String,
+    /// Where the secrets come from in the Dapr runtime: a Dapr secret store and the
+    /// secret in it (`None`: only from the other layers).
+    pub dapr_secrets: Option<DaprSecret>,
     /// The chat model (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `ERRAND_LLM_MODEL`); `None`:
     /// the offline assistant.
     pub llm: Option<errand_assistant::LlmConfig>,
@@ -69,6 +72,16 @@ pub struct Config {
     pub limits: LimitSettings,
     /// Connection limits and CORS.
     pub http: HttpSettings,
+}
+
+/// A secret in a Dapr secret store that holds some of `jwt-secret`, `database-url` and
+/// `openai-api-key` (see [`crate::secrets`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaprSecret {
+    /// The secret store component, e.g. `secretstore`.
+    pub store: String,
+    /// The secret's name in it, e.g. `errand`.
+    pub name: String,
 }
 
 /// How the HTTP edge meets clients: connection limits and the origins allowed to call
@@ -121,6 +134,10 @@ pub struct Settings {
     pub llm_model: Option<String>,
     /// `dapr_statestore`
     pub dapr_statestore: Option<String>,
+    /// `dapr_secret_store`: read secrets from this Dapr secret store (Dapr runtime).
+    pub dapr_secret_store: Option<String>,
+    /// `dapr_secret_name`: the secret in it that holds Errand's secrets.
+    pub dapr_secret_name: Option<String>,
     /// `auth_attempts_per_minute`: log-ins and sign-ups per client address.
     pub auth_attempts_per_minute: Option<u32>,
     /// `account_attempts_per_minute`: log-ins per account.
@@ -144,7 +161,8 @@ pub struct Settings {
 }
 
 impl Settings {
-    fn or(self, base: Settings) -> Settings {
+    /// These settings over `base`: each field set here wins.
+    pub fn or(self, base: Settings) -> Settings {
         Settings {
             listen: self.listen.or(base.listen),
             data_dir: self.data_dir.or(base.data_dir),
@@ -163,6 +181,8 @@ impl Settings {
             openai_base_url: self.openai_base_url.or(base.openai_base_url),
             llm_model: self.llm_model.or(base.llm_model),
             dapr_statestore: self.dapr_statestore.or(base.dapr_statestore),
+            dapr_secret_store: self.dapr_secret_store.or(base.dapr_secret_store),
+            dapr_secret_name: self.dapr_secret_name.or(base.dapr_secret_name),
             auth_attempts_per_minute: self.auth_attempts_per_minute.or(base.auth_attempts_per_minute),
             account_attempts_per_minute: self.account_attempts_per_minute.or(base.account_attempts_per_minute),
             chat_per_minute: self.chat_per_minute.or(base.chat_per_minute),
@@ -212,6 +232,8 @@ impl Settings {
             openai_base_url: get("OPENAI_BASE_URL"),
             llm_model: get("ERRAND_LLM_MODEL"),
             dapr_statestore: get("ERRAND_DAPR_STATESTORE"),
+            dapr_secret_store: get("ERRAND_DAPR_SECRET_STORE"),
+            dapr_secret_name: get("ERRAND_DAPR_SECRET_NAME"),
             auth_attempts_per_minute: parsed(
                 "ERRAND_AUTH_ATTEMPTS_PER_MINUTE",
                 get("ERRAND_AUTH_ATTEMPTS_PER_MINUTE"),
@@ -395,6 +417,24 @@ impl Config {
             )? as usize,
             client_timeout: std::time::Duration::from_secs(client_secs),
         };
+        // Both names end up in daprd's URL path: plain component and secret names only.
+        let dapr_name = |field: &'static str, value: String| {
+            let plain = !value.is_empty()
+                && value.len() <= 253
+                && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if plain {
+                Ok(value)
+            } else {
+                Err(ConfigError::Invalid(field, format!("{value:?} is not a name of letters, digits, '-', '_' or '.'")))
+            }
+        };
+        let dapr_secrets = match s.dapr_secret_store {
+            Some(store) => Some(DaprSecret {
+                store: dapr_name("dapr_secret_store", store)?,
+                name: dapr_name("dapr_secret_name", s.dapr_secret_name.unwrap_or_else(|| "errand".into()))?,
+            }),
+            None => None,
+        };
         let mut cors_origins = Vec::new();
         for origin in s.cors_origins.as_deref().unwrap_or("").split(',').map(str::trim).filter(|o| !o.is_empty()) {
             let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
@@ -416,6 +456,7 @@ impl Config {
                 ui: s.ui_dir.map_or(crate::ui::UiFiles::Embedded, crate::ui::UiFiles::Directory),
             },
             dapr_statestore: s.dapr_statestore.unwrap_or_else(|| "statestore".into()),
+            dapr_secrets,
             llm,
             dapr_app_id: s.dapr_app_id.unwrap_or_else(|| "errand".into()),
             workflow_sidecar: s.workflow_sidecar,
@@ -501,6 +542,15 @@ mod tests {
             (Settings { auth_attempts_per_minute: Some(0), ..Default::default() }, "auth_attempts_per_minute"),
             (Settings { client_timeout_secs: Some(0), ..Default::default() }, "client_timeout_secs"),
             (Settings { cors_origins: Some("tasks.example.com".into()), ..Default::default() }, "cors_origins"),
+            (Settings { dapr_secret_store: Some("../v1.0/state".into()), ..Default::default() }, "dapr_secret_store"),
+            (
+                Settings {
+                    dapr_secret_store: Some("secretstore".into()),
+                    dapr_secret_name: Some("errand?x=1".into()),
+                    ..Default::default()
+                },
+                "dapr_secret_name",
+            ),
             (Settings { cors_origins: Some("https://a.example/path".into()), ..Default::default() }, "cors_origins"),
         ];
         for (flags, name) in cases {

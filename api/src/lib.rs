@@ -17,6 +17,7 @@
 //! - [`ui`]: the web UI's files, embedded or from a directory.
 //! - [`chat`]: the assistant's tools as a user.
 //! - [`conversations`]: chat conversations in the database or Dapr's state store.
+//! - [`secrets`]: the JWT secret, database URL and OpenAI key from a Dapr secret store.
 
 pub mod app;
 pub mod auth;
@@ -27,6 +28,7 @@ pub mod error;
 pub mod extract;
 pub mod limits;
 pub mod routes;
+pub mod secrets;
 pub mod server;
 pub mod task_api;
 pub mod tasks;

@@ -138,7 +138,14 @@ enum AdminCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let env: HashMap<String, String> = std::env::vars().collect();
-    let config = match load_config(&cli, &env) {
+    let layers = match Layers::load(&cli, &env) {
+        Ok(layers) => layers,
+        Err(message) => {
+            eprintln!("errand: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match layers.resolve(Settings::default()) {
         Ok(config) => config,
         Err(message) => {
             eprintln!("errand: {message}");
@@ -153,6 +160,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let config = match runtime.block_on(with_dapr_secrets(&cli.command, &layers, config)) {
+        Ok(config) => config,
+        Err(message) => {
+            tracing::error!(error = %message, "exiting");
+            eprintln!("errand: {message}");
+            return ExitCode::from(2);
+        }
+    };
     match runtime.block_on(run(cli.command, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -163,34 +178,64 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_config(cli: &Cli, env: &HashMap<String, String>) -> Result<Config, String> {
-    let explicit = cli.global.config.clone().or_else(|| env.get("ERRAND_CONFIG").map(PathBuf::from));
-    let file = match explicit {
-        Some(path) => Settings::from_file(&path).map_err(|e| e.to_string())?,
-        None if PathBuf::from("errand.toml").exists() => {
-            Settings::from_file(&PathBuf::from("errand.toml")).map_err(|e| e.to_string())?
+/// The layers of settings: the file, the environment, the flags.
+struct Layers {
+    file: Settings,
+    env: Settings,
+    flags: Settings,
+    around: Surroundings,
+}
+
+impl Layers {
+    fn load(cli: &Cli, env: &HashMap<String, String>) -> Result<Layers, String> {
+        let explicit = cli.global.config.clone().or_else(|| env.get("ERRAND_CONFIG").map(PathBuf::from));
+        let file = match explicit {
+            Some(path) => Settings::from_file(&path).map_err(|e| e.to_string())?,
+            None if PathBuf::from("errand.toml").exists() => {
+                Settings::from_file(&PathBuf::from("errand.toml")).map_err(|e| e.to_string())?
+            }
+            None => Settings::default(),
+        };
+        let env_settings = Settings::from_env(env).map_err(|e| e.to_string())?;
+        let mut flags = Settings {
+            data_dir: cli.global.data_dir.clone(),
+            database_url: cli.global.database_url.clone(),
+            ..Default::default()
+        };
+        match &cli.command {
+            Command::Serve { listen, runtime } => {
+                flags.listen = listen.clone();
+                flags.runtime = runtime.clone();
+            }
+            Command::Consumer { listen, .. } => flags.listen = listen.clone(),
+            _ => {}
         }
-        None => Settings::default(),
-    };
-    let env_settings = Settings::from_env(env).map_err(|e| e.to_string())?;
-    let mut flags = Settings {
-        data_dir: cli.global.data_dir.clone(),
-        database_url: cli.global.database_url.clone(),
-        ..Default::default()
-    };
-    match &cli.command {
-        Command::Serve { listen, runtime } => {
-            flags.listen = listen.clone();
-            flags.runtime = runtime.clone();
-        }
-        Command::Consumer { listen, .. } => flags.listen = listen.clone(),
-        _ => {}
+        let around = Surroundings {
+            in_container: PathBuf::from("/.dockerenv").exists() || env.contains_key("KUBERNETES_SERVICE_HOST"),
+            terminal: std::io::stderr().is_terminal(),
+        };
+        Ok(Layers { file, env: env_settings, flags, around })
     }
-    let around = Surroundings {
-        in_container: PathBuf::from("/.dockerenv").exists() || env.contains_key("KUBERNETES_SERVICE_HOST"),
-        terminal: std::io::stderr().is_terminal(),
+
+    /// The configuration, with `secrets` (from a secret store) over the file's settings.
+    fn resolve(&self, secrets: Settings) -> Result<Config, String> {
+        let file = secrets.or(self.file.clone());
+        Config::resolve(file, self.env.clone(), self.flags.clone(), self.around).map_err(|e| e.to_string())
+    }
+}
+
+/// In the Dapr runtime (`serve --runtime dapr` and the consumers) with a secret store
+/// configured, the configuration again with the secrets read through daprd.
+async fn with_dapr_secrets(command: &Command, layers: &Layers, config: Config) -> Result<Config, String> {
+    let dapr_role = match command {
+        Command::Serve { .. } => config.runtime == errand_api::config::Runtime::Dapr,
+        Command::Consumer { .. } => true,
+        _ => false,
     };
-    Config::resolve(file, env_settings, flags, around).map_err(|e| e.to_string())
+    let Some(secret) = config.dapr_secrets.clone().filter(|_| dapr_role) else { return Ok(config) };
+    let secrets = errand_api::secrets::read(&config.dapr_http_endpoint, &secret).await?;
+    tracing::info!(store = %secret.store, secret = %secret.name, "settings read from the Dapr secret store");
+    layers.resolve(secrets)
 }
 
 async fn run(command: Command, config: Config) -> Result<(), String> {

@@ -124,8 +124,19 @@ pub fn spawn_listening(
     envs: &[(&str, &str)],
     prefix: &str,
 ) -> (Child, String) {
+    command.args(["--database-url", database_url]);
+    spawn_listening_in(command, data_dir, envs, prefix)
+}
+
+/// Like [`spawn_listening`], with the database URL left to the process's other settings.
+pub fn spawn_listening_in(
+    mut command: Command,
+    data_dir: &Path,
+    envs: &[(&str, &str)],
+    prefix: &str,
+) -> (Child, String) {
     command
-        .args(["--database-url", database_url, "--data-dir"])
+        .arg("--data-dir")
         .arg(data_dir)
         .env("ERRAND_LOG_FORMAT", "json")
         .env("RUST_LOG", "error")
