@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::{eventually, fresh_db, spawn_listening, Backend, KillOnDrop, Session, TestDb};
+use common::{eventually, fresh_db, spawn_listening_in, Backend, KillOnDrop, Session, TestDb};
 use serde_json::{json, Value};
 
 /// One environment at a time: each is a Kafka broker and more.
@@ -79,6 +79,9 @@ fn free_port() -> u16 {
 
 /// One of Errand's apps beside its daprd, each restartable on the same ports.
 struct App {
+    /// Unique in the stack: names its logs and data directory.
+    name: String,
+    /// Its Dapr app id (replicas of one app share it).
     id: String,
     /// The `errand` arguments (`serve ...` or `consumer ...`) without `--listen`.
     role: Vec<String>,
@@ -106,31 +109,41 @@ impl Stack {
     /// The API (app id `errand`) and the audit, notification and workflow-trigger
     /// consumers, on PostgreSQL when it is available here, else SQLite.
     async fn start() -> Option<Stack> {
-        Stack::start_with(&[]).await
+        Stack::start_with(&[], &[]).await
     }
 
-    /// Like [`Stack::start`], with extra environment variables for the API.
-    async fn start_with(api_env: &[(&str, &str)]) -> Option<Stack> {
+    /// Like [`Stack::start`], with extra environment variables for the API and extra
+    /// keys in the secret every app reads its secrets from.
+    async fn start_with(api_env: &[(&str, &str)], secrets: &[(&str, &str)]) -> Option<Stack> {
         let env = Environment::up()?;
         let db = match fresh_db(Backend::Postgres).await {
             Some(db) => db,
             None => fresh_db(Backend::Sqlite).await?,
         };
+        // The token secret and the database URL reach the apps only through the Dapr
+        // secret store (the local file store reads this file when its daprd starts).
+        let mut secret = json!({ "jwt-secret": SECRET, "database-url": db.url });
+        for (key, value) in secrets {
+            secret[*key] = json!(value);
+        }
+        std::fs::write(env.var("DAPR_SECRETS_FILE"), json!({ "errand": secret }).to_string()).expect("secrets file");
         let logs = env.dir.path().join("logs");
         std::fs::create_dir_all(&logs).expect("logs");
         let mut stack = Stack { apps: Vec::new(), api: String::new(), db, env, logs };
         let owned = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        stack.add("errand", &["serve", "--runtime", "dapr"], owned(api_env));
+        stack.add("errand", "errand", &["serve", "--runtime", "dapr"], owned(api_env));
         stack.api = format!("http://127.0.0.1:{}", stack.apps[0].port);
         for consumer in ["audit", "notification", "workflow-trigger"] {
-            stack.add(&format!("errand-{consumer}"), &["consumer", consumer], Vec::new());
+            let id = format!("errand-{consumer}");
+            stack.add(&id, &id, &["consumer", consumer], Vec::new());
         }
         stack.ready().await;
         Some(stack)
     }
 
-    fn add(&mut self, id: &str, role: &[&str], env: Vec<(String, String)>) {
+    fn add(&mut self, name: &str, id: &str, role: &[&str], env: Vec<(String, String)>) {
         let mut app = App {
+            name: name.to_string(),
             id: id.to_string(),
             role: role.iter().map(|s| s.to_string()).collect(),
             env,
@@ -154,15 +167,29 @@ impl Stack {
         .await;
     }
 
-    fn app(&mut self, id: &str) -> App {
-        let at = self.apps.iter().position(|a| a.id == id).unwrap_or_else(|| panic!("no app {id}"));
+    /// A second replica of the API (app id `errand`, its own daprd and data directory,
+    /// the same database); its base URL.
+    async fn add_api_replica(&mut self) -> String {
+        let env = self.apps[0].env.clone();
+        self.add("errand-replica", "errand", &["serve", "--runtime", "dapr"], env);
+        let base = format!("http://127.0.0.1:{}", self.apps.last().expect("the replica").port);
+        let http = reqwest::Client::new();
+        eventually("the replica to be ready on daprd", 60, || async {
+            http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200)
+        })
+        .await;
+        base
+    }
+
+    fn app(&mut self, name: &str) -> App {
+        let at = self.apps.iter().position(|a| a.name == name).unwrap_or_else(|| panic!("no app {name}"));
         self.apps.remove(at)
     }
 
-    /// SIGKILLs app `id` (and its daprd too, when `with_daprd`), then starts what it
+    /// SIGKILLs app `name` (and its daprd too, when `with_daprd`), then starts what it
     /// killed again on the same ports.
-    async fn crash_and_restart(&mut self, id: &str, with_daprd: bool) {
-        let mut app = self.app(id);
+    async fn crash_and_restart(&mut self, name: &str, with_daprd: bool) {
+        let mut app = self.app(name);
         app.errand.take();
         if with_daprd {
             app.daprd.take();
@@ -177,7 +204,7 @@ impl Stack {
         let log = std::fs::File::options()
             .create(true)
             .append(true)
-            .open(self.logs.join(format!("daprd-{}.log", app.id)))
+            .open(self.logs.join(format!("daprd-{}.log", app.name)))
             .expect("log");
         let child = Command::new(self.env.var("DAPR_DAPRD"))
             .args(["--app-id", &app.id, "--app-port", &app.port.to_string()])
@@ -197,13 +224,15 @@ impl Stack {
         command.args(&app.role).args(["--listen", &format!("127.0.0.1:{}", app.port)]);
         let (http, grpc) = (app.dapr_http.to_string(), app.dapr_grpc.to_string());
         let mut envs = vec![("DAPR_HTTP_PORT", http.as_str()), ("DAPR_GRPC_PORT", grpc.as_str())];
-        envs.push(("ERRAND_JWT_SECRET", SECRET));
+        envs.push(("ERRAND_DAPR_SECRET_STORE", "secretstore"));
         envs.extend(app.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let prefix = match app.role[0].as_str() {
             "serve" => "errand listening on ".to_string(),
             _ => format!("errand consumer {} listening on ", app.role[1]),
         };
-        let (child, _) = spawn_listening(command, &self.db.url, self.db.dir.path(), &envs, &prefix);
+        // A data directory each: no app finds another's generated token secret there.
+        let data_dir = self.db.dir.path().join(&app.name);
+        let (child, _) = spawn_listening_in(command, &data_dir, &envs, &prefix);
         app.errand = Some(KillOnDrop(child));
     }
 
@@ -323,7 +352,7 @@ async fn recurring_tasks_create_each_next_occurrence_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confirmations_are_approved_rejected_or_expire() {
     let _one = SERIAL.lock().await;
-    let Some(stack) = Stack::start_with(&[("ERRAND_CONFIRMATION_TIMEOUT_SECS", "5")]).await else { return };
+    let Some(stack) = Stack::start_with(&[("ERRAND_CONFIRMATION_TIMEOUT_SECS", "5")], &[]).await else { return };
     let ada = stack.signup("ada@example.com").await;
     let ask = |title: &'static str| {
         let ada = &ada;
@@ -373,6 +402,118 @@ async fn the_assistant_remembers_the_conversation_in_the_state_store() {
     let items = pending.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{:?}", pending.body);
     assert!(items[0]["summary"].as_str().unwrap().contains("buy milk"), "{:?}", items[0]);
+}
+
+/// How many tasks a search for `word` finds through `session`'s replica.
+async fn found(session: &Session, word: &str) -> usize {
+    let r = session.get(&format!("/tasks?q={word}&limit=100")).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["items"].as_array().expect("items").len()
+}
+
+/// Two API replicas, each with its own daprd, on one PostgreSQL: a write on either is
+/// found by a search on both; both host workflow workers (workflows are actors that
+/// daprd's placement puts on either), and still every reminder fires once and each
+/// completion of a series gives one next occurrence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_api_replicas_do_each_piece_of_work_once() {
+    let _one = SERIAL.lock().await;
+    let Some(mut stack) = Stack::start().await else { return };
+    if !stack.db.url.starts_with("postgres") {
+        eprintln!("skipped: replicas share a PostgreSQL database, which is not available here");
+        return;
+    }
+    let on_a = stack.signup("ada@example.com").await;
+    let on_b = Session { base: stack.add_api_replica().await, ..on_a.clone() };
+    let replicas = [&on_a, &on_b];
+
+    let words = ["aardvark", "badger", "camel", "dingo", "eland", "ferret", "gazelle", "heron"];
+    for (n, word) in words.iter().enumerate() {
+        replicas[n % 2].create(json!({ "title": format!("feed the {word}") })).await;
+        for reader in replicas {
+            eventually(&format!("{word} on {}", reader.base), 10, || async { found(reader, word).await == 1 }).await;
+        }
+    }
+
+    let due = Utc::now() + chrono::Duration::seconds(6);
+    let mut reminded = Vec::new();
+    for n in 0..10 {
+        let at = (due + chrono::Duration::milliseconds(n * 100)).to_rfc3339();
+        let task =
+            replicas[n as usize % 2].create(json!({ "title": format!("ring {n}"), "reminders": [{ "at": at }] })).await;
+        reminded.push(task["id"].as_str().unwrap().to_string());
+    }
+    let first = on_a
+        .create(
+            json!({ "title": "water the plants", "due": "2027-01-04 09:00", "recurrence": { "text": "every day" } }),
+        )
+        .await;
+    let series = first["series_id"].as_str().unwrap().to_string();
+    eventually("the series' workflow", 30, || async {
+        on_a.get(&format!("/workflows/recurring:{series}")).await.body["status"] == "running"
+    })
+    .await;
+    for n in 2..=4 {
+        let all = occurrences(&on_a, &series).await;
+        let open = all.iter().find(|t| t["status"] == "open").expect("an open occurrence");
+        let id = open["id"].as_str().unwrap();
+        assert_eq!(replicas[n % 2].post(&format!("/tasks/{id}/complete"), json!({})).await.status, 200);
+        eventually("the next occurrence", 30, || async { occurrences(&on_a, &series).await.len() >= n }).await;
+    }
+    for id in &reminded {
+        eventually("every reminder", 60, || async { !reminders_of(&on_a, id).await.is_empty() }).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for id in &reminded {
+        assert_eq!(reminders_of(&on_b, id).await.len(), 1, "task {id}: exactly one reminder");
+    }
+    let dues: Vec<Value> = occurrences(&on_b, &series).await.iter().map(|t| t["due_at"].clone()).collect();
+    assert_eq!(dues, ["2027-01-04T08:00:00Z", "2027-01-05T08:00:00Z", "2027-01-06T08:00:00Z", "2027-01-07T08:00:00Z"]);
+}
+
+/// A chat model that answers "Noted." and keeps the `Authorization` header of each request.
+async fn model_keeping_keys() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let keys = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = keys.clone();
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let seen = seen.clone();
+            async move {
+                let key = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                seen.lock().unwrap().push(key.to_string());
+                axum::Json(json!({ "id": "c", "object": "chat.completion", "created": 0, "model": "scripted",
+                    "choices": [{ "index": 0, "finish_reason": "stop",
+                                  "message": { "role": "assistant", "content": "Noted." } }] }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/v1"), keys)
+}
+
+/// Secrets come from the Dapr secret store: every app of every test here gets its token
+/// secret and database URL only from it (the trigger's calls to the API, signed with the
+/// secret, prove they agree), and the model key reaches the model from it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_key_comes_from_the_secret_store() {
+    let _one = SERIAL.lock().await;
+    let (model, keys) = model_keeping_keys().await;
+    let api_env = [("OPENAI_BASE_URL", model.as_str())];
+    let Some(stack) = Stack::start_with(&api_env, &[("openai-api-key", "sk-from-the-secret-store")]).await else {
+        return;
+    };
+    let ada = stack.signup("ada@example.com").await;
+    let r = ada.post("/chat", json!({ "message": "hello" })).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["reply"], "Noted.", "{:?}", r.body);
+    assert_eq!(keys.lock().unwrap().as_slice(), ["Bearer sk-from-the-secret-store"]);
+    // The database is the one the secret names.
+    let store = errand_store::Store::connect(&stack.db.url).await.expect("the database");
+    assert!(store.user_by_email("ada@example.com").await.expect("query").is_some());
+    store.close().await;
 }
 
 /// Every task's audit records, by task id (the audit consumer is its own app).
