@@ -246,8 +246,8 @@ write_env() {
   daprd_args+=" --resources-path $STATE/dapr/components --config $STATE/dapr/config.yaml"
   # Loopback only: the API ports, the internal gRPC port (default: every interface),
   # the health/metadata port if a test opens one, and the app channel; no metrics
-  # server (and were it enabled, on loopback). A short graceful shutdown, else SIGTERM
-  # waits for connected workflow workers.
+  # server (and were it enabled, on loopback). A short graceful shutdown (a connected
+  # workflow worker holds daprd's shutdown regardless, until its app stops).
   daprd_args+=" --dapr-listen-addresses 127.0.0.1 --dapr-internal-grpc-listen-address 127.0.0.1"
   daprd_args+=" --dapr-public-listen-address 127.0.0.1 --app-channel-address 127.0.0.1"
   daprd_args+=" --enable-metrics=false --metrics-listen-address 127.0.0.1"

@@ -1,270 +1,23 @@
 //! The Dapr runtime on the real thing: `errand serve --runtime dapr` and the three
 //! consumers, each its own app with its own daprd 1.16, on Kafka (pub/sub), Redis
 //! (state and workflow actors), placement and scheduler, all on loopback, with the
-//! components of `dapr/` as they are. Each test gets an environment of its own
-//! (`scripts/dapr-env.sh` in a temporary directory: a fresh broker, so no test sees
-//! another's events) and they run one at a time. They run when `make test` has
-//! provided the parts (`DAPR_DAPRD`, from `scripts/dapr-tools.sh`).
+//! components of `dapr/` as they are (`common::dapr`). Each test gets an environment of
+//! its own (a fresh broker, so no test sees another's events) and they run one at a
+//! time. They run when `make test` has provided the parts (`DAPR_DAPRD`, from
+//! `scripts/dapr-tools.sh`).
 
 mod common;
 
 use std::collections::HashMap;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::{eventually, fresh_db, spawn_listening_in, Backend, KillOnDrop, Session, TestDb};
+use common::dapr::{Part, Stack};
+use common::{eventually, Session};
 use serde_json::{json, Value};
 
 /// One environment at a time: each is a Kafka broker and more.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-const SECRET: &str = "a-secret-shared-by-every-errand-process-0123456789";
-
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts").join(name)
-}
-
-/// Kafka, Redis, placement and scheduler from `scripts/dapr-env.sh`, in a directory of their own.
-struct Environment {
-    dir: tempfile::TempDir,
-    vars: HashMap<String, String>,
-}
-
-impl Environment {
-    fn up() -> Option<Environment> {
-        if std::env::var_os("DAPR_DAPRD").is_none() {
-            eprintln!("skipped: the Dapr parts are not provided (make test runs scripts/dapr-tools.sh)");
-            return None;
-        }
-        let dir = tempfile::tempdir().expect("tempdir");
-        let status = Command::new(script("dapr-env.sh"))
-            .arg("up")
-            .env("DAPR_ENV_DIR", dir.path())
-            .stdout(Stdio::null())
-            .status()
-            .expect("dapr-env.sh");
-        assert!(status.success(), "dapr-env.sh up failed");
-        let text = std::fs::read_to_string(dir.path().join("env")).expect("the environment file");
-        let vars = text
-            .lines()
-            .filter(|line| !line.starts_with('#'))
-            .filter_map(|line| line.split_once('='))
-            .map(|(key, value)| (key.to_string(), value.trim_matches('\'').to_string()))
-            .collect();
-        Some(Environment { dir, vars })
-    }
-
-    fn var(&self, name: &str) -> &str {
-        self.vars.get(name).unwrap_or_else(|| panic!("{name} in the environment file"))
-    }
-}
-
-impl Drop for Environment {
-    fn drop(&mut self) {
-        let _ = Command::new(script("dapr-env.sh"))
-            .arg("down")
-            .env("DAPR_ENV_DIR", self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port()
-}
-
-/// One of Errand's apps beside its daprd, each restartable on the same ports.
-struct App {
-    /// Unique in the stack: names its logs and data directory.
-    name: String,
-    /// Its Dapr app id (replicas of one app share it).
-    id: String,
-    /// The `errand` arguments (`serve ...` or `consumer ...`) without `--listen`.
-    role: Vec<String>,
-    env: Vec<(String, String)>,
-    port: u16,
-    dapr_http: u16,
-    dapr_grpc: u16,
-    dapr_internal: u16,
-    // The app before its daprd: daprd waits for a connected workflow worker.
-    errand: Option<KillOnDrop>,
-    daprd: Option<KillOnDrop>,
-}
-
-/// Errand's apps, each beside its daprd.
-struct Stack {
-    // Dropped in order: the apps and their sidecars before the environment they use.
-    apps: Vec<App>,
-    api: String,
-    db: TestDb,
-    env: Environment,
-    logs: PathBuf,
-}
-
-impl Stack {
-    /// The API (app id `errand`) and the audit, notification and workflow-trigger
-    /// consumers, on PostgreSQL when it is available here, else SQLite.
-    async fn start() -> Option<Stack> {
-        Stack::start_with(&[], &[]).await
-    }
-
-    /// Like [`Stack::start`], with extra environment variables for the API and extra
-    /// keys in the secret every app reads its secrets from.
-    async fn start_with(api_env: &[(&str, &str)], secrets: &[(&str, &str)]) -> Option<Stack> {
-        let env = Environment::up()?;
-        let db = match fresh_db(Backend::Postgres).await {
-            Some(db) => db,
-            None => fresh_db(Backend::Sqlite).await?,
-        };
-        // The token secret and the database URL reach the apps only through the Dapr
-        // secret store (the local file store reads this file when its daprd starts).
-        let mut secret = json!({ "jwt-secret": SECRET, "database-url": db.url });
-        for (key, value) in secrets {
-            secret[*key] = json!(value);
-        }
-        std::fs::write(env.var("DAPR_SECRETS_FILE"), json!({ "errand": secret }).to_string()).expect("secrets file");
-        let logs = env.dir.path().join("logs");
-        std::fs::create_dir_all(&logs).expect("logs");
-        let mut stack = Stack { apps: Vec::new(), api: String::new(), db, env, logs };
-        let owned = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        stack.add("errand", "errand", &["serve", "--runtime", "dapr"], owned(api_env));
-        stack.api = format!("http://127.0.0.1:{}", stack.apps[0].port);
-        for consumer in ["audit", "notification", "workflow-trigger"] {
-            let id = format!("errand-{consumer}");
-            stack.add(&id, &id, &["consumer", consumer], Vec::new());
-        }
-        stack.ready().await;
-        Some(stack)
-    }
-
-    fn add(&mut self, name: &str, id: &str, role: &[&str], env: Vec<(String, String)>) {
-        let mut app = App {
-            name: name.to_string(),
-            id: id.to_string(),
-            role: role.iter().map(|s| s.to_string()).collect(),
-            env,
-            port: free_port(),
-            dapr_http: free_port(),
-            dapr_grpc: free_port(),
-            dapr_internal: free_port(),
-            errand: None,
-            daprd: None,
-        };
-        self.spawn_daprd(&mut app);
-        self.spawn_errand(&mut app);
-        self.apps.push(app);
-    }
-
-    async fn ready(&self) {
-        let http = reqwest::Client::new();
-        eventually("the API to be ready on daprd", 60, || async {
-            http.get(format!("{}/readyz", self.api)).send().await.is_ok_and(|r| r.status() == 200)
-        })
-        .await;
-    }
-
-    /// A second replica of the API (app id `errand`, its own daprd and data directory,
-    /// the same database); its base URL.
-    async fn add_api_replica(&mut self) -> String {
-        let env = self.apps[0].env.clone();
-        self.add("errand-replica", "errand", &["serve", "--runtime", "dapr"], env);
-        let base = format!("http://127.0.0.1:{}", self.apps.last().expect("the replica").port);
-        let http = reqwest::Client::new();
-        eventually("the replica to be ready on daprd", 60, || async {
-            http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200)
-        })
-        .await;
-        base
-    }
-
-    fn app(&mut self, name: &str) -> App {
-        let at = self.apps.iter().position(|a| a.name == name).unwrap_or_else(|| panic!("no app {name}"));
-        self.apps.remove(at)
-    }
-
-    /// SIGKILLs app `name` (and its daprd too, when `with_daprd`), then starts what it
-    /// killed again on the same ports.
-    async fn crash_and_restart(&mut self, name: &str, with_daprd: bool) {
-        let mut app = self.app(name);
-        app.errand.take();
-        if with_daprd {
-            app.daprd.take();
-            self.spawn_daprd(&mut app);
-        }
-        self.spawn_errand(&mut app);
-        self.apps.push(app);
-        self.ready().await;
-    }
-
-    fn spawn_daprd(&self, app: &mut App) {
-        let log = std::fs::File::options()
-            .create(true)
-            .append(true)
-            .open(self.logs.join(format!("daprd-{}.log", app.name)))
-            .expect("log");
-        let child = Command::new(self.env.var("DAPR_DAPRD"))
-            .args(["--app-id", &app.id, "--app-port", &app.port.to_string()])
-            .args(["--dapr-http-port", &app.dapr_http.to_string(), "--dapr-grpc-port", &app.dapr_grpc.to_string()])
-            .args(["--dapr-internal-grpc-port", &app.dapr_internal.to_string()])
-            .args(self.env.var("DAPRD_ARGS").split_whitespace())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn daprd");
-        app.daprd = Some(KillOnDrop(child));
-    }
-
-    /// Starts the app's `errand` process and waits for its listening line.
-    fn spawn_errand(&self, app: &mut App) {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_errand"));
-        command.args(&app.role).args(["--listen", &format!("127.0.0.1:{}", app.port)]);
-        let (http, grpc) = (app.dapr_http.to_string(), app.dapr_grpc.to_string());
-        let mut envs = vec![("DAPR_HTTP_PORT", http.as_str()), ("DAPR_GRPC_PORT", grpc.as_str())];
-        envs.push(("ERRAND_DAPR_SECRET_STORE", "secretstore"));
-        envs.extend(app.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let prefix = match app.role[0].as_str() {
-            "serve" => "errand listening on ".to_string(),
-            _ => format!("errand consumer {} listening on ", app.role[1]),
-        };
-        // A data directory each: no app finds another's generated token secret there.
-        let data_dir = self.db.dir.path().join(&app.name);
-        let (child, _) = spawn_listening_in(command, &data_dir, &envs, &prefix);
-        app.errand = Some(KillOnDrop(child));
-    }
-
-    /// Stops (`down`) or starts (`up`) one of the environment's services.
-    fn service(&self, action: &str, service: &str) {
-        let status = Command::new(script("dapr-env.sh"))
-            .args([action, service])
-            .env("DAPR_ENV_DIR", self.env.dir.path())
-            .stdout(Stdio::null())
-            .status()
-            .expect("dapr-env.sh");
-        assert!(status.success(), "dapr-env.sh {action} {service}");
-    }
-
-    async fn signup(&self, email: &str) -> Session {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-        let r = client
-            .post(format!("{}/api/v1/auth/signup", self.api))
-            .json(&json!({ "email": email, "password": "correct horse battery", "timezone": "Europe/Berlin" }))
-            .send()
-            .await
-            .expect("signup");
-        assert_eq!(r.status(), 201, "signup");
-        let body: Value = r.json().await.expect("json");
-        Session {
-            client,
-            base: self.api.clone(),
-            token: body["token"].as_str().expect("token").to_string(),
-            user: body["user"].clone(),
-        }
-    }
-}
 
 fn at(text: &Value) -> DateTime<Utc> {
     text.as_str().expect("a time").parse().expect("rfc3339")
@@ -280,6 +33,87 @@ async fn reminders_of(session: &Session, task_id: &str) -> Vec<Value> {
         .filter(|n| n["kind"] == "reminder" && n["task_id"] == task_id)
         .cloned()
         .collect()
+}
+
+/// What daprd 1.16 itself does, shown so that a fixed release is noticed: a workflow
+/// timer fires up to a second early, because daprd makes each timer a reminder whose
+/// due time it formats with Go's `time.RFC3339` (whole seconds, the fraction dropped:
+/// `pkg/actors/targets/workflow/orchestrator/reminder.go`). Errand's reminder activity
+/// therefore waits out what is left (the test above checks it never fires early).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daprd_fires_a_timer_early_by_the_fraction_of_its_second() {
+    use errand_workflows::sdk::{FetchOptions, RegistryExt, ScheduleOptions};
+    let _one = SERIAL.lock().await;
+    let Some(env) = common::dapr::Environment::up() else { return };
+    let ports = common::dapr::DaprdPorts::free();
+    let _daprd = env.daprd("errand-timers", None, &ports, &env.dir.path().join("logs/daprd-timers.log"));
+    let address = format!("http://127.0.0.1:{}", ports.grpc);
+    let runtime = errand_workflows::WorkflowRuntime::start(&address, Duration::from_secs(60), |registry| {
+        // A timer due 900 ms into a second at least two seconds ahead; the output is
+        // how late (negative: early) the turn after it ran, in milliseconds.
+        registry.add_workflow("timer_at_nine_tenths", |ctx| async move {
+            let now = ctx.current_utc_datetime();
+            let whole = now.timestamp() + 2;
+            let due = DateTime::from_timestamp(whole, 900_000_000).expect("a time");
+            ctx.create_timer((due - now).to_std().unwrap_or_default()).await?;
+            Ok(Some((ctx.current_utc_datetime() - due).num_milliseconds().to_string()))
+        });
+    })
+    .await
+    .expect("a worker on daprd");
+    let mut client = runtime.client();
+    client
+        .schedule_workflow("timer_at_nine_tenths", ScheduleOptions::new().with_instance_id("t"))
+        .await
+        .expect("start");
+    let state = client
+        .wait_for_workflow_completion_with_options(
+            "t",
+            FetchOptions::new().with_fetch_payloads(true),
+            Some(Duration::from_secs(30)),
+        )
+        .await
+        .expect("completion");
+    let lateness: i64 = state.serialized_output.as_deref().unwrap_or_default().parse().expect("milliseconds");
+    runtime.shutdown().await;
+    println!("daprd ran the turn after the timer {lateness} ms after its time");
+    assert!(
+        lateness <= -500,
+        "the timer fired {lateness} ms after its time: if daprd keeps fractions now, the reminder \
+         activity's wait for the remainder (workflows/src/errand.rs) may stay, but this note goes"
+    );
+}
+
+/// What daprd 1.16 itself does on SIGTERM while a workflow worker is connected: it
+/// waits for the worker's stream to end, however long, past its grace period
+/// (`--dapr-graceful-shutdown-seconds`, 3 here): its gRPC API server closes with
+/// grpc-go's `GracefulStop`, which waits for every open stream
+/// (`pkg/api/grpc/server.go`), and the worker's `GetWorkItems` stream stays open as
+/// long as the app runs. Errand closes that stream when it stops, and daprd then stops
+/// at once: stop the app before (or with) its sidecar, as `make dapr-down` does and
+/// Kubernetes does by signalling both containers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daprd_waits_for_a_connected_worker_and_stops_once_errand_has() {
+    let _one = SERIAL.lock().await;
+    let Some(mut stack) = Stack::start().await else { return };
+    stack.add_api_replica().await;
+    // Errand first: it stops, and then its daprd at once.
+    let api = stack.stop_gracefully("errand-replica", Part::Errand, Duration::from_secs(30));
+    let daprd = stack.stop_gracefully("errand-replica", Part::Daprd, Duration::from_secs(30));
+    assert!(api < Duration::from_secs(10), "errand took {api:?} to stop");
+    assert!(daprd < Duration::from_secs(3), "daprd took {daprd:?} to stop once its app had gone");
+    // daprd first: it is still running well past its grace period...
+    let held = stack.stop_gracefully("errand", Part::Daprd, Duration::from_secs(10));
+    assert!(
+        stack.running("errand", Part::Daprd),
+        "daprd stopped {held:?} after SIGTERM with a worker connected: if it keeps its grace period now, \
+         this test and the note in dapr/README.md go"
+    );
+    // ...until Errand stops and its stream ends.
+    let api = stack.stop_gracefully("errand", Part::Errand, Duration::from_secs(30));
+    let after = stack.wait_for_exit("errand", Part::Daprd, Duration::from_secs(10));
+    assert!(api < Duration::from_secs(10), "errand took {api:?} to stop");
+    assert!(after < Duration::from_secs(3), "daprd took {after:?} to stop once its app had gone");
 }
 
 /// A reminder set through the API fires once, on time and never early: the trigger

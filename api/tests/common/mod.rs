@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod dapr;
+
 pub use errand_store::testing::{fresh_db, Backend, TestDb};
 
 /// The real `errand serve`, on a free port, stopped (SIGTERM) when dropped.
