@@ -35,12 +35,16 @@ load: build
 
 ## Benchmarks against the targets of DESIGN §7 (figures with baselines from the same run):
 ## event latency; search over 1M tasks against SQLite FTS5 and PostgreSQL full-text; the
-## workflow engine against the durabletask-go sidecar; task reads during a login flood;
-## the web UI (first load size, first page of 10,000 tasks on screen).
+## workflow engine against the durabletask-go sidecar and daprd 1.16's engine, reminder
+## lateness on each; task reads during a login flood; Errand on real Dapr (event latency
+## through Kafka, search across two replicas); the web UI (first load size, first page
+## of 10,000 tasks on screen).
 bench:
 	$(CARGO) bench --locked -p errand-consumers --bench latency
 	scripts/with-postgres.sh $(CARGO) bench --locked -p errand-api --bench search
-	DURABLETASK_GO_BIN=$$(scripts/durabletask-go.sh) scripts/with-postgres.sh $(CARGO) bench --locked -p errand-api --bench workflows
+	set -a; eval "$$(scripts/dapr-tools.sh)"; set +a; \
+	  DURABLETASK_GO_BIN=$$(scripts/durabletask-go.sh) scripts/with-postgres.sh $(CARGO) bench --locked -p errand-api --bench workflows && \
+	  scripts/with-postgres.sh $(CARGO) bench --locked -p errand-api --bench dapr
 	$(CARGO) bench --locked -p errand-api --bench login_flood
 	scripts/ui-bench.sh
 
