@@ -115,10 +115,11 @@ impl TaskService {
     /// A page of the user's tasks from the search index, showing the user's own
     /// writes at once (noted, or waited for).
     pub async fn search(&self, user: &UserRecord, request: SearchRequest) -> Result<SearchPage, ApiError> {
-        // Noted writes are merged into the list; only a relevance sort (which cannot
-        // rank them) or a write that could not be noted waits for the index.
+        // Noted writes are merged into the list; only a relevance sort that one of
+        // them belongs in (it cannot be ranked) or a write that could not be noted
+        // waits for the index.
         if let Some(position) = self.store.last_write_position(&user.profile.id) {
-            if !self.search.shows(&user.profile.id, position, &request.sort) {
+            if !self.search.shows(&request, position) {
                 let started = std::time::Instant::now();
                 if !self.search.wait_for(position, READ_YOUR_WRITES_WAIT).await {
                     tracing::warn!(user_id = %user.profile.id, "search index lags; serving a list without the latest write");

@@ -211,14 +211,17 @@ impl SearchIndex {
         self.recent.note(user_id, id, position, task)
     }
 
-    /// Whether a list of `user_id` shows every write of theirs up to `position`
-    /// without waiting: searchable, or noted (and the sort is not by relevance,
-    /// which noted writes cannot be ranked in).
-    pub fn shows(&self, user_id: &str, position: OutboxPosition, sort: &Sort) -> bool {
+    /// Whether the list for `request` shows every write of its user up to `position`
+    /// without waiting: searchable, or noted. Under a relevance sort a noted task cannot
+    /// be ranked, so only when none of them belongs on the list (a noted task that no
+    /// longer matches only hides its stale indexed version).
+    pub fn shows(&self, request: &SearchRequest, position: OutboxPosition) -> bool {
         if position <= self.applied() {
             return true;
         }
-        !sort.uses_relevance() && self.recent.covers(user_id, position)
+        self.recent.covers(&request.user_id, position)
+            && (!request.sort.uses_relevance()
+                || !self.recent.any_noted(&request.user_id, |task| eval::request_matches(request, task)))
     }
 
     /// Writes noted and not yet searchable, across users.
@@ -227,14 +230,21 @@ impl SearchIndex {
     }
 
     /// Runs a request: the index as of its last commit, with the user's writes
-    /// since then merged in (except under a relevance sort, which cannot rank them).
+    /// since then merged in (under a relevance sort, which cannot rank them, only
+    /// those that drop out of the list).
     pub fn search(&self, request: &SearchRequest) -> Result<SearchPage, SearchError> {
         let after = match &request.cursor {
             Some(text) => Some(decode_cursor(text, &request.sort.name()).ok_or(SearchError::BadCursor)?),
             None => None,
         };
         let view = self.recent.view(&request.user_id);
-        let noted = if request.sort.uses_relevance() { Vec::new() } else { view.noted };
+        let mut noted = view.noted;
+        if request.sort.uses_relevance() {
+            // A matching noted task keeps its indexed place until it is indexed; the
+            // caller waited for it (`shows`) when that mattered.
+            noted
+                .retain(|(_, written)| !written.task.as_ref().is_some_and(|task| eval::request_matches(request, task)));
+        }
         let searcher = view.searcher;
         let query = request_query(&self.fields, request);
         // Noted tasks found in the index are stale there: look far enough to drop them.

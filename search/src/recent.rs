@@ -96,6 +96,15 @@ impl Recent {
         position <= state.position || state.covered.get(user_id).is_some_and(|c| position <= *c)
     }
 
+    /// Whether any task of `user_id`'s writes after the searcher's position, as
+    /// written (deletions are not tasks), satisfies `check`.
+    pub fn any_noted(&self, user_id: &str, check: impl Fn(&Task) -> bool) -> bool {
+        let state = self.lock();
+        state.users.get(user_id).is_some_and(|tasks| {
+            tasks.values().any(|n| n.position > state.position && n.task.as_ref().is_some_and(&check))
+        })
+    }
+
     /// The searcher now, and `user_id`'s writes after its position.
     pub fn view(&self, user_id: &str) -> View {
         let state = self.lock();
