@@ -14,41 +14,21 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "../../consumers/benches/support/probe.rs"]
+mod probe;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use common::dapr::Stack;
-use errand_consumers::{subscriber_router, Delivery, Handler, HandlerFuture};
-use errand_domain::event::topics;
+use errand_consumers::subscriber_router;
+use probe::Probe;
 use serde_json::json;
 
 /// `name` from the environment, else `full` (or `smoke` under `BENCH_SMOKE`).
 fn env_number(name: &str, full: usize, smoke: usize) -> usize {
     let default = if std::env::var_os("BENCH_SMOKE").is_some() { smoke } else { full };
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// Records commit-to-delivery latency of every task event it is given.
-struct Probe {
-    latencies: Mutex<Vec<Duration>>,
-}
-
-impl Handler for Probe {
-    fn name(&self) -> &'static str {
-        "latency-probe"
-    }
-
-    fn topics(&self) -> &'static [&'static str] {
-        &[topics::TODO]
-    }
-
-    fn handle<'a>(&'a self, delivery: &'a Delivery) -> HandlerFuture<'a> {
-        let latency = (Utc::now() - delivery.event.time).to_std().unwrap_or_default();
-        self.latencies.lock().unwrap().push(latency);
-        Box::pin(async { Ok(()) })
-    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -79,7 +59,7 @@ async fn main() {
     let ada = stack.signup("ada@example.com").await;
 
     // The probe: Errand's subscriber app with a measuring handler, behind its own daprd.
-    let probe = Arc::new(Probe { latencies: Mutex::new(Vec::new()) });
+    let probe = Arc::new(Probe::default());
     let store = errand_store::Store::connect(&stack.db.url).await.expect("store");
     let router = subscriber_router(store, probe.clone(), "pubsub");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -150,6 +150,24 @@ async fn occurrences(session: &Session, series: &str) -> Vec<Value> {
     r.body["items"].as_array().expect("items").iter().filter(|t| t["series_id"] == series).cloned().collect()
 }
 
+/// Once the series' workflow runs, completes its open occurrence three times (through
+/// each of `sessions` in turn), each time waiting for the next occurrence.
+async fn complete_three_times(series: &str, sessions: &[&Session]) {
+    let reader = sessions[0];
+    eventually("the series' workflow", 30, || async {
+        reader.get(&format!("/workflows/recurring:{series}")).await.body["status"] == "running"
+    })
+    .await;
+    for n in 2..=4 {
+        let all = occurrences(reader, series).await;
+        let open = all.iter().find(|t| t["status"] == "open").expect("an open occurrence");
+        let id = open["id"].as_str().unwrap();
+        let writer = sessions[n % sessions.len()];
+        assert_eq!(writer.post(&format!("/tasks/{id}/complete"), json!({})).await.status, 200);
+        eventually("the next occurrence", 30, || async { occurrences(reader, series).await.len() >= n }).await;
+    }
+}
+
 /// Three completions give three next occurrences, once each, at 9:00 Berlin time across
 /// the change to summer time: the series' workflow waits for each completion event
 /// (raised through the API app) and creates the next task through service invocation.
@@ -162,18 +180,7 @@ async fn recurring_tasks_create_each_next_occurrence_once() {
         .create(json!({ "title": "stretch", "due": "2027-03-27 09:00", "recurrence": { "text": "every day" } }))
         .await;
     let series = first["series_id"].as_str().unwrap().to_string();
-    let instance = format!("recurring:{series}");
-    eventually("the series' workflow", 30, || async {
-        ada.get(&format!("/workflows/{instance}")).await.body["status"] == "running"
-    })
-    .await;
-    for n in 2..=4 {
-        let all = occurrences(&ada, &series).await;
-        let open = all.iter().find(|t| t["status"] == "open").expect("an open occurrence");
-        let id = open["id"].as_str().unwrap();
-        assert_eq!(ada.post(&format!("/tasks/{id}/complete"), json!({})).await.status, 200);
-        eventually("the next occurrence", 30, || async { occurrences(&ada, &series).await.len() >= n }).await;
-    }
+    complete_three_times(&series, &[&ada]).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let all = occurrences(&ada, &series).await;
     let dues: Vec<&str> = all.iter().map(|t| t["due_at"].as_str().unwrap()).collect();
@@ -283,17 +290,7 @@ async fn two_api_replicas_do_each_piece_of_work_once() {
         )
         .await;
     let series = first["series_id"].as_str().unwrap().to_string();
-    eventually("the series' workflow", 30, || async {
-        on_a.get(&format!("/workflows/recurring:{series}")).await.body["status"] == "running"
-    })
-    .await;
-    for n in 2..=4 {
-        let all = occurrences(&on_a, &series).await;
-        let open = all.iter().find(|t| t["status"] == "open").expect("an open occurrence");
-        let id = open["id"].as_str().unwrap();
-        assert_eq!(replicas[n % 2].post(&format!("/tasks/{id}/complete"), json!({})).await.status, 200);
-        eventually("the next occurrence", 30, || async { occurrences(&on_a, &series).await.len() >= n }).await;
-    }
+    complete_three_times(&series, &replicas).await;
     for id in &reminded {
         eventually("every reminder", 60, || async { !reminders_of(&on_a, id).await.is_empty() }).await;
     }

@@ -8,35 +8,19 @@
 //!
 //! `make bench` runs it; `BENCH_EVENTS` and `BENCH_RATE` (events/s) tune the load.
 
-use std::sync::{Arc, Mutex};
+#[path = "support/probe.rs"]
+mod probe;
+
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use errand_consumers::{AuditHandler, Bus, BusConfig, Delivery, Handler, HandlerFuture, NotificationHandler};
-use errand_domain::event::{task_event, topics, Actor, CloudEvent, TaskEventKind};
+use errand_consumers::{AuditHandler, Bus, BusConfig, Handler, NotificationHandler};
+use errand_domain::event::{task_event, Actor, CloudEvent, TaskEventKind};
 use errand_domain::{NewTask, Task};
 use errand_store::{OutboxPosition, Store};
+use probe::Probe;
 use tokio::sync::watch;
-
-struct Probe {
-    latencies: Mutex<Vec<Duration>>,
-}
-
-impl Handler for Probe {
-    fn name(&self) -> &'static str {
-        "latency-probe"
-    }
-
-    fn topics(&self) -> &'static [&'static str] {
-        &[topics::TODO]
-    }
-
-    fn handle<'a>(&'a self, delivery: &'a Delivery) -> HandlerFuture<'a> {
-        let latency = (Utc::now() - delivery.event.time).to_std().unwrap_or_default();
-        self.latencies.lock().unwrap().push(latency);
-        Box::pin(async { Ok(()) })
-    }
-}
 
 /// `name` from the environment, else `full` (or `smoke` under `BENCH_SMOKE`, the tiny
 /// pass `make test` runs so that benchmarks keep working).
@@ -92,7 +76,7 @@ fn report(name: &str, mut latencies: Vec<Duration>) -> (Duration, Duration) {
 async fn errand_bus(events: u64, rate: u64) -> Vec<Duration> {
     let dir = tempfile::tempdir().unwrap();
     let (store, user) = fresh_store(dir.path()).await;
-    let probe = Arc::new(Probe { latencies: Mutex::new(Vec::new()) });
+    let probe = Arc::new(Probe::default());
     let mut consumers: Vec<Arc<dyn Handler>> =
         vec![Arc::new(AuditHandler::new(store.clone())), Arc::new(NotificationHandler::new(store.clone()))];
     consumers.push(probe.clone());
