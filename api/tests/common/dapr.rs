@@ -67,8 +67,21 @@ impl Drop for Environment {
     }
 }
 
+/// A port free now, below the kernel's ephemeral range (32768 up): a port the kernel
+/// picked could be taken by an outgoing connection before the daprd or app it is for
+/// binds it, and that daprd would exit. Never the same one twice in a process.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port()
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let seed = std::process::id() as usize * 7919 + handed_out.len() * 104_729;
+    for attempt in 0..12_000 {
+        let port = (12_000 + (seed + attempt * 7_741) % 8_000) as u16;
+        if !handed_out.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            handed_out.push(port);
+            return port;
+        }
+    }
+    panic!("no free port between 12000 and 20000");
 }
 
 /// The ports of one daprd: its HTTP and gRPC APIs and its internal gRPC port.
@@ -266,8 +279,35 @@ impl Stack {
         ports
     }
 
-    /// Starts the app's `errand` process and waits for its listening line.
+    /// Waits until the app's daprd listens (it loads its components first); fails
+    /// with the end of its log if it exits or takes over a minute.
+    fn wait_for_daprd(&self, app: &mut App) {
+        let started = std::time::Instant::now();
+        let log = self.logs.join(format!("daprd-{}.log", app.name));
+        let tail = || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(20)..].join("\n")
+        };
+        while std::net::TcpStream::connect(("127.0.0.1", app.dapr_http)).is_err() {
+            let daprd = app.daprd.as_mut().expect("a daprd");
+            if let Ok(Some(status)) = daprd.0.try_wait() {
+                panic!("the daprd of {} exited ({status}):\n{}", app.name, tail());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the daprd of {} did not listen in 60 s:\n{}",
+                app.name,
+                tail()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts the app's `errand` process (once its daprd listens: Errand reads its
+    /// secrets through it first) and waits for its listening line.
     fn spawn_errand(&self, app: &mut App) {
+        self.wait_for_daprd(app);
         let mut command = Command::new(env!("CARGO_BIN_EXE_errand"));
         command.args(&app.role).args(["--listen", &format!("127.0.0.1:{}", app.port)]);
         let (http, grpc) = (app.dapr_http.to_string(), app.dapr_grpc.to_string());
