@@ -224,13 +224,14 @@ impl Layers {
     }
 }
 
-/// In the Dapr runtime (`serve --runtime dapr` and the consumers) with a secret store
-/// configured, the configuration again with the secrets read through daprd.
+/// In the Dapr runtime (every command but `engine` with `--runtime dapr` or
+/// `ERRAND_RUNTIME=dapr`, and the consumers) with a secret store configured, the
+/// configuration again with the secrets read through daprd.
 async fn with_dapr_secrets(command: &Command, layers: &Layers, config: Config) -> Result<Config, String> {
     let dapr_role = match command {
-        Command::Serve { .. } => config.runtime == errand_api::config::Runtime::Dapr,
         Command::Consumer { .. } => true,
-        _ => false,
+        Command::Engine { .. } => false,
+        _ => config.runtime == errand_api::config::Runtime::Dapr,
     };
     let Some(secret) = config.dapr_secrets.clone().filter(|_| dapr_role) else { return Ok(config) };
     let secrets = errand_api::secrets::read(&config.dapr_http_endpoint, &secret).await?;

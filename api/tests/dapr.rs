@@ -327,7 +327,8 @@ async fn model_keeping_keys() -> (String, std::sync::Arc<std::sync::Mutex<Vec<St
 
 /// Secrets come from the Dapr secret store: every app of every test here gets its token
 /// secret and database URL only from it (the trigger's calls to the API, signed with the
-/// secret, prove they agree), and the model key reaches the model from it too.
+/// secret, prove they agree), the model key reaches the model from it too, and a
+/// one-off command of the Dapr runtime (`errand admin`) finds the database by it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_model_key_comes_from_the_secret_store() {
     let _one = SERIAL.lock().await;
@@ -345,6 +346,22 @@ async fn the_model_key_comes_from_the_secret_store() {
     let store = errand_store::Store::connect(&stack.db.url).await.expect("the database");
     assert!(store.user_by_email("ada@example.com").await.expect("query").is_some());
     store.close().await;
+    // A one-off command of the Dapr runtime finds it the same way.
+    let granted = std::process::Command::new(env!("CARGO_BIN_EXE_errand"))
+        .args(["admin", "grant", "ada@example.com", "--data-dir"])
+        .arg(stack.db.dir.path().join("admin"))
+        .env("ERRAND_RUNTIME", "dapr")
+        .env("ERRAND_DAPR_SECRET_STORE", "secretstore")
+        .env("DAPR_HTTP_PORT", stack.dapr_http_port("errand").to_string())
+        .env("ERRAND_LOG_FORMAT", "json")
+        .output()
+        .expect("errand admin grant");
+    let said = String::from_utf8_lossy(&granted.stdout);
+    assert!(
+        granted.status.success() && said.contains("is now an admin"),
+        "{said} {}",
+        String::from_utf8_lossy(&granted.stderr)
+    );
 }
 
 /// Every task's audit records, by task id (the audit consumer is its own app).

@@ -356,6 +356,11 @@ impl Stack {
         process.as_mut().unwrap_or_else(|| panic!("{name}: no {part:?} process"))
     }
 
+    /// The HTTP port of app `name`'s daprd.
+    pub fn dapr_http_port(&self, name: &str) -> u16 {
+        self.apps.iter().find(|a| a.name == name).unwrap_or_else(|| panic!("no app {name}")).dapr_http
+    }
+
     /// Stops (`down`) or starts (`up`) one of the environment's services.
     pub fn service(&self, action: &str, service: &str) {
         let status = Command::new(script("dapr-env.sh"))
