@@ -218,7 +218,9 @@ async fn setup(kind: Kind) -> Option<(Sidecar, WorkflowRuntime)> {
 }
 
 async fn start_worker(sidecar: &Sidecar) -> WorkflowRuntime {
-    WorkflowRuntime::start(&sidecar.address(), Duration::from_secs(10), register).await.expect("worker")
+    // Generous: the suite runs many sidecars at once on two cores, and a clean-clone
+    // run once saw a fresh durabletask-go take over 10 s to accept the worker.
+    WorkflowRuntime::start(&sidecar.address(), Duration::from_secs(30), register).await.expect("worker")
 }
 
 fn unique(prefix: &str) -> String {
