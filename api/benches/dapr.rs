@@ -17,6 +17,8 @@ mod common;
 #[path = "../../consumers/benches/support/probe.rs"]
 mod probe;
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,33 +26,24 @@ use common::dapr::Stack;
 use errand_consumers::subscriber_router;
 use probe::Probe;
 use serde_json::json;
-
-/// `name` from the environment, else `full` (or `smoke` under `BENCH_SMOKE`).
-fn env_number(name: &str, full: usize, smoke: usize) -> usize {
-    let default = if std::env::var_os("BENCH_SMOKE").is_some() { smoke } else { full };
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    sorted.get(((sorted.len().max(1) - 1) as f64 * p).round() as usize).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-}
+use support::{env_number, percentile_ms};
 
 fn row(name: &str, mut latencies: Vec<Duration>) {
     latencies.sort();
     println!(
         "| {name} | {} | {:.1} | {:.1} | {:.1} |",
         latencies.len(),
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99),
-        percentile(&latencies, 1.0)
+        percentile_ms(&latencies, 0.5),
+        percentile_ms(&latencies, 0.99),
+        percentile_ms(&latencies, 1.0)
     );
 }
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let events = env_number("BENCH_EVENTS", 1000, 20);
-    let rate = env_number("BENCH_RATE", 100, 20).max(1);
-    let searches = env_number("BENCH_SEARCHES", 100, 4);
+    let events = env_number("BENCH_EVENTS", 1000usize, 20);
+    let rate = env_number("BENCH_RATE", 100usize, 20).max(1);
+    let searches = env_number("BENCH_SEARCHES", 100usize, 4);
     let Some(mut stack) = Stack::start().await else {
         println!("the Dapr parts are not provided here (scripts/dapr-tools.sh): skipped");
         return;

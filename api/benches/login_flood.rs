@@ -12,24 +12,15 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+mod support;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-
-fn env_number(name: &str, full: u64, smoke: u64) -> u64 {
-    let default = if std::env::var_os("BENCH_SMOKE").is_some() { smoke } else { full };
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1000.0
-}
+use support::{env_number, percentile_ms};
 
 /// Counts of login answers by status.
 #[derive(Default)]
@@ -104,8 +95,8 @@ fn flood(
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let seconds = env_number("BENCH_SECONDS", 10, 2);
-    let flooders = env_number("BENCH_FLOODERS", 200, 20) as usize;
+    let seconds = env_number("BENCH_SECONDS", 10u64, 2);
+    let flooders = env_number("BENCH_FLOODERS", 200usize, 20);
     let db = common::fresh_db(common::Backend::Sqlite).await.expect("sqlite");
     let server = common::Server::start(&db.url, db.dir.path());
     let reader = server.signup("reader@example.com").await;
@@ -121,8 +112,8 @@ async fn main() {
     println!(
         "| reads alone | {:.0} | {:.2} | {:.2} | - | - | - | - |",
         alone.len() as f64 / seconds as f64,
-        percentile(&alone, 0.5),
-        percentile(&alone, 0.99)
+        percentile_ms(&alone, 0.5),
+        percentile_ms(&alone, 0.99)
     );
     let mut flooded_p99 = 0.0f64;
     for (phase, spread) in [(format!("{flooders} addresses"), true), ("one address".to_string(), false)] {
@@ -145,12 +136,12 @@ async fn main() {
         for attacker in attackers {
             let _ = attacker.await;
         }
-        flooded_p99 = flooded_p99.max(percentile(&during, 0.99));
+        flooded_p99 = flooded_p99.max(percentile_ms(&during, 0.99));
         println!(
             "| flood from {phase} | {:.0} | {:.2} | {:.2} | {:.0} | {} | {} | {} |",
             during.len() as f64 / seconds as f64,
-            percentile(&during, 0.5),
-            percentile(&during, 0.99),
+            percentile_ms(&during, 0.5),
+            percentile_ms(&during, 0.99),
             (after - before) as f64 / seconds as f64,
             outcomes.unauthorized.load(Ordering::Relaxed),
             outcomes.limited.load(Ordering::Relaxed),

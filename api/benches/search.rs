@@ -7,6 +7,8 @@
 //! skipped). `BENCH_TASKS` (default 1000000) and `BENCH_QUERIES` (per kind,
 //! default 200) scale it.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -21,16 +23,10 @@ use errand_store::{NewUser, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sqlx::postgres::PgPoolCopyExt;
+use support::env_number;
 
 const USERS: usize = 100;
 const SECRET: &str = "benchmark secret of at least thirty-two bytes";
-
-/// `name` from the environment, else `full` (or `smoke` under `BENCH_SMOKE`, the tiny
-/// pass `make test` runs so that benchmarks keep working).
-fn env_number(name: &str, full: usize, smoke: usize) -> usize {
-    let default = if std::env::var_os("BENCH_SMOKE").is_some() { smoke } else { full };
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap()
@@ -421,8 +417,8 @@ fn all(per_kind: &[Latencies]) -> Latencies {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let tasks_total = env_number("BENCH_TASKS", 1_000_000, 2_000);
-    let per_kind = env_number("BENCH_QUERIES", 200, 5);
+    let tasks_total = env_number("BENCH_TASKS", 1_000_000usize, 2_000);
+    let per_kind = env_number("BENCH_QUERIES", 200usize, 5);
     let dir = tempfile::tempdir().unwrap();
     let mut rng = StdRng::seed_from_u64(20261126);
     let vocabulary = Vocabulary::new(&mut rng);
@@ -599,7 +595,7 @@ async fn main() {
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let indexer = tokio::spawn(run_indexer(index.clone(), store.clone(), shutdown));
     let mut visible = Latencies::default();
-    let writes = env_number("BENCH_WRITES", 1000, 20);
+    let writes = env_number("BENCH_WRITES", 1000usize, 20);
     let interval = Duration::from_millis(10);
     let stream_started = Instant::now();
     let mut waits = Vec::new();

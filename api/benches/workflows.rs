@@ -20,6 +20,8 @@ mod common;
 #[path = "../tests/sidecars/mod.rs"]
 mod sidecars;
 
+mod support;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,13 +30,7 @@ use common::dapr::{DaprdPorts, Environment, Stack};
 use errand_workflows::sdk::{FetchOptions, Registry, RegistryExt, RuntimeStatus, ScheduleOptions, WorkflowContextExt};
 use errand_workflows::WorkflowRuntime;
 use sidecars::{Kind, Sidecar};
-
-/// `name` from the environment, else `full` (or `smoke` under `BENCH_SMOKE`, the tiny
-/// pass `make test` runs so that benchmarks keep working).
-fn env_number(name: &str, full: usize, smoke: usize) -> usize {
-    let default = if std::env::var_os("BENCH_SMOKE").is_some() { smoke } else { full };
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
+use support::{env_number, percentile};
 
 fn register(registry: &mut Registry) {
     registry.add_activity("step", |_ctx, input| async move {
@@ -67,13 +63,6 @@ struct Figures {
     levels: Vec<Level>,
     /// Timer lateness in ms, sorted; negative when a timer fired early.
     lateness: Vec<f64>,
-}
-
-fn percentile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
-    if sorted.is_empty() {
-        return T::default();
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 fn ms(d: Duration) -> f64 {
@@ -261,8 +250,8 @@ async fn reminders_on_dapr() -> Option<Vec<f64>> {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let clients = env_number("BENCH_CLIENTS", 32, 4);
-    let seconds = env_number("BENCH_SECONDS", 10, 1) as u64;
+    let clients = env_number("BENCH_CLIENTS", 32usize, 4);
+    let seconds = env_number("BENCH_SECONDS", 10u64, 1);
     println!("workflow engine: five chained activities, {clients} concurrent clients, {seconds} s per engine");
     let mut rows = Vec::new();
     for (kind, name) in [

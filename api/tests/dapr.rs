@@ -245,13 +245,6 @@ async fn the_assistant_remembers_the_conversation_in_the_state_store() {
     assert!(items[0]["summary"].as_str().unwrap().contains("buy milk"), "{:?}", items[0]);
 }
 
-/// How many tasks a search for `word` finds through `session`'s replica.
-async fn found(session: &Session, word: &str) -> usize {
-    let r = session.get(&format!("/tasks?q={word}&limit=100")).await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    r.body["items"].as_array().expect("items").len()
-}
-
 /// Two API replicas, each with its own daprd, on one PostgreSQL: a write on either is
 /// found by a search on both; both host workflow workers (workflows are actors that
 /// daprd's placement puts on either), and still every reminder fires once and each
@@ -272,7 +265,7 @@ async fn two_api_replicas_do_each_piece_of_work_once() {
     for (n, word) in words.iter().enumerate() {
         replicas[n % 2].create(json!({ "title": format!("feed the {word}") })).await;
         for reader in replicas {
-            eventually(&format!("{word} on {}", reader.base), 10, || async { found(reader, word).await == 1 }).await;
+            eventually(&format!("{word} on {}", reader.base), 10, || async { reader.found(word).await == 1 }).await;
         }
     }
 

@@ -204,12 +204,6 @@ async fn log_in(server: &Server, email: &str) -> Session {
     }
 }
 
-async fn found(session: &Session, word: &str) -> usize {
-    let r = session.get(&format!("/tasks?q={word}&limit=100")).await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    r.body["items"].as_array().unwrap().len()
-}
-
 /// Waits until every one of `consumers` has passed the whole outbox.
 async fn consumers_caught_up(store: &errand_store::Store, consumers: &[&str]) {
     common::eventually("every consumer past the writes", 10, || async {
@@ -244,7 +238,7 @@ async fn every_replica_finds_every_write() {
         let (writer, reader) = if n % 2 == 0 { (&on_a, &on_b) } else { (&on_b, &on_a) };
         writer.create(json!({ "title": format!("feed the {word}") })).await;
         let written = std::time::Instant::now();
-        common::eventually(&format!("{word} on the other replica"), 10, || async { found(reader, word).await == 1 })
+        common::eventually(&format!("{word} on the other replica"), 10, || async { reader.found(word).await == 1 })
             .await;
         latencies.push(written.elapsed());
     }
@@ -262,7 +256,7 @@ async fn every_replica_finds_every_write() {
     store.prune_outbox(&readers).await.unwrap();
     let b_server = Server::start(&db.url, b_dir.path());
     let on_b = log_in(&b_server, "ada@example.com").await;
-    common::eventually("B caught up", 10, || async { found(&on_b, "away").await == 10 }).await;
+    common::eventually("B caught up", 10, || async { on_b.found("away").await == 10 }).await;
 
     // B away long enough to be stale: pruning passes it, and B rebuilds its index.
     b_server.stop();
@@ -289,7 +283,7 @@ async fn every_replica_finds_every_write() {
     .await;
     let b_server = Server::start(&db.url, b_dir.path());
     let on_b = log_in(&b_server, "ada@example.com").await;
-    common::eventually("B rebuilt", 10, || async { found(&on_b, "gone").await == 10 }).await;
-    assert_eq!(found(&on_b, "aardvark").await, 1);
+    common::eventually("B rebuilt", 10, || async { on_b.found("gone").await == 10 }).await;
+    assert_eq!(on_b.found("aardvark").await, 1);
     store.close().await;
 }

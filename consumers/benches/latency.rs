@@ -10,6 +10,8 @@
 
 #[path = "support/probe.rs"]
 mod probe;
+#[path = "../../api/benches/support/mod.rs"]
+mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,14 +22,8 @@ use errand_domain::event::{task_event, Actor, CloudEvent, TaskEventKind};
 use errand_domain::{NewTask, Task};
 use errand_store::{OutboxPosition, Store};
 use probe::Probe;
+use support::{env_number, percentile};
 use tokio::sync::watch;
-
-/// `name` from the environment, else `full` (or `smoke` under `BENCH_SMOKE`, the tiny
-/// pass `make test` runs so that benchmarks keep working).
-fn env_number(name: &str, full: u64, smoke: u64) -> u64 {
-    let default = if std::env::var_os("BENCH_SMOKE").is_some() { smoke } else { full };
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 async fn fresh_store(dir: &std::path::Path) -> (Store, String) {
     let store = Store::connect(&format!("sqlite://{}/bench.db", dir.display())).await.unwrap();
@@ -50,14 +46,6 @@ async fn produce(store: &Store, user: &str, events: u64, rate: u64) {
         let event = task_event(TaskEventKind::Created, &task, &Actor::User, None, now);
         store.insert_task(&task, &[event], None).await.unwrap();
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
 }
 
 fn report(name: &str, mut latencies: Vec<Duration>) -> (Duration, Duration) {
@@ -119,8 +107,8 @@ async fn polling_relay(events: u64, rate: u64) -> Vec<Duration> {
 
 #[tokio::main]
 async fn main() {
-    let events = env_number("BENCH_EVENTS", 2000, 100);
-    let rate = env_number("BENCH_RATE", 200, 200);
+    let events = env_number("BENCH_EVENTS", 2000u64, 100);
+    let rate = env_number("BENCH_RATE", 200u64, 200);
     println!("producer -> consumer latency, SQLite, {events} task writes at {rate}/s");
     let (_, errand_p99) = report("errand bus (audit+notify+probe)", errand_bus(events, rate).await);
     let (_, baseline_p99) = report("baseline: 100 ms outbox poller", polling_relay(events, rate).await);

@@ -207,6 +207,13 @@ impl Reply {
 }
 
 impl Session {
+    /// How many tasks a search for `word` finds (through this session's server).
+    pub async fn found(&self, word: &str) -> usize {
+        let r = self.get(&format!("/tasks?q={word}&limit=100")).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body["items"].as_array().expect("items").len()
+    }
+
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.client.request(method, format!("{}/api/v1{}", self.base, path)).bearer_auth(&self.token)
     }
