@@ -90,7 +90,15 @@ fn normalize_phrase(text: &str) -> String {
     while i < words.len() {
         let word = words[i].trim_end_matches(',');
         let next_is_weekday = words.get(i + 1).is_some_and(|w| is_weekday(w));
+        let bare_hour = words.get(i + 1).and_then(|w| w.trim_end_matches(',').parse::<u32>().ok());
         match word {
+            // "at 10" is 10:00, "at 4" 16:00: a bare hour after "at" is a time of day,
+            // and people mean the afternoon by 1 to 6.
+            "at" if bare_hour.is_some_and(|h| (1..=23).contains(&h)) => {
+                let hour = bare_hour.unwrap_or(0);
+                out.push(format!("{}:00", if hour <= 6 { hour + 12 } else { hour }));
+                i += 1;
+            }
             "at" | "on" | "by" => {}
             // "next monday" and "this monday" both mean the coming monday, as people
             // usually intend; "next week" keeps its meaning.
@@ -102,6 +110,7 @@ fn normalize_phrase(text: &str) -> String {
                 out.push("20:00".into());
             }
             "morning" => out.push("9:00".into()),
+            "afternoon" => out.push("15:00".into()),
             "evening" => out.push("18:00".into()),
             _ => out.push(word.to_string()),
         }
@@ -129,6 +138,58 @@ fn mentions_time_of_day(phrase: &str) -> bool {
             && words[i - 1].chars().all(|c| c.is_ascii_digit());
         clock || meridiem || bare_meridiem || unit
     })
+}
+
+/// A task's new due date from words, as a person moving it means them: words that name
+/// only a day keep the task's time of day ("postpone it to tuesday" stays at 15:00),
+/// and words that name only a time keep its day ("it's actually at 4pm").
+pub fn reschedule(current: Option<Due>, text: &str, tz: Tz, now: DateTime<Utc>) -> Result<Due, String> {
+    let due = parse_due(text, tz, now)?;
+    let Some(current) = current else { return Ok(due) };
+    let old = current.at.with_timezone(&tz);
+    let new = due.at.with_timezone(&tz);
+    if due.all_day && !current.all_day {
+        return Ok(Due { at: local_to_utc(tz, new.date_naive().and_time(old.time())), all_day: false });
+    }
+    if !due.all_day && !names_a_day(text) {
+        return Ok(Due { at: local_to_utc(tz, old.date_naive().and_time(new.time())), all_day: false });
+    }
+    Ok(due)
+}
+
+/// Whether date words name a day (or an offset from now) rather than only a time of day.
+fn names_a_day(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    lower.chars().filter(|c| c.is_ascii_digit()).count() >= 4 && lower.contains('-')
+        || lower.split(|c: char| !c.is_alphanumeric()).any(|word| {
+            matches!(
+                word,
+                "today"
+                    | "tomorrow"
+                    | "tonight"
+                    | "yesterday"
+                    | "day"
+                    | "days"
+                    | "week"
+                    | "weeks"
+                    | "month"
+                    | "months"
+                    | "year"
+                    | "years"
+                    | "weekend"
+                    | "hour"
+                    | "hours"
+                    | "hr"
+                    | "hrs"
+                    | "h"
+                    | "minute"
+                    | "minutes"
+                    | "min"
+                    | "mins"
+                    | "m"
+            ) || is_weekday(word)
+                || crate::recurrence_text::MONTHS.iter().any(|m| word.len() >= 3 && m.starts_with(word))
+        })
 }
 
 /// The UTC instant at which `date` starts in `tz`.
@@ -184,6 +245,9 @@ mod tests {
             ("fri at 9:30am", "2026-11-27 09:30", false),
             ("dec 1 at noon", "2026-12-01 12:00", false),
             ("tonight", "2026-11-26 20:00", false),
+            ("thursday at 10", "2026-11-26 10:00", false),
+            ("friday at 4", "2026-11-27 16:00", false),
+            ("next monday morning", "2026-11-30 09:00", false),
             ("5pm", "2026-11-26 17:00", false),
             ("2026-12-01", "2026-12-01 00:00", true),
             ("2026-12-01 17:00", "2026-12-01 17:00", false),
@@ -194,6 +258,24 @@ mod tests {
         for (text, want, all_day) in table {
             assert_eq!(local(text), (want.to_string(), all_day), "{text}");
         }
+    }
+
+    #[test]
+    fn rescheduling_keeps_the_part_not_named() {
+        let at = |text: &str| parse_due(text, berlin(), now()).unwrap();
+        let moved = |current: Option<Due>, text: &str| {
+            let due = reschedule(current, text, berlin(), now()).unwrap();
+            (due.at.with_timezone(&berlin()).format("%Y-%m-%d %H:%M").to_string(), due.all_day)
+        };
+        let timed = Some(at("tuesday 15:00"));
+        assert_eq!(moved(timed, "next friday"), ("2026-11-27 15:00".into(), false), "a day keeps the time");
+        assert_eq!(moved(timed, "4pm"), ("2026-12-01 16:00".into(), false), "a time keeps the day");
+        assert_eq!(moved(timed, "saturday 9am"), ("2026-11-28 09:00".into(), false));
+        assert_eq!(moved(timed, "in 2 hours"), ("2026-11-26 12:00".into(), false), "an offset is from now");
+        assert_eq!(moved(Some(at("tuesday")), "friday"), ("2026-11-27 00:00".into(), true));
+        assert_eq!(moved(Some(at("tuesday")), "4pm"), ("2026-12-01 16:00".into(), false));
+        assert_eq!(moved(None, "4pm"), ("2026-11-26 16:00".into(), false));
+        assert_eq!(moved(timed, "2026-12-24"), ("2026-12-24 15:00".into(), false));
     }
 
     #[test]

@@ -29,7 +29,7 @@ mod task;
 mod task_api;
 mod user;
 
-pub use due::{parse_due, start_of_day, Due, MAX_DUE_CHARS};
+pub use due::{parse_due, reschedule, start_of_day, Due, MAX_DUE_CHARS};
 pub use error::Invalid;
 pub use occurrence::next_occurrence;
 pub use priority::Priority;
