@@ -1,13 +1,18 @@
 //! The chat assistant's side in the API: its tools run through the same task and
 //! workflow services as HTTP, as the signed-in user (another user's task is simply not
-//! found; deletions only start a confirmation), each invocation published on
-//! `ai.events`; conversations are kept per user.
+//! found; deletions, one or many, only start a confirmation), each invocation published
+//! on `ai.events`; lists and questions are answered from the search index;
+//! conversations are kept per user.
 
+use chrono::{DateTime, Datelike, Duration, Utc};
 use errand_activities::ConfirmAction;
 use errand_assistant::tools::Tool;
+use errand_assistant::tools::MAX_BULK;
 use errand_assistant::{HostFuture, TaskRef, ToolHost, ToolResult};
 use errand_domain::event::{topics, Actor, OutboundEvent};
-use errand_domain::{NewTask, Priority, RecurrenceInput, ReminderInput, Status, Task, TaskPatch};
+use errand_domain::{
+    reschedule, start_of_day, Due, NewTask, Priority, RecurrenceInput, ReminderInput, Status, Task, TaskPatch,
+};
 use errand_search::{Filter, SearchRequest, Sort, SortKey};
 use errand_store::{Store, UserRecord};
 use serde_json::{json, Value};
@@ -72,6 +77,92 @@ fn due_words(task: &Task, tz: chrono_tz::Tz) -> String {
     }
 }
 
+/// "1 task", "3 tasks".
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+fn noun(n: usize) -> &'static str {
+    if n == 1 {
+        "task"
+    } else {
+        "tasks"
+    }
+}
+
+/// "\"a\", \"b\" and \"c\"", at most ten, then how many more.
+fn titles(tasks: &[Task]) -> String {
+    let mut names: Vec<String> = tasks.iter().take(10).map(|t| format!("\"{}\"", t.title)).collect();
+    if tasks.len() > names.len() {
+        names.push(format!("{} more", tasks.len() - names.len()));
+    }
+    match names.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// The agenda of `days` days as sentences, one per day, overdue tasks first.
+fn agenda(tasks: &[Task], days: u32, tz: chrono_tz::Tz, now: DateTime<Utc>) -> String {
+    if tasks.is_empty() {
+        return format!("Nothing is due in the next {}.", count(days as usize, "day"));
+    }
+    let today = now.with_timezone(&tz).date_naive();
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for task in tasks {
+        let Some(due) = task.due_at.map(|d| d.with_timezone(&tz)) else { continue };
+        let overdue = if task.all_day { due.date_naive() < today } else { due < now.with_timezone(&tz) };
+        let day = match due.date_naive() {
+            _ if overdue => "Overdue".to_string(),
+            d if d == today => format!("Today ({})", d.format("%a %b %-d")),
+            d if d == today.succ_opt().unwrap_or(d) => format!("Tomorrow ({})", d.format("%a %b %-d")),
+            d => d.format("%A %b %-d").to_string(),
+        };
+        let entry = if task.all_day || overdue {
+            format!("\"{}\"", task.title)
+        } else {
+            format!("\"{}\" at {}", task.title, due.format("%H:%M"))
+        };
+        match groups.last_mut() {
+            Some((name, items)) if *name == day => items.push(entry),
+            _ => groups.push((day, vec![entry])),
+        }
+    }
+    let lines: Vec<String> = groups.iter().map(|(day, items)| format!("{day}: {}.", items.join(", "))).collect();
+    format!("Your next {}: {}", count(days as usize, "day"), lines.join(" "))
+}
+
+/// One task in a sentence or two: when it is due, its priority, tags, reminders,
+/// recurrence and status.
+fn details(task: &Task, tz: chrono_tz::Tz) -> String {
+    let mut parts = Vec::new();
+    parts.push(match task.due_at {
+        Some(due) if task.all_day => format!("is due {}", due.with_timezone(&tz).format("%A %b %-d")),
+        Some(due) => format!("is due {}", due.with_timezone(&tz).format("%A %b %-d at %H:%M")),
+        None => "has no due date".to_string(),
+    });
+    if task.priority != Priority::None {
+        parts.push(format!(
+            "{} priority",
+            serde_json::to_value(task.priority).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+        ));
+    }
+    if !task.tags.is_empty() {
+        parts.push(format!("tagged {}", task.tags.join(", ")));
+    }
+    if let Some(recurrence) = &task.recurrence {
+        parts.push(format!("repeats {}", recurrence.describe()));
+    }
+    let reminders: Vec<String> =
+        task.reminders.iter().map(|r| r.at.with_timezone(&tz).format("%a %b %-d at %H:%M").to_string()).collect();
+    if !reminders.is_empty() {
+        parts.push(format!("reminds you {}", reminders.join(" and ")));
+    }
+    let status = if task.status == Status::Done { "It's done." } else { "It's open." };
+    format!("\"{}\" {}. {status}", task.title, parts.join(", "))
+}
+
 impl ChatHost {
     fn actor(&self) -> Actor {
         Actor::Assistant
@@ -100,6 +191,41 @@ impl ChatHost {
             tasks: page.items.iter().map(task_ref).collect(),
             confirmation: None,
         })
+    }
+
+    /// Every task `request` matches, up to [`MAX_BULK`]; more is refused, so a bulk
+    /// action never does part of what was asked.
+    async fn all(&self, mut request: SearchRequest) -> Result<Vec<Task>, ApiError> {
+        request.limit = 100;
+        let mut tasks = Vec::new();
+        loop {
+            let page = self.tasks.search(&self.user, request.clone()).await?;
+            if page.total > MAX_BULK {
+                return Err(ApiError::bad_parameter(
+                    "filter",
+                    format!("it matches {} tasks; I act on at most {MAX_BULK} at once, so narrow it down", page.total),
+                ));
+            }
+            tasks.extend(page.items);
+            match page.next_cursor {
+                Some(cursor) => request.cursor = Some(cursor),
+                None => return Ok(tasks),
+            }
+        }
+    }
+
+    /// The bounds of a period in the user's timezone.
+    fn period(&self, period: &str) -> (DateTime<Utc>, DateTime<Utc>) {
+        let now = now();
+        let today = now.with_timezone(&self.user.tz).date_naive();
+        let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+        let day = |date| start_of_day(self.user.tz, date);
+        match period {
+            "yesterday" => (day(today - Duration::days(1)), day(today)),
+            "this_week" => (day(monday), now),
+            "last_week" => (day(monday - Duration::days(7)), day(monday)),
+            _ => (day(today), now),
+        }
     }
 
     fn request(&self, sort: Sort, limit: Option<u32>) -> SearchRequest {
@@ -231,7 +357,15 @@ impl ChatHost {
             }
             Tool::SetDueDate(a) => {
                 let patch = match &a.due {
-                    Some(due) => TaskPatch { due: Some(Some(due.clone())), ..Default::default() },
+                    // As a person moving a task means it: a day alone keeps its time, a
+                    // time alone keeps its day.
+                    Some(words) => {
+                        let task = self.tasks.get(&self.user, &a.task_id).await?;
+                        let current = task.due_at.map(|at| Due { at, all_day: task.all_day });
+                        let due =
+                            reschedule(current, words, tz, now()).map_err(|e| ApiError::bad_parameter("due", e))?;
+                        TaskPatch { due_at: Some(Some(due.at)), all_day: Some(due.all_day), ..Default::default() }
+                    }
                     None => TaskPatch { due_at: Some(None), ..Default::default() },
                 };
                 self.patch(&a.task_id, patch, |t| match t.due_at {
@@ -302,6 +436,164 @@ impl ChatHost {
                 let patch = TaskPatch { tags: Some(tags), ..Default::default() };
                 self.patch(&a.task_id, patch, |t| format!("Tagged \"{}\" with {}.", t.title, t.tags.join(", "))).await
             }
+            Tool::CompleteTasks(a) => {
+                let mut request = self.request(Sort::by(SortKey::Due, false), None);
+                request.filter = Some(self.filter(&a.filter)?);
+                let mut done = Vec::new();
+                for task in self.all(request).await? {
+                    done.push(self.tasks.complete(&self.user, &task.id, &self.actor()).await?);
+                }
+                let summary = match done.as_slice() {
+                    [] => format!("No open tasks match \"{}\", so nothing changed.", a.filter),
+                    tasks => format!(
+                        "Completed {}: {}. Say \"undo\" to reopen {}.",
+                        count(tasks.len(), "task"),
+                        titles(tasks),
+                        if tasks.len() == 1 { "it" } else { "them" }
+                    ),
+                };
+                let ids: Vec<&str> = done.iter().map(|t| t.id.as_str()).collect();
+                Ok(ToolResult {
+                    ok: true,
+                    summary,
+                    data: json!({
+                        "completed": done.iter().map(|t| brief(t, tz)).collect::<Vec<_>>(),
+                        "undo": { "tool": "reopen_tasks", "arguments": { "task_ids": ids } },
+                    }),
+                    tasks: done.iter().map(task_ref).collect(),
+                    confirmation: None,
+                })
+            }
+            Tool::DeleteTasks(a) => {
+                let filter = self.filter(&a.filter)?;
+                let mut request = self.request(Sort::by(SortKey::Due, false), None);
+                if filter.mentions_status() {
+                    request.status = None;
+                }
+                request.filter = Some(filter);
+                let tasks = self.all(request).await?;
+                if tasks.is_empty() {
+                    return Ok(ToolResult {
+                        ok: true,
+                        summary: format!("No tasks match \"{}\", so there's nothing to delete.", a.filter),
+                        data: json!({ "matched": 0 }),
+                        ..Default::default()
+                    });
+                }
+                let summary = format!("Delete {}: {}.", count(tasks.len(), "task"), titles(&tasks));
+                let action = ConfirmAction::DeleteTasks { ids: tasks.iter().map(|t| t.id.clone()).collect() };
+                let confirmation = self.workflows.request_confirmation(&self.user, action, summary).await?;
+                let confirmation = serde_json::to_value(&confirmation).unwrap_or(Value::Null);
+                Ok(ToolResult {
+                    ok: true,
+                    summary: format!(
+                        "I'll delete {} once you approve the confirmation: {}.",
+                        count(tasks.len(), "task"),
+                        titles(&tasks)
+                    ),
+                    data: json!({ "confirmation": confirmation, "matched": tasks.len() }),
+                    tasks: tasks.iter().map(task_ref).collect(),
+                    confirmation: Some(confirmation),
+                })
+            }
+            Tool::ReopenTasks(a) => {
+                let mut reopened = Vec::new();
+                for id in &a.task_ids {
+                    reopened.push(self.tasks.reopen(&self.user, id, &self.actor()).await?);
+                }
+                Ok(ToolResult {
+                    ok: true,
+                    summary: format!("Reopened {}.", titles(&reopened)),
+                    data: json!({ "reopened": reopened.iter().map(|t| brief(t, tz)).collect::<Vec<_>>() }),
+                    tasks: reopened.iter().map(task_ref).collect(),
+                    confirmation: None,
+                })
+            }
+            Tool::StopRecurring(a) => {
+                let patch = TaskPatch { recurrence: Some(None), ..Default::default() };
+                self.patch(&a.task_id, patch, |t| format!("\"{}\" no longer repeats.", t.title)).await
+            }
+            Tool::CountTasks(a) => {
+                let mut request = self.request(Sort::by(SortKey::Due, false), Some(1));
+                let described = match &a.filter {
+                    Some(text) => {
+                        let filter = self.filter(text)?;
+                        if filter.mentions_status() {
+                            request.status = None;
+                        }
+                        request.filter = Some(filter);
+                        format!(" matching \"{text}\"")
+                    }
+                    None => " open".to_string(),
+                };
+                let request_status_is_open = request.status == Some(Status::Open);
+                let total = self.tasks.search(&self.user, request).await?.total;
+                let summary = match (&a.filter, request_status_is_open) {
+                    (Some(_), true) => format!("You have {} open {}{described}.", total, noun(total)),
+                    (Some(_), false) => format!("{}{described}.", count(total, "task")),
+                    (None, _) => format!("You have {total}{described} {}.", noun(total)),
+                };
+                Ok(ToolResult { ok: true, summary, data: json!({ "total": total }), ..Default::default() })
+            }
+            Tool::Agenda(a) => {
+                let filter = self.filter(&format!("overdue | {} days", a.days))?;
+                let mut request = self.request(Sort::by(SortKey::Due, false), Some(100));
+                request.filter = Some(filter);
+                let page = self.tasks.search(&self.user, request).await?;
+                let summary = agenda(&page.items, a.days, tz, now());
+                Ok(ToolResult {
+                    ok: true,
+                    summary,
+                    data: json!({ "items": page.items.iter().map(|t| brief(t, tz)).collect::<Vec<_>>(), "total": page.total }),
+                    tasks: page.items.iter().map(task_ref).collect(),
+                    confirmation: None,
+                })
+            }
+            Tool::CompletedTasks(a) => {
+                let (since, until) = self.period(&a.period);
+                // Done tasks by last change, newest first: one completed since `since`
+                // changed since then, so the scan stops at the first older one.
+                let mut request = self.request(Sort::by(SortKey::Updated, true), Some(100));
+                request.status = Some(Status::Done);
+                let mut finished = Vec::new();
+                'pages: loop {
+                    let page = self.tasks.search(&self.user, request.clone()).await?;
+                    for task in page.items {
+                        if task.updated_at < since || finished.len() >= MAX_BULK {
+                            break 'pages;
+                        }
+                        if task.completed_at.is_some_and(|at| at >= since && at < until) {
+                            finished.push(task);
+                        }
+                    }
+                    match page.next_cursor {
+                        Some(cursor) => request.cursor = Some(cursor),
+                        None => break,
+                    }
+                }
+                let when = a.period.replace('_', " ");
+                let summary = match finished.as_slice() {
+                    [] => format!("You haven't completed anything {when} yet."),
+                    tasks => format!("You completed {} {when}: {}.", count(tasks.len(), "task"), titles(tasks)),
+                };
+                Ok(ToolResult {
+                    ok: true,
+                    summary,
+                    data: json!({ "items": finished.iter().map(|t| brief(t, tz)).collect::<Vec<_>>(), "total": finished.len() }),
+                    tasks: finished.iter().map(task_ref).collect(),
+                    confirmation: None,
+                })
+            }
+            Tool::GetTask(a) => {
+                let task = self.tasks.get(&self.user, &a.task_id).await?;
+                Ok(ToolResult {
+                    ok: true,
+                    summary: details(&task, tz),
+                    data: brief(&task, tz),
+                    tasks: vec![task_ref(&task)],
+                    confirmation: None,
+                })
+            }
         }
     }
 
@@ -333,9 +625,12 @@ impl ToolHost for ChatHost {
         })
     }
 
-    fn find<'a>(&'a self, words: &'a str) -> HostFuture<'a, Vec<TaskRef>> {
+    fn find<'a>(&'a self, words: &'a str, done: bool) -> HostFuture<'a, Vec<TaskRef>> {
         Box::pin(async move {
             let mut request = self.request(Sort::by(SortKey::Relevance, true), Some(5));
+            if done {
+                request.status = Some(Status::Done);
+            }
             request.text = Some(words.to_string());
             match self.tasks.search(&self.user, request).await {
                 Ok(page) => page.items.iter().map(task_ref).collect(),

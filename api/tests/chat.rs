@@ -147,7 +147,7 @@ async fn the_model_uses_tools_in_several_steps_and_only_as_the_user() {
         first["messages"][0]["content"].as_str().unwrap().contains("timezone"),
         "the system prompt carries the date and timezone"
     );
-    assert_eq!(first["tools"].as_array().unwrap().len(), 13);
+    assert_eq!(first["tools"].as_array().unwrap().len(), errand_assistant::tools::NAMES.len());
 
     // The model names bob's task: for ada it does not exist.
     let conversation = r.body["conversation_id"].as_str().unwrap().to_string();
@@ -167,6 +167,50 @@ async fn the_model_uses_tools_in_several_steps_and_only_as_the_user() {
             .any(|m| m["content"] == "add buy milk tomorrow at 5pm and make it urgent"),
         "earlier turns of the conversation are remembered"
     );
+}
+
+/// The model gets the bulk tools behind the same rules, and words in a title are read
+/// as Quick Add reads them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_works_on_many_tasks_and_its_words_are_read_as_quick_add() {
+    let script = Script::default();
+    let url = script.serve().await;
+    let (server, _db) = llm_server(&url).await;
+    let ada = server.signup("ada@example.com").await;
+    let report = ada.create(json!({ "title": "report", "tags": ["work"] })).await["id"].as_str().unwrap().to_string();
+    let slides = ada.create(json!({ "title": "slides", "tags": ["work"] })).await["id"].as_str().unwrap().to_string();
+    let milk = ada.create(json!({ "title": "milk" })).await["id"].as_str().unwrap().to_string();
+
+    script
+        .then(|_| calls(&[("add_task", json!({ "title": "pay bills friday 9am #home p1" }))]))
+        .then(|_| says("Added."));
+    let r = chat(&ada, json!({ "message": "add pay bills friday 9am #home p1" })).await;
+    let added = &r.body["actions"][0]["result"]["data"];
+    assert_eq!((added["title"].as_str(), added["priority"].as_str()), (Some("pay bills"), Some("urgent")), "{added}");
+    assert_eq!(added["tags"], json!(["home"]));
+    assert!(added["due_local"].as_str().unwrap().starts_with("Fri"), "{added}");
+
+    script.then(|_| calls(&[("complete_tasks", json!({ "filter": "@work" }))])).then(|request| {
+        let result = last_tool_result(request);
+        assert!(result.contains("reopen_tasks"), "the result says how to undo it: {result}");
+        says("Done: both work tasks.")
+    });
+    let r = chat(&ada, json!({ "message": "finish all my work tasks" })).await;
+    let touched: Vec<&str> =
+        r.body["actions"][0]["tasks"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert_eq!(touched.len(), 2, "{:?}", r.body);
+    assert!(touched.contains(&report.as_str()) && touched.contains(&slides.as_str()));
+    assert_eq!(ada.get(&format!("/tasks/{milk}")).await.body["status"], "open", "only the filter's tasks");
+    let (a, b) = (report.clone(), slides.clone());
+    script.then(move |_| calls(&[("reopen_tasks", json!({ "task_ids": [a, b] }))])).then(|_| says("Reopened."));
+    chat(&ada, json!({ "message": "undo" })).await;
+    assert_eq!(ada.get(&format!("/tasks/{report}")).await.body["status"], "open");
+
+    // Deleting by filter only asks, whatever the model says next.
+    script.then(|_| calls(&[("delete_tasks", json!({ "filter": "@work" }))])).then(|_| says("Deleted them!"));
+    let r = chat(&ada, json!({ "message": "delete my work tasks" })).await;
+    assert_eq!(r.body["confirmations"][0]["status"], "pending", "{:?}", r.body);
+    assert_eq!(ada.get(&format!("/tasks/{report}")).await.status, 200, "nothing deleted without approval");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

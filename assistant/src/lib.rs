@@ -1,5 +1,5 @@
-//! Errand's chat assistant. It manages a user's tasks through thirteen tools
-//! ([`tools`]) that a [`ToolHost`] runs as that user (the API's task service; ownership
+//! Errand's chat assistant. It manages a user's tasks through tools ([`tools`]: the
+//! thirteen of DESIGN §3, bulk actions and questions) that a [`ToolHost`] runs as that user (the API's task service; ownership
 //! and confirmation of destructive actions are enforced there, not here). Without an
 //! LLM it understands English itself ([`offline`]); with one (any OpenAI-compatible
 //! API, through async-openai) it runs a bounded tool-calling loop and falls back to
@@ -54,8 +54,9 @@ pub struct ToolResult {
 pub trait ToolHost: Send + Sync {
     /// Runs a validated tool.
     fn run<'a>(&'a self, tool: &'a Tool) -> HostFuture<'a, ToolResult>;
-    /// The user's open tasks best matching `words` (at most five).
-    fn find<'a>(&'a self, words: &'a str) -> HostFuture<'a, Vec<TaskRef>>;
+    /// The user's tasks best matching `words` (at most five): open ones, or done ones
+    /// when `done`.
+    fn find<'a>(&'a self, words: &'a str, done: bool) -> HostFuture<'a, Vec<TaskRef>>;
 }
 
 /// One tool invocation, as the chat API reports it.
@@ -67,6 +68,8 @@ pub struct Action {
     pub arguments: Value,
     /// What it returned.
     pub result: Value,
+    /// The tasks it touched or found, most relevant first (for links in a UI).
+    pub tasks: Vec<TaskRef>,
 }
 
 /// A question waiting for the user to say which task they meant.
@@ -86,8 +89,10 @@ pub struct Exchange {
 }
 
 /// What a conversation remembers: recent exchanges, a summary of older ones, the task
-/// last mentioned and a pending question.
+/// last mentioned, the last list shown, what the last completion touched, and a pending
+/// question.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Memory {
     /// The most recent exchanges, oldest first.
     pub recent: Vec<Exchange>,
@@ -97,6 +102,10 @@ pub struct Memory {
     pub last_task: Option<TaskRef>,
     /// Which-one question awaiting an answer.
     pub pending: Option<Pending>,
+    /// The tasks of the last list shown ("the second one").
+    pub last_list: Vec<TaskRef>,
+    /// The tasks the last completion closed ("undo").
+    pub last_completed: Vec<TaskRef>,
 }
 
 /// Exchanges kept word for word.
@@ -195,11 +204,32 @@ pub(crate) async fn execute(
         tool: tool.name().to_string(),
         arguments: tool.arguments(),
         result: serde_json::json!({ "ok": result.ok, "summary": result.summary, "data": result.data }),
+        tasks: result.tasks.clone(),
     };
     on_action(&action);
     reply.actions.push(action);
-    if let Some(first) = result.tasks.first() {
-        memory.last_task = Some(first.clone());
+    if result.ok {
+        let lists = matches!(
+            tool,
+            Tool::ListTasks(_)
+                | Tool::SearchTasks(_)
+                | Tool::FilterTasks(_)
+                | Tool::SortTasks(_)
+                | Tool::Agenda(_)
+                | Tool::CompletedTasks(_)
+        );
+        if lists {
+            memory.last_list = result.tasks.clone();
+        }
+        if matches!(tool, Tool::CompleteTask(_) | Tool::CompleteTasks(_)) {
+            memory.last_completed = result.tasks.clone();
+        }
+        // "it" is one task: not one of many just touched, nor the first of a list.
+        if result.tasks.len() == 1 || (!lists && !matches!(tool, Tool::CompleteTasks(_) | Tool::DeleteTasks(_))) {
+            if let Some(first) = result.tasks.first() {
+                memory.last_task = Some(first.clone());
+            }
+        }
     }
     if let Some(confirmation) = &result.confirmation {
         reply.confirmations.push(confirmation.clone());
@@ -221,43 +251,167 @@ async fn offline_reply(
         let titles: Vec<String> = pending.candidates.iter().map(|c| c.title.clone()).collect();
         if let Some(i) = pick(message, &titles) {
             let chosen = pending.candidates[i].clone();
-            said.push(run_intent(host, memory, pending.intent, Some(chosen), &mut reply, on_action).await);
-            reply.text = said.join(" ");
+            let step = run_intent(host, memory, pending.intent, Some(chosen), &mut reply, on_action).await;
+            reply.text = step.said;
             return reply;
         }
     }
+    // When a step fails, the steps about "it" after it cannot be about the right task.
+    let mut failed: Option<String> = None;
     for intent in interpret(message, clock) {
-        let text = match intent {
-            Intent::Say(text) => text,
-            Intent::Run { ref target, .. } => match target.clone() {
-                None => run_intent(host, memory, intent, None, &mut reply, on_action).await,
-                Some(Target::It) => match memory.last_task.clone() {
+        let step = match intent {
+            Intent::Say(text) => Step { said: text, ok: true },
+            Intent::Undo => undo(host, memory, &mut reply, on_action).await,
+            Intent::Run { ref target, .. } => match (target.clone(), &failed) {
+                (Some(Target::It), Some(what)) => {
+                    Step { said: format!("So I didn't do the next part either: it was about {what}."), ok: false }
+                }
+                (None, _) => run_intent(host, memory, intent, None, &mut reply, on_action).await,
+                (Some(Target::It), None) => match memory.last_task.clone() {
                     Some(task) => run_intent(host, memory, intent, Some(task), &mut reply, on_action).await,
-                    None => "Which task do you mean? Tell me its name.".to_string(),
+                    None => Step { said: "Which task do you mean? Tell me its name.".into(), ok: false },
                 },
-                Some(Target::Named(words)) => {
-                    let found = host.find(&words).await;
-                    let exact = found.iter().find(|t| t.title.eq_ignore_ascii_case(&words)).cloned();
-                    match (exact, found.len()) {
-                        (Some(task), _) => run_intent(host, memory, intent, Some(task), &mut reply, on_action).await,
-                        (None, 0) => format!("I couldn't find a task matching \"{words}\"."),
-                        (None, 1) => {
-                            run_intent(host, memory, intent, found.into_iter().next(), &mut reply, on_action).await
-                        }
-                        (None, _) => {
-                            let names: Vec<String> = found.iter().map(|t| format!("\"{}\"", t.title)).collect();
-                            let question = format!("Which one do you mean: {}?", or_list(&names));
-                            memory.pending = Some(Pending { intent, candidates: found });
-                            question
-                        }
-                    }
+                (Some(Target::Ordinal(i)), _) => match memory.last_list.get(i).cloned() {
+                    Some(task) => run_intent(host, memory, intent, Some(task), &mut reply, on_action).await,
+                    None => Step { said: "Which task do you mean? I haven't shown you that many.".into(), ok: false },
+                },
+                (Some(Target::Named(words)), _) => {
+                    resolve(host, memory, intent, &words, false, &mut reply, on_action).await
+                }
+                (Some(Target::Done(words)), _) => {
+                    resolve(host, memory, intent, &words, true, &mut reply, on_action).await
                 }
             },
         };
-        said.push(text);
+        if !step.ok && failed.is_none() {
+            failed = Some(match reply.actions.last() {
+                Some(action) if action.tool == "add_task" => "the task that wasn't created".to_string(),
+                _ => "a task I couldn't act on".to_string(),
+            });
+        }
+        said.push(step.said);
     }
     reply.text = said.join(" ");
     reply
+}
+
+/// What one step said, and whether it did what was asked.
+struct Step {
+    said: String,
+    ok: bool,
+}
+
+/// Finds the task `words` names, or asks which one when several match.
+async fn resolve(
+    host: &dyn ToolHost,
+    memory: &mut Memory,
+    intent: Intent,
+    words: &str,
+    done: bool,
+    reply: &mut Reply,
+    on_action: &mut (dyn FnMut(&Action) + Send),
+) -> Step {
+    if words.trim().is_empty() {
+        return Step { said: "Which task do you mean? Tell me its name.".into(), ok: false };
+    }
+    let found = lookup(host, words, done).await;
+    // "complete buy milk and pay rent": one request about two tasks.
+    if found.is_empty() {
+        let parts: Vec<&str> =
+            words.split(" and ").flat_map(|p| p.split(", ")).map(str::trim).filter(|p| !p.is_empty()).collect();
+        if parts.len() > 1 {
+            let mut tasks = Vec::new();
+            for part in &parts {
+                match lookup(host, part, done).await.as_slice() {
+                    [one] => tasks.push(one.clone()),
+                    many => match many.iter().find(|t| t.title.eq_ignore_ascii_case(part)) {
+                        Some(exact) => tasks.push(exact.clone()),
+                        None => {
+                            tasks.clear();
+                            break;
+                        }
+                    },
+                }
+            }
+            if !tasks.is_empty() {
+                let mut said = Vec::new();
+                let mut ok = true;
+                for task in tasks {
+                    let step = run_intent(host, memory, intent.clone(), Some(task), reply, on_action).await;
+                    ok &= step.ok;
+                    said.push(step.said);
+                }
+                return Step { said: said.join(" "), ok };
+            }
+        }
+    }
+    let exact = found.iter().find(|t| t.title.eq_ignore_ascii_case(words)).cloned();
+    match (exact, found.len()) {
+        (Some(task), _) => run_intent(host, memory, intent, Some(task), reply, on_action).await,
+        (None, 0) if done => Step { said: format!("I couldn't find a done task matching \"{words}\"."), ok: false },
+        (None, 0) => Step { said: format!("I couldn't find a task matching \"{words}\"."), ok: false },
+        (None, 1) => run_intent(host, memory, intent, found.into_iter().next(), reply, on_action).await,
+        (None, _) => {
+            let names: Vec<String> = found.iter().map(|t| format!("\"{}\"", t.title)).collect();
+            let question = format!("Which one do you mean: {}?", or_list(&names));
+            memory.pending = Some(Pending { intent, candidates: found });
+            Step { said: question, ok: false }
+        }
+    }
+}
+
+/// The tasks `words` names, trying what people add to a title: an inflection
+/// ("watering the plants" is "water the plants") and a verb of doing ("do the expense
+/// report").
+async fn lookup(host: &dyn ToolHost, words: &str, done: bool) -> Vec<TaskRef> {
+    let found = host.find(words, done).await;
+    if !found.is_empty() {
+        return found;
+    }
+    let lower = words.to_lowercase();
+    let stemmed: Vec<String> = lower.split_whitespace().map(offline::stem).collect();
+    if stemmed.join(" ") != lower {
+        let found = host.find(&stemmed.join(" "), done).await;
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    let doing = [
+        "do",
+        "doing",
+        "finish",
+        "finishing",
+        "complete",
+        "completing",
+        "submit",
+        "submitting",
+        "get",
+        "handle",
+        "start",
+        "starting",
+        "work on",
+        "working on",
+    ];
+    match doing.iter().find_map(|verb| lower.strip_prefix(verb).and_then(|rest| rest.strip_prefix(' '))) {
+        Some(rest) if !rest.trim().is_empty() => host.find(rest, done).await,
+        _ => Vec::new(),
+    }
+}
+
+/// Reopens what the last completion closed.
+async fn undo(
+    host: &dyn ToolHost,
+    memory: &mut Memory,
+    reply: &mut Reply,
+    on_action: &mut (dyn FnMut(&Action) + Send),
+) -> Step {
+    let tasks = std::mem::take(&mut memory.last_completed);
+    if tasks.is_empty() {
+        return Step { said: "There's nothing for me to undo.".into(), ok: false };
+    }
+    let tool = Tool::ReopenTasks(tools::TaskIds { task_ids: tasks.iter().map(|t| t.id.clone()).collect() });
+    let result = execute(host, memory, &tool, reply, on_action).await;
+    Step { said: result.summary, ok: result.ok }
 }
 
 /// "a", "a or b", "a, b or c".
@@ -276,14 +430,21 @@ async fn run_intent(
     task: Option<TaskRef>,
     reply: &mut Reply,
     on_action: &mut (dyn FnMut(&Action) + Send),
-) -> String {
-    let Intent::Run { tool, mut arguments, .. } = intent else { return String::new() };
+) -> Step {
+    let Intent::Run { tool, mut arguments, .. } = intent else { return Step { said: String::new(), ok: true } };
     if let Some(task) = &task {
-        arguments.insert("task_id".into(), Value::String(task.id.clone()));
+        if tool == "reopen_tasks" {
+            arguments.insert("task_ids".into(), serde_json::json!([task.id]));
+        } else {
+            arguments.insert("task_id".into(), Value::String(task.id.clone()));
+        }
     }
     match tools::parse(&tool, &Value::Object(arguments)) {
-        Err(e) => format!("I couldn't do that: {e}."),
-        Ok(call) => execute(host, memory, &call, reply, on_action).await.summary,
+        Err(e) => Step { said: format!("I couldn't do that: {e}."), ok: false },
+        Ok(call) => {
+            let result = execute(host, memory, &call, reply, on_action).await;
+            Step { said: result.summary, ok: result.ok }
+        }
     }
 }
 

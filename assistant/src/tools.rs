@@ -1,4 +1,6 @@
-//! The thirteen task tools (DESIGN §3): names, JSON Schemas for the model, and strict
+//! The task tools: the thirteen of DESIGN §3, the bulk ones (`complete_tasks`,
+//! `delete_tasks`, `reopen_tasks`), `stop_recurring`, and the questions (`count_tasks`,
+//! `agenda`, `completed_tasks`, `get_task`); names, JSON Schemas for the model, and strict
 //! argument validation. An invalid call becomes an error message the model (or the
 //! person) can correct from; nothing runs.
 
@@ -36,6 +38,58 @@ pub enum Tool {
     FilterTasks(FilterTasks),
     /// Tasks in an order.
     SortTasks(SortTasks),
+    /// Complete every open task matching a filter (undone by `reopen_tasks`).
+    CompleteTasks(FilterOnly),
+    /// Delete every task matching a filter (one confirmation for all).
+    DeleteTasks(FilterOnly),
+    /// Reopen done tasks.
+    ReopenTasks(TaskIds),
+    /// Make a task stop repeating.
+    StopRecurring(TaskId),
+    /// How many tasks match.
+    CountTasks(CountTasks),
+    /// Open tasks due in the next days (and overdue ones), by day.
+    Agenda(Agenda),
+    /// Tasks completed in a period.
+    CompletedTasks(CompletedTasks),
+    /// One task's details.
+    GetTask(TaskId),
+}
+
+/// Arguments naming tasks by a filter.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterOnly {
+    pub filter: String,
+}
+
+/// Arguments naming several tasks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskIds {
+    pub task_ids: Vec<String>,
+}
+
+/// `count_tasks` arguments.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountTasks {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+}
+
+/// `agenda` arguments.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Agenda {
+    pub days: u32,
+}
+
+/// `completed_tasks` arguments.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompletedTasks {
+    pub period: String,
 }
 
 /// `add_task` arguments.
@@ -160,8 +214,8 @@ pub struct SortTasks {
     pub limit: Option<u32>,
 }
 
-/// The tool names, in the order of DESIGN §3.
-pub const NAMES: [&str; 13] = [
+/// The tool names: DESIGN §3's thirteen, then the bulk ones and the questions.
+pub const NAMES: [&str; 21] = [
     "add_task",
     "list_tasks",
     "search_tasks",
@@ -175,7 +229,20 @@ pub const NAMES: [&str; 13] = [
     "add_tags",
     "filter_tasks",
     "sort_tasks",
+    "complete_tasks",
+    "delete_tasks",
+    "reopen_tasks",
+    "stop_recurring",
+    "count_tasks",
+    "agenda",
+    "completed_tasks",
+    "get_task",
 ];
+
+/// The periods `completed_tasks` knows.
+pub const PERIODS: [&str; 4] = ["today", "yesterday", "this_week", "last_week"];
+/// Most tasks one bulk action touches.
+pub const MAX_BULK: usize = 500;
 
 const PRIORITIES: [&str; 5] = ["none", "low", "medium", "high", "urgent"];
 const SORTS: [&str; 12] = [
@@ -249,13 +316,45 @@ pub fn parse(name: &str, arguments: &Value) -> Result<Tool, String> {
             }
             Tool::UpdateTask(a)
         }
-        "complete_task" | "delete_task" => {
+        "complete_tasks" | "delete_tasks" => {
+            let a: FilterOnly = args(name, arguments)?;
+            non_empty("filter", &a.filter)?;
+            if name == "complete_tasks" {
+                Tool::CompleteTasks(a)
+            } else {
+                Tool::DeleteTasks(a)
+            }
+        }
+        "reopen_tasks" => {
+            let a: TaskIds = args(name, arguments)?;
+            if a.task_ids.is_empty() || a.task_ids.len() > MAX_BULK || a.task_ids.iter().any(|t| t.trim().is_empty()) {
+                return Err(format!("task_ids must list 1 to {MAX_BULK} task ids"));
+            }
+            Tool::ReopenTasks(a)
+        }
+        "count_tasks" => Tool::CountTasks(args(name, arguments)?),
+        "agenda" => {
+            let a: Agenda = args(name, arguments)?;
+            if !(1..=31).contains(&a.days) {
+                return Err("days must be between 1 and 31".into());
+            }
+            Tool::Agenda(a)
+        }
+        "completed_tasks" => {
+            let a: CompletedTasks = args(name, arguments)?;
+            if !PERIODS.contains(&a.period.as_str()) {
+                return Err(format!("period must be one of {}", PERIODS.join(", ")));
+            }
+            Tool::CompletedTasks(a)
+        }
+        "complete_task" | "delete_task" | "stop_recurring" | "get_task" => {
             let a: TaskId = args(name, arguments)?;
             non_empty("task_id", &a.task_id)?;
-            if name == "complete_task" {
-                Tool::CompleteTask(a)
-            } else {
-                Tool::DeleteTask(a)
+            match name {
+                "complete_task" => Tool::CompleteTask(a),
+                "delete_task" => Tool::DeleteTask(a),
+                "stop_recurring" => Tool::StopRecurring(a),
+                _ => Tool::GetTask(a),
             }
         }
         "set_due_date" => {
@@ -339,6 +438,14 @@ impl Tool {
             Tool::AddTags(_) => "add_tags",
             Tool::FilterTasks(_) => "filter_tasks",
             Tool::SortTasks(_) => "sort_tasks",
+            Tool::CompleteTasks(_) => "complete_tasks",
+            Tool::DeleteTasks(_) => "delete_tasks",
+            Tool::ReopenTasks(_) => "reopen_tasks",
+            Tool::StopRecurring(_) => "stop_recurring",
+            Tool::CountTasks(_) => "count_tasks",
+            Tool::Agenda(_) => "agenda",
+            Tool::CompletedTasks(_) => "completed_tasks",
+            Tool::GetTask(_) => "get_task",
         }
     }
 
@@ -369,6 +476,7 @@ pub fn specs() -> Vec<Value> {
     let task_id = json!({ "type": "string", "description": "a task id from an earlier tool result" });
     let limit = json!({ "type": "integer", "minimum": 1, "maximum": 100 });
     let priority = json!({ "type": "string", "enum": PRIORITIES });
+    let filter = json!({ "type": "string", "description": "Errand's filter language, e.g. \"@work & overdue\", \"done\", \"p1\"" });
     let recurrence = json!({
         "description": "words such as \"every other monday\" or {\"rule\": \"FREQ=WEEKLY;BYDAY=MO\"}",
         "anyOf": [{ "type": "string" }, { "type": "object" }]
@@ -455,6 +563,44 @@ pub fn specs() -> Vec<Value> {
             json!({ "sort": { "type": "string", "enum": SORTS }, "filter": { "type": "string" }, "limit": limit }),
             &["sort"],
         ),
+        function(
+            "complete_tasks",
+            "Complete every open task matching a filter, at once. Say how many; reopen_tasks undoes it.",
+            json!({ "filter": filter }),
+            &["filter"],
+        ),
+        function(
+            "delete_tasks",
+            "Ask to delete every task matching a filter: one confirmation lists them, and nothing is deleted before the user approves.",
+            json!({ "filter": filter }),
+            &["filter"],
+        ),
+        function(
+            "reopen_tasks",
+            "Reopen done tasks (also to undo completing them).",
+            json!({ "task_ids": { "type": "array", "items": task_id, "minItems": 1, "maxItems": MAX_BULK } }),
+            &["task_ids"],
+        ),
+        function("stop_recurring", "Make a task stop repeating.", json!({ "task_id": task_id }), &["task_id"]),
+        function(
+            "count_tasks",
+            "How many open tasks match a filter (all open tasks without one; \"done\" counts done ones).",
+            json!({ "filter": filter }),
+            &[],
+        ),
+        function(
+            "agenda",
+            "The open tasks due in the next days, and overdue ones, grouped by day.",
+            json!({ "days": { "type": "integer", "minimum": 1, "maximum": 31 } }),
+            &["days"],
+        ),
+        function(
+            "completed_tasks",
+            "The tasks completed in a period.",
+            json!({ "period": { "type": "string", "enum": PERIODS } }),
+            &["period"],
+        ),
+        function("get_task", "One task's details: due date, priority, tags, reminders, recurrence, status.", json!({ "task_id": task_id }), &["task_id"]),
     ]
 }
 
@@ -465,7 +611,7 @@ mod tests {
     #[test]
     fn every_tool_has_a_spec_and_validates() {
         let specs = specs();
-        assert_eq!(specs.len(), 13);
+        assert_eq!(specs.len(), NAMES.len());
         for (spec, name) in specs.iter().zip(NAMES) {
             assert_eq!(spec["function"]["name"], name);
         }
@@ -481,6 +627,10 @@ mod tests {
             ("sort_tasks", json!({ "sort": "colour" })),
             ("list_tasks", json!({ "limit": 0 })),
             ("launch_rockets", json!({})),
+            ("complete_tasks", json!({})),
+            ("reopen_tasks", json!({ "task_ids": [] })),
+            ("agenda", json!({ "days": 0 })),
+            ("completed_tasks", json!({ "period": "forever" })),
         ];
         for (name, arguments) in errors {
             assert!(parse(name, &arguments).is_err(), "{name} {arguments}");

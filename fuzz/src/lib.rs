@@ -232,8 +232,14 @@ pub fn chat_message(data: &[u8]) {
     }
     for intent in offline::interpret(&text, Clock { now, tz }) {
         if let offline::Intent::Run { tool, mut arguments, target } = intent {
-            if target.is_some() {
-                arguments.insert("task_id".into(), Value::String("t1".into()));
+            match (target.is_some(), tool.as_str()) {
+                (true, "reopen_tasks") => {
+                    arguments.insert("task_ids".into(), serde_json::json!(["t1"]));
+                }
+                (true, _) => {
+                    arguments.insert("task_id".into(), Value::String("t1".into()));
+                }
+                _ => {}
             }
             if let Err(e) = tools::parse(&tool, &Value::Object(arguments.clone())) {
                 panic!("{text:?} -> {tool} {arguments:?}: {e}");
