@@ -344,6 +344,33 @@ describe('Errand in Chromium', { concurrency: false }, () => {
     assert.equal(await page.getByRole('link', { name: 'buy milk' }).count(), 0);
   });
 
+  it('chat: a bulk completion links each task it touched, and Undo reopens them', async () => {
+    const one = await pageApi('POST', '/tasks', { title: 'pack the tent', tags: ['trip'] });
+    const two = await pageApi('POST', '/tasks', { title: 'book the ferry', tags: ['trip'] });
+    await go('/chat');
+    const input = await visible(page.getByLabel('Message to the assistant'));
+    await input.fill('how many tasks are tagged trip?');
+    await input.press('Enter');
+    await visible(page.getByText('You have 2 open tasks matching "@trip".'));
+    await input.fill('complete everything tagged trip');
+    await input.press('Enter');
+    const chips = page.getByRole('list', { name: 'Actions taken' }).last();
+    await visible(chips.getByText('Completed 2 tasks'));
+    await visible(chips.getByRole('link', { name: 'pack the tent' }));
+    await visible(chips.getByRole('link', { name: 'book the ferry' }));
+    assert.equal((await pageApi('GET', `/tasks/${one.body.id}`)).body.status, 'done');
+    await shot('chat-bulk-light');
+    await axe('chat with a bulk completion');
+    await page.getByRole('button', { name: 'Undo' }).click();
+    await visible(page.getByText(/Reopened/));
+    assert.equal((await pageApi('GET', `/tasks/${one.body.id}`)).body.status, 'open');
+    assert.equal((await pageApi('GET', `/tasks/${two.body.id}`)).body.status, 'open');
+    // A task's link opens it.
+    await chips.getByRole('link', { name: 'book the ferry' }).click();
+    await visible(page.getByRole('complementary', { name: 'Edit task' }));
+    assert.ok(page.url().includes(`task=${two.body.id}`), page.url());
+  });
+
   it('pending confirmations: bulk delete through a confirmation, decided on another page', async () => {
     await pageApi('POST', '/tasks', { title: 'old note one' });
     await pageApi('POST', '/tasks', { title: 'old note two' });

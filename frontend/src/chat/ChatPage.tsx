@@ -1,6 +1,7 @@
 // The assistant: conversations, replies streamed from POST /chat/stream (the
 // actions arrive as they run, then the reply), chips for each action linking to
-// its task, and confirmation cards that stay until decided.
+// the tasks it touched, Undo after a completion, and confirmation cards that stay
+// until decided.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ok, type Confirmation } from '../api/client';
 import { postStream } from '../api/sse';
@@ -9,50 +10,16 @@ import { emitTask } from '../tasks/data';
 import { formatInstant } from '../ui/dates';
 import { Link, navigate, withQuery } from '../ui/router';
 import { showError } from '../ui/toast';
+import { actionLabel, actionTasks, MAX_LINKS, undoable, type ChatAction } from './actions';
 import { ConfirmationCard } from './ConfirmationCard';
 import { remember } from './confirmations';
 
-export interface ChatAction {
-  tool: string;
-  arguments?: Record<string, unknown>;
-  result?: { ok?: boolean; summary?: string; data?: Record<string, unknown> } | null;
-}
 interface Message {
   role: string;
   content: string;
   actions: ChatAction[];
   confirmations: Confirmation[];
   created_at?: string;
-}
-
-/** The task an action concerns, when there is one: its id and title. */
-export function actionTask(a: ChatAction): { id: string; title: string | null } | null {
-  const d = a.result?.data;
-  const task = (d && typeof d === 'object' && 'task' in d ? (d.task as Record<string, unknown>) : d) as Record<string, unknown> | undefined;
-  if (task && typeof task.id === 'string' && a.tool !== 'delete_task') return { id: task.id, title: typeof task.title === 'string' ? task.title : null };
-  const id = a.arguments?.task_id;
-  return typeof id === 'string' && a.tool !== 'delete_task' ? { id, title: null } : null;
-}
-
-export function actionLabel(a: ChatAction): string {
-  const names: Record<string, string> = {
-    add_task: 'Added',
-    complete_task: 'Completed',
-    delete_task: 'Delete requested',
-    update_task: 'Updated',
-    set_due_date: 'Rescheduled',
-    schedule_reminder: 'Reminder set',
-    create_recurring: 'Repeats',
-    set_priority: 'Priority set',
-    add_tags: 'Tagged',
-    list_tasks: 'Listed',
-    search_tasks: 'Searched',
-    filter_tasks: 'Filtered',
-    sort_tasks: 'Sorted',
-  };
-  const t = actionTask(a);
-  const base = names[a.tool] ?? a.tool;
-  return t?.title ? `${base}: ${t.title}` : a.result?.ok === false ? `${base} (failed)` : base;
 }
 
 function Conversations({ current }: { current: string | null }) {
@@ -95,9 +62,8 @@ export function ChatPage({ id }: { id: string | null }) {
     }, showError);
   }, [id]);
   useEffect(() => end.current?.scrollIntoView({ block: 'end' }), [messages.length, live.length, busy]);
-  const send = async (e: Event) => {
-    e.preventDefault();
-    const message = text.trim();
+  const send = async (said: string) => {
+    const message = said.trim();
     if (!message || busy) return;
     setText('');
     setBusy(true);
@@ -133,11 +99,14 @@ export function ChatPage({ id }: { id: string | null }) {
           {messages.length === 0 && !busy && (
             <p class="muted">Try “add buy milk tomorrow at 5pm #shopping”, “what's due this week?” or “delete the milk task”.</p>
           )}
-          {messages.map((m) => (
+          {messages.map((m, i) => (
             <div class={`msg msg-${m.role}`}>
               <p class="msg-who">{m.role === 'user' ? 'You' : 'Errand'}{m.created_at && <span class="muted"> · {formatInstant(m.created_at, tz)}</span>}</p>
               <p class="msg-text">{m.content}</p>
               {m.actions.length > 0 && <ActionChips actions={m.actions} />}
+              {i === messages.length - 1 && undoable(m.actions) && (
+                <button type="button" class="btn btn-small" disabled={busy} onClick={() => send('undo')}>Undo</button>
+              )}
               {m.confirmations.map((c) => (
                 <ConfirmationCard confirmation={c} onDecided={(d) => d.status === 'approved' && emitTask({ type: 'refresh' })} />
               ))}
@@ -152,7 +121,7 @@ export function ChatPage({ id }: { id: string | null }) {
           )}
           <div ref={end} />
         </div>
-        <form class="chat-form row" onSubmit={send}>
+        <form class="chat-form row" onSubmit={(e) => { e.preventDefault(); send(text); }}>
           <label for="chat-input" class="visually-hidden">Message to the assistant</label>
           <input id="chat-input" class="grow" value={text} maxLength={4000} placeholder="Ask Errand…" onInput={(e) => setText(e.currentTarget.value)} autocomplete="off" />
           <button type="submit" class="btn btn-primary" disabled={busy || !text.trim()}>Send</button>
@@ -162,21 +131,35 @@ export function ChatPage({ id }: { id: string | null }) {
   );
 }
 
+/** Tools that show tasks rather than change them. */
+const LISTS = ['list_tasks', 'search_tasks', 'filter_tasks', 'sort_tasks', 'agenda', 'completed_tasks'];
+
+function TaskLink({ id, children }: { id: string; children: string }) {
+  return (
+    <a href={withQuery({ task: id })} onClick={(e) => { e.preventDefault(); navigate(withQuery({ task: id })); }}>
+      {children}
+    </a>
+  );
+}
+
 function ActionChips({ actions }: { actions: ChatAction[] }) {
   return (
     <ul class="chips" aria-label="Actions taken">
       {actions.map((a) => {
-        const t = actionTask(a);
+        const tasks = actionTasks(a);
+        const failed = a.result?.ok === false ? ' chip-failed' : '';
+        // One task: the chip is its link. Several: the label, then a link per task.
+        const [only] = tasks;
+        if (only && tasks.length === 1 && !LISTS.includes(a.tool)) {
+          return <li class={`chip chip-action${failed}`} title={a.result?.summary}><TaskLink id={only.id}>{actionLabel(a)}</TaskLink></li>;
+        }
+        const shown = tasks.filter((t) => t.title).slice(0, MAX_LINKS);
         return (
-          <li class={`chip chip-action${a.result?.ok === false ? ' chip-failed' : ''}`} title={a.result?.summary}>
-            {t ? (
-              <a href={withQuery({ task: t.id })} onClick={(e) => { e.preventDefault(); navigate(withQuery({ task: t.id })); }}>
-                {actionLabel(a)}
-              </a>
-            ) : (
-              actionLabel(a)
-            )}
-          </li>
+          <>
+            <li class={`chip chip-action${failed}`} title={a.result?.summary}>{actionLabel(a)}</li>
+            {shown.map((t) => <li class="chip chip-task"><TaskLink id={t.id}>{t.title ?? ''}</TaskLink></li>)}
+            {tasks.length > shown.length && shown.length > 0 && <li class="chip chip-task muted">+{tasks.length - shown.length} more</li>}
+          </>
         );
       })}
     </ul>
