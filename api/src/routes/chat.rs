@@ -52,7 +52,8 @@ pub struct ChatResponse {
     pub conversation_id: String,
     /// What the assistant says.
     pub reply: String,
-    /// The tools it ran: `{tool, arguments, result}`.
+    /// The tools it ran: `{tool, arguments, result, tasks}`, `tasks` naming each task
+    /// the tool touched or found (`{id, title}`, most relevant first).
     #[schema(value_type = Vec<Object>)]
     pub actions: Vec<Action>,
     /// Confirmations waiting for the user (`POST /confirmations/{id}`).

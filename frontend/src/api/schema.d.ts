@@ -796,7 +796,10 @@ export interface components {
         };
         /** @description The assistant's answer. */
         ChatResponse: {
-            /** @description The tools it ran: `{tool, arguments, result}`. */
+            /**
+             * @description The tools it ran: `{tool, arguments, result, tasks}`, `tasks` naming each task
+             *     the tool touched or found (`{id, title}`, most relevant first).
+             */
             actions: Record<string, never>[];
             /** @description Confirmations waiting for the user (`POST /confirmations/{id}`). */
             confirmations: Record<string, never>[];
