@@ -314,7 +314,9 @@ impl ChatHost {
                 self.list(request, "Nothing matches that.").await
             }
             Tool::SortTasks(a) => {
-                let sort = Sort::parse(&a.sort).ok_or_else(|| ApiError::bad_parameter("sort", "unknown sort"))?;
+                // Ties in priority go soonest due first: "most urgent" means both.
+                let keys = if a.sort.ends_with("priority") { format!("{},due", a.sort) } else { a.sort.clone() };
+                let sort = Sort::parse(&keys).ok_or_else(|| ApiError::bad_parameter("sort", "unknown sort"))?;
                 let mut request = self.request(sort, a.limit);
                 if let Some(text) = &a.filter {
                     let filter = self.filter(text)?;
