@@ -247,6 +247,14 @@ pub enum ConfirmAction {
     },
     /// Delete every done task (those done when the action runs).
     ClearCompleted,
+    /// An operator's action on every workflow instance a query matches; the
+    /// confirm-action workflow runs it itself, page by page (`errand-ops` reads `spec`).
+    OpsBatch {
+        /// The query, the action and its arguments.
+        spec: serde_json::Value,
+        /// How many instances matched when it was asked for.
+        total: u64,
+    },
 }
 
 /// The confirm-action workflow's input.
@@ -296,6 +304,9 @@ pub async fn perform_action(
     let ids = match &input.action {
         ConfirmAction::DeleteTasks { ids } => ids.clone(),
         ConfirmAction::ClearCompleted => api.done_task_ids(&input.user_id, &actor).await?,
+        ConfirmAction::OpsBatch { .. } => {
+            return Err(TaskApiError::Refused("an ops batch runs in its confirm-action workflow".into()))
+        }
     };
     let mut deleted = Vec::new();
     let mut missing = Vec::new();

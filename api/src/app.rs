@@ -56,6 +56,8 @@ pub struct AppState {
     pub assistant: Arc<errand_assistant::Assistant>,
     /// Where conversations are kept.
     pub conversations: crate::conversations::Conversations,
+    /// Ops inspection of workflows, once the sidecar's address is known.
+    pub ops: Arc<OnceCell<errand_ops::Ops>>,
 }
 
 impl FromRef<AppState> for Store {
@@ -141,6 +143,7 @@ impl App {
             metrics: crate::telemetry::metrics(),
             workflow_runtime,
             workflow_clients: Arc::new(OnceCell::new()),
+            ops: Arc::new(OnceCell::new()),
             workflows,
             assistant: Arc::new(errand_assistant::Assistant::new(config.llm.clone())),
             conversations: match config.runtime {
@@ -211,19 +214,33 @@ impl App {
             }
         };
         let mut sidecar_address = self.sidecar.clone();
+        let mut inspector = None;
         let engine = self.engine.map(|(sidecar, listener)| {
             if let Ok(addr) = listener.local_addr() {
                 sidecar_address = format!("http://{addr}");
             }
+            inspector = Some(sidecar.inspector());
             let mut stopped = stopped.clone();
             tokio::spawn(sidecar.serve(listener, async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
             }))
         });
+        let ops = match errand_ops::Ops::new(inspector, &sidecar_address, store.clone()) {
+            Ok(ops) => {
+                let _ = self.state.ops.set(ops.clone());
+                Some(Arc::new(ops))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "ops inspection of workflows is unavailable");
+                None
+            }
+        };
+        let gauges = ops.clone().map(|ops| tokio::spawn(ops_gauges(ops, stopped.clone())));
         let workflows = self.state.workflow_runtime.clone();
         let connecting = tokio::spawn(connect_workflows(
             sidecar_address,
             self.task_api.clone(),
+            ops,
             workflows.clone(),
             self.state.workflow_clients.clone(),
         ));
@@ -289,6 +306,9 @@ impl App {
         }
         listening.abort();
         housekeeping.abort();
+        if let Some(gauges) = gauges {
+            gauges.abort();
+        }
         forgetting.abort();
         store.close().await;
         tracing::info!("stopped");
@@ -312,13 +332,18 @@ async fn open_engine(config: &Config) -> Result<(Sidecar, TcpListener), StartErr
 async fn connect_workflows(
     address: String,
     task_api: Arc<dyn TaskApi>,
+    ops: Option<Arc<errand_ops::Ops>>,
     slot: Arc<OnceCell<WorkflowRuntime>>,
     clients: WorkflowClients,
 ) {
     loop {
         let api = task_api.clone();
+        let ops = ops.clone();
         match WorkflowRuntime::start(&address, Duration::from_secs(5), |registry| {
-            errand_workflows::register(registry, api)
+            errand_workflows::register(registry, api);
+            if let Some(ops) = ops {
+                errand_ops::batch::register(registry, ops);
+            }
         })
         .await
         {
@@ -331,6 +356,33 @@ async fn connect_workflows(
                 tracing::warn!(error = %e, "workflow sidecar not reachable yet; retrying");
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
+        }
+    }
+}
+
+/// The ops health figures on `/metrics`, every 30 s: instances waiting per reason and
+/// the age of the longest wait, stuck instances.
+async fn ops_gauges(ops: Arc<errand_ops::Ops>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        match ops.stats(errand_ops::query::STUCK_AFTER).await {
+            Ok(stats) => {
+                let now = chrono::Utc::now();
+                for wait in &stats.waiting {
+                    let reason = wait["reason"].as_str().unwrap_or("unknown").to_string();
+                    metrics::gauge!("errand_ops_waiting_instances", "reason" => reason.clone())
+                        .set(wait["count"].as_f64().unwrap_or(0.0));
+                    let since =
+                        wait["oldest"]["since"].as_str().and_then(|s| s.parse::<chrono::DateTime<chrono::Utc>>().ok());
+                    let age = since.map(|s| (now - s).num_milliseconds() as f64 / 1000.0).unwrap_or(0.0);
+                    metrics::gauge!("errand_ops_oldest_wait_seconds", "reason" => reason).set(age);
+                }
+                metrics::gauge!("errand_ops_stuck_instances").set(stats.stuck.len() as f64);
+            }
+            Err(e) => tracing::debug!(error = %e, "ops gauges not updated"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
         }
     }
 }

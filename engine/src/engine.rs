@@ -116,6 +116,10 @@ impl Engine {
         })
     }
 
+    pub(crate) fn inspector(&self) -> crate::inspect::Inspector {
+        crate::inspect::Inspector::new(self.store().clone())
+    }
+
     fn store(&self) -> &Store {
         &self.inner.store
     }
@@ -276,6 +280,9 @@ impl Engine {
         let activities = self.store().claim_activities(&self.inner.id, now, capacity as i64).await?;
         let more = full || activities.len() == capacity;
         for activity in activities {
+            let delay = now - activity.created_at;
+            metrics::histogram!("errand_engine_activity_queue_delay_seconds").record(delay as f64 / 1e6);
+            crate::inspect::RECENT.activity_delay.record(now, delay);
             self.send_activity(activity).await;
         }
         Ok(more)

@@ -4,10 +4,12 @@
 //! differs. State lives in SQLite (its own file) or PostgreSQL, where several engines
 //! may share one database. It knows nothing about tasks.
 //!
-//! Public surface: [`EngineConfig`] -> [`Sidecar::open`] -> [`Sidecar::serve`].
+//! Public surface: [`EngineConfig`] -> [`Sidecar::open`] -> [`Sidecar::serve`];
+//! [`Sidecar::inspector`] reads its instances for operators ([`inspect`]).
 
 mod engine;
 mod grpc;
+pub mod inspect;
 mod status;
 mod store;
 mod time;
@@ -87,6 +89,11 @@ impl Sidecar {
     /// Connects to the database and applies the embedded migrations.
     pub async fn open(config: EngineConfig) -> Result<Sidecar, EngineError> {
         Ok(Sidecar { engine: engine::Engine::open(config).await? })
+    }
+
+    /// A reader of this engine's instances, for operators.
+    pub fn inspector(&self) -> inspect::Inspector {
+        self.engine.inspector()
     }
 
     /// Serves gRPC on `listener` and runs the dispatcher until `shutdown` resolves.

@@ -51,6 +51,20 @@ macro_rules! with_reader {
     };
 }
 
+/// A pool fit for reads, of whichever backend this is (for queries built at run time).
+pub(crate) enum Reader {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// What an instance has besides its row: its inbox (visible µs, id, event) and queued
+/// activities (queued µs, times handed out, event), and its children (id, name, status).
+pub(crate) struct InspectParts {
+    pub inbox: Vec<(i64, i64, Vec<u8>)>,
+    pub activities: Vec<(i64, i64, Vec<u8>)>,
+    pub children: Vec<(String, String, i64)>,
+}
+
 /// Handle to the engine database; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Store {
@@ -108,6 +122,7 @@ pub(crate) struct ActivityRow {
     pub task_id: i64,
     pub event: Vec<u8>,
     pub dequeue_count: i64,
+    pub created_at: i64,
 }
 
 /// A new instance: its row and the `ExecutionStarted` event that starts it.
@@ -658,7 +673,7 @@ impl Store {
         let sql = format!(
             "UPDATE wf_activities SET locked_by = $1, dequeue_count = dequeue_count + 1 \
              WHERE id IN (SELECT id FROM wf_activities WHERE {free} ORDER BY id LIMIT $3{lock}) \
-             RETURNING id, instance_id, execution_id, task_id, event, dequeue_count"
+             RETURNING id, instance_id, execution_id, task_id, event, dequeue_count, created_at"
         );
         Ok(with_db!(self, |pool| sqlx::query_as(&sql).bind(engine).bind(now).bind(limit).fetch_all(pool).await)?)
     }
@@ -792,6 +807,53 @@ impl Store {
             )
             .bind(cutoff)
             .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
+    /// Runs a query built at run time on a read pool.
+    pub async fn read<T, F, Fut>(&self, query: F) -> Result<T, EngineError>
+    where
+        F: FnOnce(Reader) -> Fut,
+        Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+    {
+        let reader = match &self.db {
+            Db::Sqlite { read, .. } => Reader::Sqlite(read.clone()),
+            Db::Postgres(pool) => Reader::Postgres(pool.clone()),
+        };
+        Ok(query(reader).await?)
+    }
+
+    pub async fn inspect_parts(&self, id: &str) -> Result<InspectParts, EngineError> {
+        with_reader!(self, |pool| {
+            let inbox = sqlx::query_as(
+                "SELECT visible_at, id, event FROM wf_inbox WHERE instance_id = $1 ORDER BY visible_at, id",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
+            let activities = sqlx::query_as(
+                "SELECT created_at, dequeue_count, event FROM wf_activities WHERE instance_id = $1 ORDER BY id",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
+            let children = sqlx::query_as(
+                "SELECT instance_id, name, status FROM wf_instances WHERE parent_instance_id = $1 ORDER BY created_at",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
+            Ok(InspectParts { inbox, activities, children })
+        })
+    }
+
+    pub async fn counts_by_name_status(&self) -> Result<Vec<(String, i64, i64)>, EngineError> {
+        Ok(with_reader!(self, |pool| {
+            sqlx::query_as(
+                "SELECT name, status, COUNT(*) FROM wf_instances GROUP BY name, status ORDER BY name, status",
+            )
             .fetch_all(pool)
             .await
         })?)

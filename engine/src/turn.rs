@@ -85,6 +85,7 @@ pub(crate) fn prepare(
         if let Some(EventType::TimerFired(t)) = &decoded.event_type {
             if let Some(fire_at) = t.fire_at.as_ref().map(from_timestamp) {
                 metrics::histogram!("errand_engine_timer_lateness_seconds").record((now - fire_at) as f64 / 1e6);
+                crate::inspect::RECENT.timer_lateness.record(now, now - fire_at);
             }
         }
         new_events.push(decoded);

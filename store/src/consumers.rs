@@ -217,6 +217,13 @@ impl Store {
         self.dead_letters_before(pending_only, None, limit).await
     }
 
+    /// How many dead letters are not yet replayed.
+    pub async fn dead_letter_count(&self) -> StoreResult<i64> {
+        Ok(on_read!(self, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM dead_letters WHERE replayed_at IS NULL").fetch_one(pool).await
+        })?)
+    }
+
     /// Dead letters older than `(created_at, id)` of the previous page's last one.
     pub async fn dead_letters_before(
         &self,

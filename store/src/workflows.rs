@@ -162,6 +162,47 @@ impl Store {
         })?)
     }
 
+    /// Ids of the instances of a user, of a task, or both, newest first.
+    pub async fn workflow_ids_of(
+        &self,
+        user_id: Option<&str>,
+        task_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<String>> {
+        Ok(on_read!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT instance_id FROM workflows WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR task_id = $2) \
+                 ORDER BY created_at DESC, instance_id DESC LIMIT $3",
+            )
+            .bind(user_id.unwrap_or(""))
+            .bind(task_id.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
+    /// The records of these instances (those Errand recorded), in no order.
+    pub async fn workflow_records(&self, ids: &[String]) -> StoreResult<Vec<WorkflowRecord>> {
+        let mut records = Vec::new();
+        // Bounded lists of parameters: both backends take a few hundred at once easily.
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE instance_id IN ({})", marks.join(", "));
+            let rows: Vec<WorkflowRow> = on_read!(self, |pool| {
+                let mut query = sqlx::query_as(&sql);
+                for id in chunk {
+                    query = query.bind(id);
+                }
+                query.fetch_all(pool).await
+            })?;
+            for row in rows {
+                records.push(row.into_record()?);
+            }
+        }
+        Ok(records)
+    }
+
     /// One of a user's instances.
     pub async fn workflow_of_user(&self, user_id: &str, instance_id: &str) -> StoreResult<Option<WorkflowRecord>> {
         let sql = format!("SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE user_id = $1 AND instance_id = $2");

@@ -15,8 +15,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use errand_activities::{
     create_next_occurrence, fire_reminder, move_occurrence, perform_action, plan_skip, request_confirmation,
-    settle_confirmation, ConfirmInput, MoveInput, NextOccurrence, NextOccurrenceInput, ReminderInput, ReminderOutcome,
-    SkipPlan,
+    settle_confirmation, ConfirmAction, ConfirmInput, MoveInput, NextOccurrence, NextOccurrenceInput, ReminderInput,
+    ReminderOutcome, SkipPlan,
 };
 use errand_domain::{TaskApi, TaskApiError};
 use serde::{Deserialize, Serialize};
@@ -45,6 +45,30 @@ pub mod events {
     pub const DECISION: &str = "decision";
     /// Raised on `recurring:<series>` with a [`super::SeriesControl`].
     pub const SERIES_CONTROL: &str = "series_control";
+
+    /// The workflows that wait for events (with or without a timeout).
+    pub const AWAITING: [&str; 2] = [super::names::RECURRING, super::names::CONFIRM_ACTION];
+
+    /// The events a workflow waits for when it waits for one (the durabletask protocol
+    /// does not tell a sidecar which event an orchestrator awaits).
+    pub fn awaited_by(workflow: &str) -> &'static [&'static str] {
+        match workflow {
+            super::names::RECURRING => &[OCCURRENCE_COMPLETED, SERIES_CONTROL],
+            super::names::CONFIRM_ACTION => &[DECISION],
+            _ => &[],
+        }
+    }
+}
+
+/// The activities of an ops batch (registered by `errand-ops` where it runs): the
+/// first resolves the query to instance ids once, the second acts on a page of them.
+pub mod ops_batch {
+    /// Input: the batch spec; output: the instance ids.
+    pub const SELECT: &str = "ops_batch_select";
+    /// Input: `{spec, ids}`; output: `{done, skipped, failed}` counts and failures.
+    pub const APPLY: &str = "ops_batch_apply";
+    /// Instances one apply activity acts on.
+    pub const PAGE: usize = 100;
 }
 
 /// The payload of [`events::SERIES_CONTROL`].
@@ -336,6 +360,28 @@ async fn skip(ctx: &WorkflowContext, input: RecurringInput) -> crate::sdk::Resul
     }
 }
 
+/// An approved ops batch: the query resolved to ids once (recorded in the history, so a
+/// restart acts on the same set), then a page at a time, the progress in the custom
+/// status. Each page's action skips instances it already acted on, so a page re-run
+/// after a crash counts each instance once.
+async fn run_ops_batch(ctx: &WorkflowContext, spec: &Value) -> crate::sdk::Result<Value> {
+    let options = ActivityOptions::new().with_input(spec).with_retry_policy(retried());
+    let ids: Vec<String> = ctx.call_activity_with_options_typed(ops_batch::SELECT, options).await?;
+    let (mut done, mut skipped, mut failed) = (0u64, 0u64, Vec::<Value>::new());
+    ctx.set_custom_status(format!("running: 0 of {} done", ids.len()));
+    for (page, chunk) in ids.chunks(ops_batch::PAGE).enumerate() {
+        let options =
+            ActivityOptions::new().with_input(json!({ "spec": spec, "ids": chunk })).with_retry_policy(retried());
+        let step: Value = ctx.call_activity_with_options_typed(ops_batch::APPLY, options).await?;
+        done += step["done"].as_u64().unwrap_or(0);
+        skipped += step["skipped"].as_u64().unwrap_or(0);
+        failed.extend(step["failed"].as_array().cloned().unwrap_or_default());
+        let through = ((page + 1) * ops_batch::PAGE).min(ids.len());
+        ctx.set_custom_status(format!("running: {through} of {} done", ids.len()));
+    }
+    Ok(json!({ "total": ids.len(), "done": done, "skipped": skipped, "failed": failed }))
+}
+
 async fn confirm_action(ctx: WorkflowContext) -> crate::sdk::Result<Option<String>> {
     let input: ConfirmInput = ctx.get_input_typed()?;
     let options = ActivityOptions::new().with_input(&input).with_retry_policy(retried());
@@ -345,8 +391,13 @@ async fn confirm_action(ctx: WorkflowContext) -> crate::sdk::Result<Option<Strin
     let decision = ctx.wait_for_external_event_typed::<Value>(events::DECISION, Some(timeout)).await;
     let (status, result) = match decision {
         Ok(payload) if payload["decision"] == "approve" => {
-            let options = ActivityOptions::new().with_input(&input).with_retry_policy(retried());
-            let result: Value = ctx.call_activity_with_options_typed("perform_action", options).await?;
+            let result = match &input.action {
+                ConfirmAction::OpsBatch { spec, .. } => run_ops_batch(&ctx, spec).await?,
+                _ => {
+                    let options = ActivityOptions::new().with_input(&input).with_retry_policy(retried());
+                    ctx.call_activity_with_options_typed("perform_action", options).await?
+                }
+            };
             ("approved", result)
         }
         Ok(_) => ("rejected", json!({})),

@@ -12,6 +12,12 @@ use serde_json::{json, Value};
 pub struct HistoryEntry {
     /// Position in the history, from 0.
     pub seq: usize,
+    /// The event's id (what a completion refers to; -1 for events that have none).
+    pub id: i32,
+    /// For a completion (of an activity, timer or child), the id of the event that
+    /// scheduled it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answers: Option<i32>,
     /// The event kind in snake case, e.g. `task_scheduled`.
     #[serde(rename = "type")]
     pub kind: &'static str,
@@ -80,7 +86,15 @@ pub fn entries(events: &[HistoryEvent]) -> Vec<HistoryEntry> {
                 }
                 None => ("unknown", None, None),
             };
-            HistoryEntry { seq, kind, timestamp, name, data }
+            let answers = match &event.event_type {
+                Some(EventType::TaskCompleted(e)) => Some(e.task_scheduled_id),
+                Some(EventType::TaskFailed(e)) => Some(e.task_scheduled_id),
+                Some(EventType::TimerFired(e)) => Some(e.timer_id),
+                Some(EventType::ChildWorkflowInstanceCompleted(e)) => Some(e.task_scheduled_id),
+                Some(EventType::ChildWorkflowInstanceFailed(e)) => Some(e.task_scheduled_id),
+                _ => None,
+            };
+            HistoryEntry { seq, id: event.event_id, kind, timestamp, name, data, answers }
         })
         .collect()
 }

@@ -15,10 +15,10 @@ mod errand;
 mod history;
 
 pub use errand::{
-    confirmation_instance_id, events, names, recurring_instance_id, register, reminder_instance_id, snooze_instance_id,
-    OccurrenceCompleted, RecurringInput, SeriesControl, SeriesStep,
+    confirmation_instance_id, events, names, ops_batch, recurring_instance_id, register, reminder_instance_id,
+    snooze_instance_id, OccurrenceCompleted, RecurringInput, SeriesControl, SeriesStep,
 };
-pub use history::HistoryEntry;
+pub use history::{entries as history_entries, HistoryEntry};
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

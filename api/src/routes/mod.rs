@@ -9,6 +9,7 @@ mod health;
 mod notifications;
 mod openapi;
 mod ops;
+mod ops_workflows;
 mod tasks;
 mod workflows;
 
@@ -119,6 +120,7 @@ pub fn router(state: AppState, http: &HttpSettings) -> Router {
         .merge(audit::router())
         .merge(notifications::router())
         .merge(ops::router())
+        .merge(ops_workflows::router())
         .merge(workflows::router())
         .merge(chat::router())
         .merge(filters::router())
