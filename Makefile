@@ -19,6 +19,7 @@ ui:
 ## packages) and run every test: Rust, schemathesis, the UI's unit and browser tests.
 test:
 	scripts/test.sh
+	scripts/deploy-check.sh
 
 ## Static checks: formatting and clippy with warnings as errors.
 lint:

@@ -577,8 +577,67 @@ def check_hadolint():
 
 
 def check_shellcheck():
-    out = run([os.environ["SHELLCHECK"], str(ROOT / "scripts" / "deploy-check.sh")])
-    report("shellcheck (scripts/deploy-check.sh)", out.returncode == 0, out.stdout.strip())
+    scripts = [ROOT / "scripts" / "deploy-check.sh", ROOT / "scripts" / "smoke-test.sh"]
+    out = run([os.environ["SHELLCHECK"], *map(str, scripts)])
+    report("shellcheck (scripts/deploy-check.sh, scripts/smoke-test.sh)", out.returncode == 0, out.stdout.strip())
+
+
+# --- The probes and the smoke test against a real Errand ------------------------------------
+def free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def check_against_errand(renders):
+    """The deploy's smoke test, the image's HEALTHCHECK and the helm test pod's script, each
+    run for real against `errand serve` (the debug binary `make test` built) on loopback,
+    and each failing against a port where nothing listens."""
+    binary = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug" / "errand"
+    if not binary.exists():
+        build = run(["cargo", "build", "--locked", "--bin", "errand"], cwd=ROOT)
+        if build.returncode != 0:
+            report("errand serve for the smoke test", False, build.stderr[-2000:])
+            return
+    import time
+    port, dead = free_port(), free_port()
+    with tempfile.TemporaryDirectory(prefix="errand-smoke.") as data:
+        env = dict(os.environ, RUST_LOG="warn", ERRAND_LOG_FORMAT="json")
+        server = subprocess.Popen([str(binary), "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        try:
+            smoke = str(ROOT / "scripts" / "smoke-test.sh")
+            out = run([smoke, f"http://127.0.0.1:{port}"], env=dict(os.environ, SMOKE_WAIT_SECS="60"))
+            report("smoke test passes against errand serve (/readyz, a task round trip)", out.returncode == 0,
+                   out.stderr.strip() if out.returncode else "")
+            out = run([smoke, f"http://127.0.0.1:{dead}"], env=dict(os.environ, SMOKE_WAIT_SECS="2"))
+            report("smoke test fails where nothing listens", out.returncode != 0)
+            # The Dockerfile's HEALTHCHECK, as the JSON array it is, with this port.
+            line = next(l for l in (ROOT / "Dockerfile").read_text().splitlines() if l.strip().startswith("CMD [\"/bin/bash\""))
+            health = json.loads(line.strip()[len("CMD "):])
+            for want, p in ((0, port), (1, dead)):
+                cmd = [health[0], health[1], health[2].replace("/127.0.0.1/8080", f"/127.0.0.1/{p}")]
+                rc = run(cmd, timeout=20).returncode
+                report(f"Dockerfile HEALTHCHECK {'passes on' if want == 0 else 'fails without'} /healthz",
+                       (rc == 0) == (want == 0), f"exit {rc}")
+            # The helm test pod's script, pointed at this server (and with fewer tries at
+            # the dead port).
+            pod = next(d for d in renders["default"] if d["kind"] == "Pod")
+            script = pod["spec"]["containers"][0]["args"][0]
+            for want, p in ((0, port), (1, dead)):
+                text = re.sub(r"^(\s*)host=.*$", r"\1host=127.0.0.1", script, flags=re.M)
+                text = re.sub(r"^(\s*)port=.*$", rf"\g<1>port={p}", text, flags=re.M)
+                text = text.replace("seq 1 30", "seq 1 2").replace("sleep 2", "sleep 0.2")
+                rc = run(["/bin/bash", "-c", text], timeout=60).returncode
+                report(f"helm test script {'passes on' if want == 0 else 'fails without'} /readyz",
+                       (rc == 0) == (want == 0), f"exit {rc}")
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
 
 
 # --- Canaries: every validator rejects what it must ---------------------------------------
@@ -636,6 +695,7 @@ def main():
         check_workflow_policy()
         check_hadolint()
         check_shellcheck()
+        check_against_errand(renders)
         check_canaries(validators, work)
     passed, failed = results.count(True), results.count(False)
     print(f"deploy-check: {passed} passed, {failed} failed")
