@@ -169,6 +169,23 @@ def check_dapr_schemas(renders, validators):
                "\n".join(errors) or f"{len(dapr)} resources")
 
 
+def check_dapr_annotations(renders):
+    """Every dapr.io/ annotation on a pod is one Dapr's sidecar injector reads (its
+    annotation names, from the dapr module's source): a misspelt one is silently ignored
+    by Kubernetes and by Dapr."""
+    source = Path(os.environ["DAPR_CRDS"]).parents[2] / "pkg" / "injector" / "annotations"
+    known = set(re.findall(r'"(dapr\.io/[a-z0-9-]+)"', "".join(p.read_text() for p in source.glob("*.go")
+                                                             if not p.name.endswith("_test.go"))))
+    for profile, docs in renders.items():
+        used = {(key(d), a) for d, tpl in pods(docs) for a in tpl["metadata"].get("annotations", {})
+                if a.startswith("dapr.io/")}
+        if not used:
+            continue
+        unknown = sorted(f"{k}: {a}" for k, a in used if a not in known)
+        report(f"Dapr {os.environ['DAPR_VERSION']} injector knows every dapr.io annotation ({profile})",
+               bool(known) and not unknown, "\n".join(unknown) or f"{len({a for _, a in used})} annotations")
+
+
 def monitoring_check(docs):
     stdin = "".join(json.dumps(d) + "\n" for d in docs)
     return run([os.environ["MONITORING_CHECK"]], input=stdin)
@@ -682,6 +699,7 @@ def main():
         check_kubernetes_schemas(renders)
         validators = dapr_validators()
         check_dapr_schemas(renders, validators)
+        check_dapr_annotations(renders)
         check_monitoring(renders)
         check_checkov(renders, work)
         check_secrets_stay_secret(renders)

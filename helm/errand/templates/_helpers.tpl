@@ -171,6 +171,10 @@ env:
 {{- define "errand.checksums" -}}
 checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
 checksum/secrets: {{ toJson (list .Values.secrets .Values.database .Values.postgresql.auth .Values.redis.auth) | sha256sum }}
+{{- if eq .Values.runtime "dapr" }}
+{{- /* daprd reads its components and Configuration at start. */}}
+checksum/dapr: {{ include (print .Template.BasePath "/dapr.yaml") . | sha256sum }}
+{{- end }}
 {{- end -}}
 
 {{/* HTTP probes of an Errand container; readiness on `ready` (/readyz for the API). */}}
