@@ -312,7 +312,9 @@ def expected_dapr(values, release):
         "app.kubernetes.io/version": str(yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]),
     }
     expected = {}
-    files = sorted((ROOT / "dapr" / "components").glob("*.yaml")) + [ROOT / "dapr" / "config.yaml"]
+    # Every YAML file under dapr/, as scripts/dapr-env.sh renders them for the tests: one
+    # the chart does not render fails below.
+    files = sorted((ROOT / "dapr").rglob("*.yaml"))
     for f in files:
         text = f.read_text().replace("{{KAFKA_BROKERS}}", brokers).replace("{{REDIS_ADDRESS}}", redis)
         doc = yaml.safe_load(text)
@@ -365,19 +367,36 @@ def check_dapr_files(renders):
         except RuntimeError as e:
             report(f"Dapr resources are dapr/'s files ({name})", False, str(e))
             continue
-        rendered = {f"{d['kind']}/{d['metadata']['name']}": d for d in docs if d["kind"] in DAPR_KINDS}
         expected = expected_dapr(values, release)
-        errors = []
-        for k in sorted(set(expected) | set(rendered)):
-            if k not in rendered:
-                errors.append(f"{expected[k][0]} is not rendered")
-            elif k not in expected:
-                errors.append(f"{k} is rendered but is no file of dapr/")
-            elif rendered[k] != expected[k][1]:
-                errors.append(f"{expected[k][0]} differs:\n  want {json.dumps(expected[k][1], sort_keys=True)}\n"
-                              f"  got  {json.dumps(rendered[k], sort_keys=True)}")
+        errors = dapr_differences(docs, expected)
         report(f"Dapr resources are dapr/'s files ({name})", not errors,
                "\n".join(errors) or ", ".join(str(v[0]) for v in expected.values()))
+    # The comparison itself: a chart whose dapr/ differs by one value must fail it.
+    with tempfile.TemporaryDirectory() as tmp:
+        chart = Path(tmp) / "errand"
+        shutil.copytree(CHART, chart, symlinks=False)
+        sweep = chart / "dapr" / "components" / "sweep.yaml"
+        sweep.write_text(sweep.read_text().replace('"@every 1m"', '"@every 2m"'))
+        args = PROFILES["dapr-bundled"]
+        values = yaml.safe_load((CHART / "values.yaml").read_text())
+        merge(values, yaml.safe_load(Path(args[1]).read_text()))
+        errors = dapr_differences(render(args, chart=chart), expected_dapr(values, RELEASE))
+        caught = len(errors) == 1 and "sweep.yaml" in errors[0]
+        report("canary: the dapr/ comparison catches a changed value", caught, "" if caught else "\n".join(errors))
+
+
+def dapr_differences(docs, expected):
+    rendered = {f"{d['kind']}/{d['metadata']['name']}": d for d in docs if d["kind"] in DAPR_KINDS}
+    errors = []
+    for k in sorted(set(expected) | set(rendered)):
+        if k not in rendered:
+            errors.append(f"{expected[k][0]} is not rendered")
+        elif k not in expected:
+            errors.append(f"{k} is rendered but is no file of dapr/")
+        elif rendered[k] != expected[k][1]:
+            errors.append(f"{expected[k][0]} differs:\n  want {json.dumps(expected[k][1], sort_keys=True)}\n"
+                          f"  got  {json.dumps(rendered[k], sort_keys=True)}")
+    return errors
 
 
 def merge(into, other):
