@@ -676,6 +676,149 @@ def check_against_errand(renders):
                 server.kill()
 
 
+# --- The bundled dependencies' configuration, run by the same programs --------------------
+def rendered(docs, kind, name):
+    return next(d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name)
+
+
+def check_kafka_config(renders):
+    """The bundled Kafka's server.properties and cluster id, as the chart renders them,
+    accepted by Kafka's own storage tool (the version the Dapr suite runs: Kafka's jars
+    from scripts/dapr-tools.sh), which parses the whole broker configuration."""
+    docs = renders["dapr-bundled"]
+    config = rendered(docs, "ConfigMap", "errand-kafka")["data"]
+    cluster_id = re.search(r'--cluster-id "([^"]+)"', config["start.sh"]).group(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        props = Path(tmp) / "server.properties"
+        props.write_text(config["server.properties"].replace("/var/lib/kafka/data/logs", f"{tmp}/logs"))
+        log4j = Path(tmp) / "log4j2.properties"
+        log4j.write_text(config["log4j2.properties"])
+        java = ["java", f"-Dlog4j2.configurationFile={log4j}", "-cp", os.environ["KAFKA_LIBS"] + "/*",
+                "kafka.tools.StorageTool", "format", "--ignore-formatted", "--cluster-id", cluster_id,
+                "--config", str(props)]
+        first, again = run(java, timeout=120), run(java, timeout=120)
+        meta = (Path(tmp) / "logs" / "meta.properties")
+        ok = first.returncode == 0 and again.returncode == 0 and meta.exists() and f"cluster.id={cluster_id}" in meta.read_text()
+        report(f"bundled Kafka's configuration and cluster id accepted by Kafka {os.environ.get('KAFKA_VERSION', '')}'s "
+               "storage tool (and formatting twice keeps it)", ok,
+               "" if ok else (first.stdout + first.stderr + again.stdout + again.stderr)[-2000:])
+        bad = run(java[:-4] + ["--cluster-id", "not-a-uuid", "--config", str(props)], timeout=120)
+        report("canary: Kafka's storage tool rejects a bad cluster id", bad.returncode != 0)
+
+
+def check_redis_config(renders):
+    """The bundled Redis's arguments and readiness probe, run with redis-server and
+    redis-cli (Debian's, as the Dapr suite runs): it starts with the password from the
+    included file and the append-only file on, refuses commands without the password, and
+    the probe answers."""
+    import time
+    docs = renders["dapr-bundled"]
+    sts = rendered(docs, "StatefulSet", "errand-redis")
+    container = sts["spec"]["template"]["spec"]["containers"][0]
+    secret = rendered(docs, "Secret", "errand-redis")
+    import base64
+    with tempfile.TemporaryDirectory() as tmp:
+        auth = Path(tmp) / "auth"
+        auth.mkdir()
+        for k, v in secret["data"].items():
+            (auth / k).write_text(base64.b64decode(v).decode())
+        (Path(tmp) / "data").mkdir()
+        port = free_port()
+        args = [a.replace("/etc/redis-auth", str(auth)).replace("/data", f"{tmp}/data") for a in container["args"]]
+        server = subprocess.Popen([os.environ["REDIS_SERVER"], *args[1:], "--port", str(port), "--bind", "127.0.0.1"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            for _ in range(50):
+                if run(["redis-cli", "-p", str(port), "ping"]).stdout.strip():
+                    break
+                time.sleep(0.1)
+            noauth = run(["redis-cli", "-p", str(port), "ping"]).stdout.strip()
+            probe = container["readinessProbe"]["exec"]["command"]
+            probe = [a.replace("/etc/redis-auth", str(auth)).replace("-h 127.0.0.1", f"-h 127.0.0.1 -p {port}")
+                     for a in probe]
+            ready = run(probe).returncode
+            aof = run(["redis-cli", "-p", str(port), "--no-auth-warning", "-a", (auth / "password").read_text(),
+                       "config", "get", "appendonly"]).stdout.split()
+            ok = noauth.startswith("NOAUTH") and ready == 0 and aof[-1:] == ["yes"]
+            report("bundled Redis: its arguments start redis-server with a password and the append-only file, "
+                   "and its readiness probe answers", ok, "" if ok else f"ping {noauth!r}, probe exit {ready}, {aof}")
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+
+
+# --- The Docker build context --------------------------------------------------------------
+def docker_ignored(patterns, path):
+    """Whether .dockerignore leaves `path` out of the context (Docker's rules: patterns in
+    order, the last match wins, `!` re-includes, a match on a parent directory applies to
+    what is below it; `*` and `?` stop at `/`, `**` does not)."""
+    parts = path.split("/")
+    prefixes = ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+    ignored = False
+    for negate, rx in patterns:
+        if any(rx.match(p) for p in prefixes):
+            ignored = not negate
+    return ignored
+
+
+def check_docker_context():
+    """The build context .dockerignore leaves is enough: every workspace manifest, every
+    file a COPY names, and the workspace loads from it (cargo metadata, offline, no
+    build); and build output, node_modules, local data and the chart stay out."""
+    rules = []
+    for line in (ROOT / ".dockerignore").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        p = line[1:] if negate else line
+        rules.append((negate, regex_for(p.strip("/"))))
+    files = run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT).stdout.split()
+    context = [f for f in files if not docker_ignored(rules, f)]
+    errors = []
+    for f in files:
+        if f.endswith("Cargo.toml") and f not in context:
+            errors.append(f"{f} is left out")
+    for f in ["Cargo.lock", "frontend/package.json", "frontend/package-lock.json", "frontend/index.html"]:
+        if f not in context:
+            errors.append(f"{f} (the Dockerfile needs it) is left out")
+    for f in ["target/debug/errand", "frontend/node_modules/x/index.js", "frontend/dist/index.html", "data/errand.db",
+              "helm/errand/values.yaml", ".github/workflows/ci.yml", "README.md", ".git/config", "fuzz/corpus/x/1"]:
+        if not docker_ignored(rules, f):
+            errors.append(f"{f} would be in the context")
+    with tempfile.TemporaryDirectory() as tmp:
+        for f in context:
+            if (ROOT / f).is_file():
+                (Path(tmp) / f).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / f, Path(tmp) / f)
+        out = run(["cargo", "metadata", "--offline", "--locked", "--no-deps", "--format-version", "1"], cwd=tmp)
+        if out.returncode != 0:
+            errors.append("cargo metadata in the context: " + out.stderr.strip()[-1500:])
+        else:
+            members = {p["name"] for p in json.loads(out.stdout)["packages"]}
+            if "errand-api" not in members:
+                errors.append("the context's workspace has no errand-api")
+    report(f"Docker build context: {len(context)} files, the workspace loads, build output and local data stay out",
+           not errors, "\n".join(errors))
+
+
+def regex_for(pattern):
+    """A .dockerignore pattern as a regular expression (Go's filepath.Match, and `**`)."""
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern[i:i + 3] == "**/":  # any directories, or none (moby's patternmatcher)
+            out, i = out + "(.*/)?", i + 3
+        elif pattern[i:i + 2] == "**":
+            out, i = out + ".*", i + 2
+        elif pattern[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif pattern[i] == "?":
+            out, i = out + "[^/]", i + 1
+        else:
+            out, i = out + re.escape(pattern[i]), i + 1
+    return re.compile(out + "$")
+
+
 # --- Canaries: every validator rejects what it must ---------------------------------------
 def check_canaries(validators, work):
     bad_deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
@@ -733,6 +876,9 @@ def main():
         check_hadolint()
         check_shellcheck()
         check_against_errand(renders)
+        check_kafka_config(renders)
+        check_redis_config(renders)
+        check_docker_context()
         check_canaries(validators, work)
     passed, failed = results.count(True), results.count(False)
     print(f"deploy-check: {passed} passed, {failed} failed")

@@ -12,6 +12,8 @@
 #   checkov 3.3.30                                                           (its own venv)
 #   Dapr's CRDs           from the Go module github.com/dapr/dapr@v1.16.0 (the version
 #                         scripts/dapr-tools.sh builds daprd from), read in the module cache
+#   Kafka 4.4.0, Redis    from scripts/dapr-tools.sh (already provided when make test
+#                         runs this after the suite)
 # A cold first run builds and installs all of it (about 2-3 minutes on two cores, with
 # an empty Go module cache); later runs take under half a minute. It fails when any
 # validator fails; the last line counts the checks.
@@ -105,6 +107,10 @@ dapr_dir=$(cd / && GOWORK=off GOFLAGS=-mod=mod go mod download -json "github.com
   | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
 [ -d "$dapr_dir/charts/dapr/crds" ] || die "go mod download gave no Dapr CRDs for github.com/dapr/dapr@$DAPR_VERSION"
 flock -u 9
+# Kafka's jars and redis-server, for running the bundled Kafka's and Redis's rendered
+# configuration: what the Dapr suite runs (built or installed by `make test` before this).
+eval "$("$ROOT/scripts/dapr-tools.sh")"
+export KAFKA_LIBS KAFKA_VERSION REDIS_SERVER
 
 export HELM ACTIONLINT MONITORING_CHECK DAPR_VERSION HELM_VERSION ACTIONLINT_VERSION MONITORING_VERSION
 export DAPR_CRDS="$dapr_dir/charts/dapr/crds"
