@@ -374,8 +374,9 @@ impl Compiled {
                 "EXISTS (SELECT 1 FROM wf_inbox t WHERE t.instance_id = i.instance_id AND t.visible_at >= {})",
                 self.bind(Bind::Int(*t))
             ),
+            // A pending instance whose start is ready but never taken is stuck too.
             Atom::Stuck(micros) => format!(
-                "({active} AND i.status <> {} AND i.updated_at < $1 - {} AND (\
+                "(i.completed_at IS NULL AND i.status <> {} AND i.updated_at < $1 - {} AND (\
                  EXISTS (SELECT 1 FROM wf_inbox r WHERE r.instance_id = i.instance_id AND r.visible_at <= $1 - {}) \
                  OR EXISTS (SELECT 1 FROM wf_activities a WHERE a.instance_id = i.instance_id AND a.created_at < $1 - {})))",
                 status::SUSPENDED,
