@@ -27,6 +27,7 @@ pub mod conversations;
 pub mod error;
 pub mod extract;
 pub mod limits;
+pub mod ops_cli;
 pub mod routes;
 pub mod secrets;
 pub mod server;

@@ -98,6 +98,13 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Inspect and act on workflow instances through a running server (admin).
+    Workflows {
+        #[command(flatten)]
+        connection: errand_api::ops_cli::Connection,
+        #[command(subcommand)]
+        command: errand_api::ops_cli::WorkflowsCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -137,6 +144,16 @@ enum AdminCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A client of a running server: no configuration, no database.
+    if let Command::Workflows { connection, command } = cli.command {
+        return match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime.block_on(errand_api::ops_cli::run(connection, command)),
+            Err(e) => {
+                eprintln!("errand: cannot start the async runtime: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let env: HashMap<String, String> = std::env::vars().collect();
     let layers = match Layers::load(&cli, &env) {
         Ok(layers) => layers,
@@ -252,6 +269,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             engine(engine_config, &host, port).await
         }
         Command::Events { command } => events(config, command).await,
+        Command::Workflows { .. } => Err("errand workflows runs before any configuration is read".into()),
         Command::Reindex => {
             let store = open_store(&config).await?;
             let result = errand_search::SearchIndex::reindex(&config.data_dir.join("search"), &store).await;

@@ -39,6 +39,17 @@ impl Setup {
     fn server(&self) -> &Server {
         self.server.as_ref().expect("running")
     }
+
+    /// SIGKILL the server, then start it again on the same data.
+    fn crash_and_restart(&mut self) {
+        self.server.take().expect("running").kill();
+        self.launch();
+    }
+
+    /// The same account's token against the server now running.
+    fn again(&self, session: &Session) -> Session {
+        Session { client: self.server().client.clone(), base: self.server().base.clone(), ..session.clone() }
+    }
 }
 
 fn encode(q: &str) -> String {
@@ -260,6 +271,162 @@ async fn behaves(backend: Backend, external: bool) {
         bob.post("/ops/workflows/batch", json!({ "query": "", "action": "purge", "dry_run": true })).await.status,
         403
     );
+}
+
+/// A batch terminating 1,000 instances, the server SIGKILLed while it runs: after the
+/// restart it finishes once, and counts each instance once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_survives_a_sigkill_and_counts_each_instance_once() {
+    let Some(mut setup) = Setup::start(Backend::Sqlite, false).await else { return };
+    let admin = setup.server().signup("admin@example.com").await;
+    const N: usize = 1000;
+    let at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    for chunk in (0..N).collect::<Vec<_>>().chunks(50) {
+        let creations = chunk.iter().map(|i| {
+            let admin = admin.clone();
+            let body = json!({ "title": format!("t{i}"), "reminders": [{ "at": at }] });
+            async move { admin.create(body).await }
+        });
+        futures_util::future::join_all(creations).await;
+    }
+    eventually("1,000 reminders waiting", 60, || async { query(&admin, "kind:reminder & waiting:timer").await["total"] == N }).await;
+    let spec = json!({ "query": "kind:reminder", "action": "terminate", "reason": "crash test" });
+    let asked = admin.post("/ops/workflows/batch", spec).await.body;
+    let batch = asked["confirmation"]["id"].as_str().expect("a confirmation").to_string();
+    // The decision's answer waits for the batch to settle: don't wait for it.
+    let approving = {
+        let (admin, path) = (admin.clone(), format!("/confirmations/{batch}"));
+        // (It fails when the server is killed under it.)
+        tokio::spawn(async move {
+            let _ = admin.request(reqwest::Method::POST, &path).json(&json!({ "decision": "approve" })).send().await;
+        })
+    };
+    let instance = format!("confirmation:{batch}");
+    let path = format!("/ops/workflows/{}", encode(&instance));
+    // Kill it part way: some instances terminated by it, not all.
+    let started = std::time::Instant::now();
+    let mut terminated = 0;
+    while started.elapsed() < Duration::from_secs(60) {
+        let r = admin.get(&format!("/ops/workflows?limit=1&q={}", encode("kind:reminder & status:terminated"))).await;
+        terminated = r.body["total"].as_u64().unwrap_or(0) as usize;
+        if terminated > 0 {
+            break;
+        }
+    }
+    assert!(terminated > 0 && terminated < N, "caught part way: {terminated} of {N} terminated");
+    setup.crash_and_restart();
+    approving.abort();
+    let admin = setup.again(&admin);
+    eventually("the batch finishes after the restart", 120, || async {
+        admin.get(&path).await.body["instance"]["status"] == "completed"
+    })
+    .await;
+    let result = admin.get(&path).await.body["output"]["result"].clone();
+    assert_eq!((result["total"].as_u64(), result["done"].as_u64(), result["skipped"].as_u64()), (Some(N as u64), Some(N as u64), Some(0)), "{result}");
+    assert_eq!(result["failed"], json!([]));
+    let after = query(&admin, "kind:reminder").await;
+    assert_eq!(after["counts"]["terminated"], N, "{}", after["counts"]);
+}
+
+/// `errand workflows ...` against a running server: output, exit codes, every command.
+fn cli(setup: &Setup, token: &str, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_errand"))
+        .arg("workflows")
+        .args(args)
+        .env("ERRAND_URL", &setup.server().base)
+        .env("ERRAND_TOKEN", token)
+        .output()
+        .expect("run errand workflows");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    (out.status.code().unwrap_or(-1), stdout, stderr)
+}
+
+async fn cli_behaves(backend: Backend, external: bool) {
+    let Some(setup) = Setup::start(backend, external).await else { return };
+    let admin = setup.server().signup("admin@example.com").await;
+    let bob = setup.server().signup("bob@example.com").await;
+    let task = task_with_reminder(&bob, "water plants").await;
+    let feed = task_with_reminder(&bob, "feed cat").await;
+    eventually("two reminders waiting", 20, || async { query(&admin, "kind:reminder & waiting:timer").await["total"] == 2 }).await;
+    let token = admin.token.clone();
+
+    let (code, out, _) = cli(&setup, &token, &["list", "kind:reminder"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("ID") && out.contains("WAITING") && out.contains("timer until") && out.contains("2 matching (running 2)"), "{out}");
+    let (code, out, _) = cli(&setup, &token, &["list", &format!("task:{task}"), "--output", "json"]);
+    assert_eq!(code, 0);
+    let page: Value = serde_json::from_str(&out).expect("json");
+    let id = page["items"][0]["id"].as_str().unwrap().to_string();
+    let (code, out, _) = cli(&setup, &token, &["show", &id]);
+    assert!(code == 0 && out.contains("kind           reminder") && out.contains(&task), "{out}");
+    let (code, out, _) = cli(&setup, &token, &["history", &id]);
+    assert!(code == 0 && out.contains("timer_created"), "{out}");
+    assert_eq!(cli(&setup, &token, &["suspend", &id, "--reason", "looking"]).0, 0);
+    eventually("suspended", 20, || async { status_of(&admin, &id).await == "suspended" }).await;
+    assert_eq!(cli(&setup, &token, &["resume", &id]).0, 0);
+    eventually("resumed", 20, || async { status_of(&admin, &id).await == "running" }).await;
+    let (code, _, err) = cli(&setup, &token, &["purge", &id]);
+    assert_eq!(code, 5, "purging a running instance is a conflict: {err}");
+    assert_eq!(cli(&setup, &token, &["terminate", &id, "--reason", "done"]).0, 0);
+    eventually("terminated", 20, || async { status_of(&admin, &id).await == "terminated" }).await;
+    let (code, out, _) = cli(&setup, &token, &["rerun", &id]);
+    assert!(code == 0 && out.contains(":rerun:"), "{out}");
+    assert_eq!(cli(&setup, &token, &["purge", &id]).0, 0);
+    assert_eq!(cli(&setup, &token, &["show", &id]).0, 3, "gone: not found");
+    assert_eq!(cli(&setup, &token, &["list", "status:sleeping"]).0, 2, "a bad query is a usage error");
+    assert_eq!(cli(&setup, &bob.token, &["list"]).0, 4, "not an admin");
+    assert_eq!(cli(&setup, "", &["list"]).0, 2, "no token");
+
+    // Watch prints changes as they happen.
+    let mut watcher = std::process::Command::new(env!("CARGO_BIN_EXE_errand"))
+        .args(["workflows", "watch", "--filter", &feed, "--output", "json"])
+        .env("ERRAND_URL", &setup.server().base)
+        .env("ERRAND_TOKEN", &token)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("watch");
+    let (code, out, _) = cli(&setup, &token, &["batch", "terminate", "kind:reminder & status:running", "--dry-run"]);
+    assert!(code == 0 && out.contains("2 matching") && out.contains("a dry run"), "{out}");
+    let (code, out, _) = cli(&setup, &token, &["batch", "terminate", "kind:reminder & status:running", "--yes", "--reason", "cli"]);
+    assert!(code == 0 && out.contains("2 of 2 done, 0 skipped, 0 failed"), "{out}");
+    let stdout = watcher.stdout.take().unwrap();
+    let (seen, _) = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let mut seen = Vec::new();
+        while let Some(Ok(line)) = lines.next() {
+            let done = line.contains("\"terminated\"");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+        (seen, ())
+    })
+    .await
+    .unwrap();
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    assert!(seen.iter().all(|l| l.contains(&feed)), "only the instances asked for: {seen:?}");
+    assert!(seen.last().is_some_and(|l| l.contains("terminated")), "{seen:?}");
+    let (code, out, _) = cli(&setup, &token, &["stats"]);
+    assert!(code == 0 && out.contains("KIND") && out.contains("reminder") && out.contains("WAITING"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_on_the_embedded_engine() {
+    cli_behaves(Backend::Sqlite, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_on_postgres() {
+    cli_behaves(Backend::Postgres, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_through_the_durabletask_go_sidecar() {
+    cli_behaves(Backend::Sqlite, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
