@@ -47,6 +47,7 @@ bench:
 	  DURABLETASK_GO_BIN=$$(scripts/durabletask-go.sh) scripts/with-postgres.sh $(CARGO) bench --locked -p errand-api --bench workflows && \
 	  scripts/with-postgres.sh $(CARGO) bench --locked -p errand-api --bench dapr
 	$(CARGO) bench --locked -p errand-api --bench login_flood
+	$(CARGO) bench --locked -p errand-api --bench ops
 	scripts/ui-bench.sh
 
 ## Every fuzz target under libFuzzer for FUZZ_SECONDS each (default 60; cargo-fuzz and

@@ -278,6 +278,9 @@ enum Bind {
 struct Compiled {
     sql: String,
     binds: Vec<Bind>,
+    /// PostgreSQL's LIKE is case-sensitive: it gets ILIKE. SQLite's LIKE already
+    /// ignores ASCII case, and no LOWER() per row is needed on either.
+    ilike: &'static str,
 }
 
 const TIMERS: &str =
@@ -288,13 +291,14 @@ const CHILDREN: &str =
 const READY: &str = "(SELECT COUNT(*) FROM wf_inbox r WHERE r.instance_id = i.instance_id AND r.visible_at <= $1)";
 
 fn like(text: &str) -> String {
-    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
 }
 
 impl Compiled {
-    fn new(filter: &Filter) -> Compiled {
-        let mut compiled = Compiled { sql: String::new(), binds: Vec::new() };
+    fn new(filter: &Filter, postgres: bool) -> Compiled {
+        let ilike = if postgres { "ILIKE" } else { "LIKE" };
+        let mut compiled = Compiled { sql: String::new(), binds: Vec::new(), ilike };
         compiled.sql = compiled.part(filter);
         compiled
     }
@@ -340,10 +344,10 @@ impl Compiled {
                 format!("i.instance_id LIKE {} ESCAPE '\\'", self.bind(Bind::Text(format!("{escaped}%"))))
             }
             Atom::IdContains(text) => {
-                format!("LOWER(i.instance_id) LIKE {} ESCAPE '\\'", self.bind(Bind::Text(like(text))))
+                { let ilike = self.ilike; format!("i.instance_id {ilike} {} ESCAPE '\\'", self.bind(Bind::Text(like(text)))) }
             }
             Atom::CustomStatus(text) => {
-                format!("LOWER(COALESCE(i.custom_status, '')) LIKE {} ESCAPE '\\'", self.bind(Bind::Text(like(text))))
+                { let ilike = self.ilike; format!("COALESCE(i.custom_status, '') {ilike} {} ESCAPE '\\'", self.bind(Bind::Text(like(text)))) }
             }
             Atom::Parent(id) => format!("i.parent_instance_id = {}", self.bind(Bind::Text(id.clone()))),
             Atom::Waiting(Wait::Suspended) => format!("i.status = {}", status::SUSPENDED),
@@ -377,8 +381,8 @@ impl Compiled {
             // A pending instance whose start is ready but never taken is stuck too.
             Atom::Stuck(micros) => format!(
                 "(i.completed_at IS NULL AND i.status <> {} AND i.updated_at < $1 - {} AND (\
-                 EXISTS (SELECT 1 FROM wf_inbox r WHERE r.instance_id = i.instance_id AND r.visible_at <= $1 - {}) \
-                 OR EXISTS (SELECT 1 FROM wf_activities a WHERE a.instance_id = i.instance_id AND a.created_at < $1 - {})))",
+                 i.instance_id IN (SELECT r.instance_id FROM wf_inbox r WHERE r.visible_at <= $1 - {}) \
+                 OR i.instance_id IN (SELECT a.instance_id FROM wf_activities a WHERE a.created_at < $1 - {})))",
                 status::SUSPENDED,
                 micros,
                 micros,
@@ -425,25 +429,25 @@ impl Inspector {
         limit: usize,
         now: i64,
     ) -> Result<Vec<Summary>, EngineError> {
-        let mut compiled = Compiled::new(filter);
+        let mut compiled = Compiled::new(filter, self.store.is_shared());
         let (column, direction) = order.sql();
-        let mut sql = format!(
-            "SELECT {SUMMARY}, {TIMERS} AS next_timer, {ACTIVITIES} AS activities, {CHILDREN} AS running_children, \
-             {READY} AS ready FROM wf_instances i WHERE {}",
-            compiled.sql
-        );
+        // The page first, from the base columns; what each waits for only for its rows
+        // (a sort would otherwise compute it for every match).
+        let mut page = format!("SELECT {SUMMARY} FROM wf_instances i WHERE {}", compiled.sql);
         if let Some(after) = after {
             let comparison = if direction == "DESC" { "<" } else { ">" };
             let at = compiled.bind(Bind::Int(after.at));
             let id = compiled.bind(Bind::Text(after.id.clone()));
-            sql.push_str(&format!(
+            page.push_str(&format!(
                 " AND (i.{column} {comparison} {at} OR (i.{column} = {at} AND i.instance_id {comparison} {id}))"
             ));
         }
-        sql.push_str(&format!(
-            " ORDER BY i.{column} {direction}, i.instance_id {direction} LIMIT {}",
-            limit.clamp(1, 1000)
-        ));
+        let order_by = format!("ORDER BY i.{column} {direction}, i.instance_id {direction}");
+        page.push_str(&format!(" {order_by} LIMIT {}", limit.clamp(1, 1000)));
+        let sql = format!(
+            "SELECT {SUMMARY}, {TIMERS} AS next_timer, {ACTIVITIES} AS activities, {CHILDREN} AS running_children, \
+             {READY} AS ready FROM ({page}) i {order_by}"
+        );
         let binds = compiled.binds;
         self.store
             .read(|db| async move {
@@ -461,7 +465,7 @@ impl Inspector {
 
     /// How many instances match, per status code.
     pub async fn counts(&self, filter: &Filter, now: i64) -> Result<Vec<(i64, i64)>, EngineError> {
-        let compiled = Compiled::new(filter);
+        let compiled = Compiled::new(filter, self.store.is_shared());
         let sql = format!("SELECT i.status, COUNT(*) FROM wf_instances i WHERE {} GROUP BY i.status", compiled.sql);
         let binds = compiled.binds;
         self.store
@@ -487,7 +491,7 @@ impl Inspector {
         width: i64,
         now: i64,
     ) -> Result<Vec<(i64, i64)>, EngineError> {
-        let mut compiled = Compiled::new(filter);
+        let mut compiled = Compiled::new(filter, self.store.is_shared());
         let from_mark = compiled.bind(Bind::Int(from));
         let width_mark = compiled.bind(Bind::Int(width.max(1)));
         let sql = format!(

@@ -61,7 +61,11 @@ async fn an_instance_whose_worker_is_gone_is_stuck() {
     );
     assert!(inspector.list(&named, Order::CreatedDesc, None, 10, now()).await.unwrap().is_empty());
     // LIKE's own characters are matched literally.
-    assert!(inspector.list(&Filter::Atom(Atom::IdContains("%".into())), Order::CreatedDesc, None, 10, now()).await.unwrap().is_empty());
+    assert!(inspector
+        .list(&Filter::Atom(Atom::IdContains("%".into())), Order::CreatedDesc, None, 10, now())
+        .await
+        .unwrap()
+        .is_empty());
     let _ = stop.send(());
     serving.await.unwrap().unwrap();
 }

@@ -353,9 +353,11 @@ impl Ops {
         let limit = limit.clamp(1, 500);
         let (summaries, counts) = match &self.source {
             Source::Engine(inspector) => {
-                let rows = inspector.list(&filter, order, after.as_ref(), limit + 1, now.timestamp_micros()).await?;
-                let counts = inspector.counts(&filter, now.timestamp_micros()).await?;
-                (rows, counts)
+                // The page and the counts on two read connections at once.
+                futures_util::try_join!(
+                    inspector.list(&filter, order, after.as_ref(), limit + 1, now.timestamp_micros()),
+                    inspector.counts(&filter, now.timestamp_micros()),
+                )?
             }
             Source::Sidecar => {
                 let (all, _) = self.sidecar_instances().await?;

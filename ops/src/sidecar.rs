@@ -130,7 +130,7 @@ pub(crate) fn matches(filter: &Filter, s: &Summary, now: i64) -> bool {
     }
 }
 
-/// Stuck, as far as the client API shows: running and not suspended, a timer already
+/// Stuck, as far as the client API shows: not finished nor suspended, a timer already
 /// due (or an activity pending) and no change for longer than `micros`.
 pub(crate) fn is_stuck(s: &Summary, now: i64, micros: i64) -> bool {
     let active = !is_terminal(s.status as i32) && s.status != OrchestrationStatus::Suspended as i64;
