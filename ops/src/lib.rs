@@ -119,6 +119,9 @@ pub struct Page {
     /// Matches per status, across all pages.
     #[schema(value_type = Object)]
     pub counts: BTreeMap<String, u64>,
+    /// What this runtime cannot show, if anything (why the list may be partial).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<String>,
 }
 
 /// A time histogram of a query's matches by creation.
@@ -351,6 +354,7 @@ impl Ops {
         };
         let filter = self.filter(text, now).await?;
         let limit = limit.clamp(1, 500);
+        let mut unavailable = Vec::new();
         let (summaries, counts) = match &self.source {
             Source::Engine(inspector) => {
                 // The page and the counts on two read connections at once.
@@ -360,7 +364,8 @@ impl Ops {
                 )?
             }
             Source::Sidecar => {
-                let (all, _) = self.sidecar_instances().await?;
+                let (all, notes) = self.sidecar_instances().await?;
+                unavailable = notes;
                 Sidecar::page(all, &filter, order, after.as_ref(), limit + 1, now)
             }
         };
@@ -375,7 +380,7 @@ impl Ops {
             *by_status.entry(query::status_name(code as i32).to_string()).or_insert(0) += n as u64;
         }
         let total = by_status.values().sum();
-        Ok(Page { items: self.views(summaries).await?, next_cursor, total, counts: by_status })
+        Ok(Page { items: self.views(summaries).await?, next_cursor, total, counts: by_status, unavailable })
     }
 
     /// How many of the matches were created in each bucket of the last `range_hours`.

@@ -31,7 +31,20 @@ pub struct Sidecar {
     client: TaskHubSidecarServiceClient<Channel>,
 }
 
+/// Whether the sidecar does not serve a method: Unimplemented, or daprd's own way of
+/// saying so when it proxies a method it does not know.
+fn unimplemented(status: &tonic::Status) -> bool {
+    let message = status.message().to_lowercase();
+    status.code() == tonic::Code::Unimplemented
+        || ["unknown method", "failed to proxy request", "not implemented", "unimplemented"]
+            .iter()
+            .any(|m| message.contains(m))
+}
+
 fn backend(status: tonic::Status) -> OpsError {
+    if unimplemented(&status) {
+        return OpsError::Unavailable(format!("the workflow sidecar does not offer this: {}", status.message()));
+    }
     match status.code() {
         tonic::Code::NotFound => OpsError::NotFound(status.message().to_string()),
         tonic::Code::Unimplemented => {
@@ -186,7 +199,10 @@ impl Sidecar {
             let request = ListInstanceIDsRequest { continuation_token: token.clone(), page_size: Some(1000) };
             let page = match self.client().list_instance_i_ds(request).await {
                 Ok(page) => page.into_inner(),
-                Err(status) if status.code() == tonic::Code::Unimplemented => return Ok(None),
+                Err(status) if unimplemented(&status) => {
+                    tracing::debug!(error = %status.message(), "the sidecar lists no instances");
+                    return Ok(None);
+                }
                 Err(status) => return Err(backend(status)),
             };
             ids.extend(page.instance_ids);
@@ -206,13 +222,18 @@ impl Sidecar {
         let mut summaries = Vec::with_capacity(ids.len());
         for id in ids {
             let request = GetInstanceRequest { instance_id: id.clone(), get_inputs_and_outputs: true, router: None };
-            let Ok(response) = self.client().get_instance(request).await else { continue };
+            let response = match self.client().get_instance(request).await {
+                Ok(response) => response,
+                // One that vanished between the listing and this read (purged) is left out.
+                Err(status) if status.code() == tonic::Code::NotFound => continue,
+                Err(status) => return Err(backend(status)),
+            };
             let Some(state) = response.into_inner().workflow_state else { continue };
             let history = if !history_unavailable && !is_terminal(state.workflow_status) {
                 let request = GetInstanceHistoryRequest { instance_id: id.clone() };
                 match self.client().get_instance_history(request).await {
                     Ok(response) => Some(response.into_inner().events),
-                    Err(status) if status.code() == tonic::Code::Unimplemented => {
+                    Err(status) if unimplemented(&status) => {
                         history_unavailable = true;
                         None
                     }
