@@ -178,10 +178,8 @@ impl Client {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| Failure(Exit::Failed, format!("cannot reach {}: {e}", self.base)))?;
+        let response =
+            request.send().await.map_err(|e| Failure(Exit::Failed, format!("cannot reach {}: {e}", self.base)))?;
         let status = response.status().as_u16();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if (200..300).contains(&status) {
@@ -263,9 +261,8 @@ fn instances_table(page: &Value) -> String {
         .flatten()
         .map(|i| vec![text(&i["id"]), text(&i["kind"]), text(&i["status"]), waiting(i), text(&i["updated_at"])])
         .collect();
-    let counts = page["counts"].as_object().map(|c| {
-        c.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
-    });
+    let counts =
+        page["counts"].as_object().map(|c| c.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
     let mut out = table(&["ID", "KIND", "STATUS", "WAITING", "UPDATED"], &rows);
     out.push_str(&format!("{} matching ({})\n", text(&page["total"]), counts.unwrap_or_default()));
     out
@@ -283,7 +280,8 @@ pub async fn run(connection: Connection, command: WorkflowsCommand) -> ExitCode 
         eprintln!("errand: an admin's token is needed: --token or ERRAND_TOKEN (POST /api/v1/auth/login gives one)");
         return ExitCode::from(Exit::Usage as u8);
     };
-    let http = reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(5)).build().unwrap_or_default();
+    let http =
+        reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(5)).build().unwrap_or_default();
     let client = Client { http, base, token, output: connection.output };
     match command_result(&client, command).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -301,7 +299,9 @@ fn instance_path(id: &str) -> String {
 async fn command_result(client: &Client, command: WorkflowsCommand) -> Result<(), Failure> {
     match command {
         WorkflowsCommand::List { query, sort, limit } => {
-            let page = client.get(&format!("/ops/workflows?q={}&sort={}&limit={limit}", encode(&query), encode(&sort))).await?;
+            let page = client
+                .get(&format!("/ops/workflows?q={}&sort={}&limit={limit}", encode(&query), encode(&sort)))
+                .await?;
             client.print(&page, instances_table);
         }
         WorkflowsCommand::Show { id } => {
@@ -353,7 +353,9 @@ async fn command_result(client: &Client, command: WorkflowsCommand) -> Result<()
         WorkflowsCommand::Resume { id, reason } => act(client, &id, "resume", json!({ "reason": reason })).await?,
         WorkflowsCommand::Raise { id, name, data } => {
             let data = match data {
-                Some(text) => serde_json::from_str(&text).map_err(|e| Failure(Exit::Usage, format!("--data is not JSON: {e}")))?,
+                Some(text) => {
+                    serde_json::from_str(&text).map_err(|e| Failure(Exit::Usage, format!("--data is not JSON: {e}")))?
+                }
                 None => Value::Null,
             };
             act(client, &id, "raise", json!({ "name": name, "data": data })).await?
@@ -361,7 +363,8 @@ async fn command_result(client: &Client, command: WorkflowsCommand) -> Result<()
         WorkflowsCommand::Purge { id } => act(client, &id, "purge", json!({})).await?,
         WorkflowsCommand::Rerun { id } => act(client, &id, "rerun", json!({})).await?,
         WorkflowsCommand::Batch { action, query, dry_run, yes, reason, event } => {
-            let spec = json!({ "query": query, "action": action, "reason": reason, "event": event, "dry_run": dry_run });
+            let spec =
+                json!({ "query": query, "action": action, "reason": reason, "event": event, "dry_run": dry_run });
             let answer = client.post("/ops/workflows/batch", spec).await?;
             let Some(confirmation) = answer["confirmation"]["id"].as_str().map(String::from) else {
                 client.print(&answer, |a| {
@@ -461,7 +464,8 @@ async fn watch(client: &Client, filter: Option<&str>) -> Result<(), Failure> {
         if let Some(id) = &last {
             request = request.header("Last-Event-ID", id);
         }
-        let response = request.send().await.map_err(|e| Failure(Exit::Failed, format!("cannot reach {}: {e}", client.base)))?;
+        let response =
+            request.send().await.map_err(|e| Failure(Exit::Failed, format!("cannot reach {}: {e}", client.base)))?;
         match response.status().as_u16() {
             200 => {}
             401 | 403 => return Err(Failure(Exit::Refused, "the stream needs an admin's token".into())),

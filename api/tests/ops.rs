@@ -289,7 +289,10 @@ async fn a_batch_survives_a_sigkill_and_counts_each_instance_once() {
         });
         futures_util::future::join_all(creations).await;
     }
-    eventually("1,000 reminders waiting", 60, || async { query(&admin, "kind:reminder & waiting:timer").await["total"] == N }).await;
+    eventually("1,000 reminders waiting", 60, || async {
+        query(&admin, "kind:reminder & waiting:timer").await["total"] == N
+    })
+    .await;
     let spec = json!({ "query": "kind:reminder", "action": "terminate", "reason": "crash test" });
     let asked = admin.post("/ops/workflows/batch", spec).await.body;
     let batch = asked["confirmation"]["id"].as_str().expect("a confirmation").to_string();
@@ -322,7 +325,11 @@ async fn a_batch_survives_a_sigkill_and_counts_each_instance_once() {
     })
     .await;
     let result = admin.get(&path).await.body["output"]["result"].clone();
-    assert_eq!((result["total"].as_u64(), result["done"].as_u64(), result["skipped"].as_u64()), (Some(N as u64), Some(N as u64), Some(0)), "{result}");
+    assert_eq!(
+        (result["total"].as_u64(), result["done"].as_u64(), result["skipped"].as_u64()),
+        (Some(N as u64), Some(N as u64), Some(0)),
+        "{result}"
+    );
     assert_eq!(result["failed"], json!([]));
     let after = query(&admin, "kind:reminder").await;
     assert_eq!(after["counts"]["terminated"], N, "{}", after["counts"]);
@@ -348,12 +355,21 @@ async fn cli_behaves(backend: Backend, external: bool) {
     let bob = setup.server().signup("bob@example.com").await;
     let task = task_with_reminder(&bob, "water plants").await;
     let feed = task_with_reminder(&bob, "feed cat").await;
-    eventually("two reminders waiting", 20, || async { query(&admin, "kind:reminder & waiting:timer").await["total"] == 2 }).await;
+    eventually("two reminders waiting", 20, || async {
+        query(&admin, "kind:reminder & waiting:timer").await["total"] == 2
+    })
+    .await;
     let token = admin.token.clone();
 
     let (code, out, _) = cli(&setup, &token, &["list", "kind:reminder"]);
     assert_eq!(code, 0);
-    assert!(out.starts_with("ID") && out.contains("WAITING") && out.contains("timer until") && out.contains("2 matching (running 2)"), "{out}");
+    assert!(
+        out.starts_with("ID")
+            && out.contains("WAITING")
+            && out.contains("timer until")
+            && out.contains("2 matching (running 2)"),
+        "{out}"
+    );
     let (code, out, _) = cli(&setup, &token, &["list", &format!("task:{task}"), "--output", "json"]);
     assert_eq!(code, 0);
     let page: Value = serde_json::from_str(&out).expect("json");
@@ -388,7 +404,8 @@ async fn cli_behaves(backend: Backend, external: bool) {
         .expect("watch");
     let (code, out, _) = cli(&setup, &token, &["batch", "terminate", "kind:reminder & status:running", "--dry-run"]);
     assert!(code == 0 && out.contains("2 matching") && out.contains("a dry run"), "{out}");
-    let (code, out, _) = cli(&setup, &token, &["batch", "terminate", "kind:reminder & status:running", "--yes", "--reason", "cli"]);
+    let (code, out, _) =
+        cli(&setup, &token, &["batch", "terminate", "kind:reminder & status:running", "--yes", "--reason", "cli"]);
     assert!(code == 0 && out.contains("2 of 2 done, 0 skipped, 0 failed"), "{out}");
     let stdout = watcher.stdout.take().unwrap();
     let (seen, _) = tokio::task::spawn_blocking(move || {
