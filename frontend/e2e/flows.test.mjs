@@ -439,6 +439,88 @@ describe('Errand in Chromium', { concurrency: false }, () => {
     await axe('workflow history');
   });
 
+  it('admin: query workflows, the detail timeline, a live row, terminate, a batch dry run, stats', async () => {
+    // The first account is the admin; a reminder a few seconds ahead, and one far off.
+    const soon = await pageApi('POST', '/tasks', { title: 'ops soon', reminders: [{ at: new Date(Date.now() + 9000).toISOString() }] });
+    const far = await pageApi('POST', '/tasks', { title: 'ops far', reminders: [{ at: new Date(Date.now() + 86_400_000).toISOString() }] });
+    assert.equal(soon.status, 201, JSON.stringify(soon.body));
+    await go('/inbox');
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await nav.getByRole('link', { name: 'Workflows', exact: true }).click();
+    await page.waitForURL(/\/admin\/workflows$/);
+    const query = await visible(page.getByLabel('Query'));
+    await query.fill('kind:reminder');
+    await query.press('Enter');
+    await page.waitForURL(/\?q=kind%3Areminder/);
+    const row = page.locator(`tr[data-instance-id^="reminder:${soon.body.id}"]`);
+    await visible(row);
+    await visible(row.locator('.wf-running'));
+    await visible(page.getByText(/created in the last 24 hours/));
+    await shot('admin-workflows-light');
+    await axe('admin workflows');
+    // The detail page and its timeline.
+    await row.getByRole('link').click();
+    await visible(page.getByRole('heading', { name: 'reminder instance' }));
+    const timeline = await visible(page.getByRole('list', { name: 'History' }));
+    await visible(timeline.getByText('timer_created'));
+    await visible(page.getByText(/^Timer due /));
+    await page.getByText('JSON', { exact: true }).click();
+    await visible(page.locator('.ops-json pre'));
+    await shot('admin-workflow-light');
+    await axe('admin workflow detail');
+    // Back to the list: the row turns completed live when the reminder fires.
+    await page.goBack();
+    await visible(row);
+    await page.evaluate(() => { window.__sameDocument = true; });
+    await visible(row.locator('.wf-completed'), 20_000);
+    assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload');
+    assert.equal(await row.getAttribute('class'), 'flash', 'the changed row is marked');
+    // The completed one's timeline has a duration bar.
+    await row.getByRole('link').click();
+    await visible(page.getByRole('list', { name: 'History' }).locator('.dur-bar'));
+    // Terminate the other one through the dialog.
+    const farRow = page.locator(`tr[data-instance-id^="reminder:${far.body.id}"]`);
+    await page.goBack();
+    await farRow.getByRole('link').click();
+    await visible(page.getByRole('heading', { name: 'reminder instance' }));
+    await page.getByRole('button', { name: 'Terminate…' }).click();
+    const dlg = await visible(page.getByRole('dialog', { name: 'Terminate this instance' }));
+    await dlg.getByLabel('Reason').fill('e2e clean-up');
+    await dlg.getByLabel('Children too').check();
+    await axe('terminate dialog');
+    await dlg.getByRole('button', { name: 'Terminate', exact: true }).click();
+    await gone(dlg);
+    await visible(page.locator('.facts .wf-terminated'));
+    const id = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+    assert.equal((await pageApi('GET', `/ops/workflows/${encodeURIComponent(id)}`)).body.instance.status, 'terminated');
+    // A batch dry run counts what the query matches.
+    await go('/admin/workflows?q=kind%3Areminder');
+    await visible(page.locator('tr[data-instance-id]'));
+    const total = (await pageApi('GET', '/ops/workflows?q=kind%3Areminder')).body.total;
+    await page.getByRole('button', { name: 'Batch…' }).click();
+    const bd = await visible(page.getByRole('dialog', { name: 'Batch action' }));
+    await bd.getByLabel('Action').selectOption('suspend');
+    await bd.getByLabel('Reason').fill('maintenance');
+    await bd.getByRole('button', { name: 'Count' }).click();
+    await visible(bd.getByText(new RegExp(`^${total} instances? match`)));
+    await shot('admin-batch-light');
+    await axe('batch dialog');
+    await page.keyboard.press('Escape');
+    await gone(bd);
+    // Presets, saved views and the stats page.
+    await page.getByRole('link', { name: 'Waiting on a timer' }).click();
+    await page.waitForURL(/q=waiting%3Atimer/);
+    await page.getByLabel('View name').fill('Timers');
+    await page.getByRole('button', { name: 'Save this query' }).click();
+    await visible(page.getByRole('link', { name: 'Timers' }));
+    assert.match(await page.evaluate(() => localStorage.getItem('errand.ops.views')), /waiting:timer/);
+    await nav.getByRole('link', { name: 'Stats' }).click();
+    await visible(page.getByRole('heading', { name: 'Workflow stats' }));
+    await visible(page.getByRole('heading', { name: /^Dead letters/ }));
+    await shot('admin-stats-light');
+    await axe('admin stats');
+  });
+
   it('keyboard only: g i, j, e completes the first task; ? lists the shortcuts', async () => {
     await go('/today');
     await page.keyboard.press('g');
@@ -499,7 +581,7 @@ describe('Errand in Chromium', { concurrency: false }, () => {
     assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
     await shot('settings-dark');
     await axe('settings (dark)');
-    for (const [p, name] of [['/inbox', 'inbox'], ['/upcoming', 'upcoming'], ['/calendar', 'calendar-month'], ['/chat', 'chat'], ['/workflows', 'workflows']]) {
+    for (const [p, name] of [['/inbox', 'inbox'], ['/upcoming', 'upcoming'], ['/calendar', 'calendar-month'], ['/chat', 'chat'], ['/workflows', 'workflows'], ['/admin/workflows?q=kind%3Areminder', 'admin-workflows']]) {
       await go(p);
       await page.waitForTimeout(300);
       await shot(`${name}-dark`);
@@ -538,7 +620,7 @@ describe('Errand in Chromium', { concurrency: false }, () => {
     await shot('editor-mobile-light');
     await axe('editor at 360 px');
     await page.getByRole('button', { name: 'Close the task' }).click();
-    for (const [p, name] of [['/chat', 'chat-mobile-light'], ['/calendar?mode=week', 'calendar-week-mobile-light'], ['/workflows', 'workflows-mobile-light']]) {
+    for (const [p, name] of [['/chat', 'chat-mobile-light'], ['/calendar?mode=week', 'calendar-week-mobile-light'], ['/workflows', 'workflows-mobile-light'], ['/admin/workflows?q=kind%3Areminder', 'admin-workflows-mobile-light']]) {
       await go(p);
       await page.waitForTimeout(300);
       assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= 360), true, `no horizontal scroll on ${p}`);

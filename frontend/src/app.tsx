@@ -22,6 +22,9 @@ import { createKeyHandler, SHORTCUT_HELP } from './ui/shortcuts';
 import { useStore } from './ui/store';
 import { Toasts } from './ui/toast';
 import { WorkflowPage, WorkflowsPage } from './workflows/WorkflowsPage';
+import { StatsPage } from './ops/StatsPage';
+import { WorkflowAdminPage } from './ops/WorkflowAdmin';
+import { WorkflowsAdminPage } from './ops/WorkflowsAdmin';
 
 function Page({ path }: { path: string }) {
   let m: Record<string, string> | null;
@@ -40,6 +43,9 @@ function Page({ path }: { path: string }) {
   if (path === '/workflows') return <WorkflowsPage />;
   if ((m = match('/workflows/:id', path))) return <WorkflowPage id={m.id!} />;
   if (path === '/settings') return <SettingsPage />;
+  if (path === '/admin/workflows') return <WorkflowsAdminPage />;
+  if ((m = match('/admin/workflows/:id', path))) return <WorkflowAdminPage id={m.id!} />;
+  if (path === '/admin/stats') return <StatsPage />;
   return (
     <>
       <h1 class="page-title">Not found</h1>
@@ -64,10 +70,16 @@ const NAV2: [string, string][] = [
   ['/workflows', 'My workflows'],
   ['/settings', 'Settings'],
 ];
+const ADMIN_NAV: [string, string][] = [
+  ['/admin/workflows', 'Workflows'],
+  ['/admin/stats', 'Stats'],
+];
 
 function Sidebar({ path, onNavigate }: { path: string; onNavigate: () => void }) {
   const t = useStore(tags);
   const f = useStore(filters);
+  const s = useStore(session);
+  const admin = s.state === 'user' && s.user.role === 'admin';
   const cur = (href: string) => (path === href || (href === '/inbox' && path === '/') || (href !== '/inbox' && path.startsWith(`${href}/`)) ? 'page' : undefined);
   return (
     <nav class="sidebar" aria-label="Main">
@@ -112,6 +124,16 @@ function Sidebar({ path, onNavigate }: { path: string; onNavigate: () => void })
           <li><Link href={href} aria-current={cur(href)} onClick={onNavigate}>{label}</Link></li>
         ))}
       </ul>
+      {admin && (
+        <>
+          <h2 class="nav-h">Admin</h2>
+          <ul class="plain nav-list">
+            {ADMIN_NAV.map(([href, label]) => (
+              <li><Link href={href} aria-current={cur(href)} onClick={onNavigate}>{label}</Link></li>
+            ))}
+          </ul>
+        </>
+      )}
     </nav>
   );
 }
@@ -245,6 +267,8 @@ export function App() {
 }
 
 function pageName(path: string): string {
+  if (path.startsWith('/admin/stats')) return 'Workflow stats';
+  if (path.startsWith('/admin/workflows')) return 'Workflows (admin)';
   const seg = path.split('/')[1] ?? '';
   const names: Record<string, string> = {
     '': 'Inbox', inbox: 'Inbox', today: 'Today', upcoming: 'Upcoming', completed: 'Completed', calendar: 'Calendar',

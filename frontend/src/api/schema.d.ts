@@ -437,6 +437,161 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/ops/workflows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every workflow instance matching a query, with counts per status for the whole match (admin). */
+        get: operations["list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ops/workflows/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A batch action by query (admin): `dry_run` counts; otherwise a confirmation that,
+         *     approved, runs the batch as a durable workflow (`confirmation:<id>`, its progress in
+         *     the custom status).
+         */
+        post: operations["batch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ops/workflows/histogram": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How many instances matching a query were created per time bucket (admin). */
+        get: operations["histogram"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ops/workflows/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Counts by kind and status, the oldest wait per reason, stuck instances, timer
+         *     lateness, activity queue delay and dead letters (admin).
+         */
+        get: operations["stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ops/workflows/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live changes as Server-Sent Events (`event: instance`, `id` = cursor): each instance
+         *     as it is after it changed. Reconnect with `Last-Event-ID` to resume (admin).
+         */
+        get: operations["stream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ops/workflows/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One instance: input, output, custom status, failure, children, pending timers,
+         *     activities and buffered events (admin).
+         */
+        get: operations["detail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ops/workflows/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An instance's history: events with timestamps, each completion with the time since
+         *     what it answers (admin).
+         */
+        get: operations["history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ops/workflows/{id}/{action}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Terminate, suspend, resume, raise an event on, purge (finished only) or rerun an
+         *     instance (admin).
+         */
+        post: operations["act"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/parse": {
         parameters: {
             query?: never;
@@ -743,6 +898,26 @@ export interface components {
              */
             disabled_at?: string | null;
         };
+        /** @description The body of an action (each action reads what it needs). */
+        ActionRequest: {
+            /** @description The event's payload. */
+            data?: Record<string, never>;
+            /** @description The event to raise. */
+            name?: string | null;
+            /** @description Why (terminate, suspend, resume). */
+            reason?: string | null;
+            /** @description Terminate its children too. */
+            recursive?: boolean;
+        };
+        /** @description What an action did. */
+        ActionResult: {
+            /** @description The action. */
+            action: string;
+            /** @description The instance acted on. */
+            id: string;
+            /** @description For rerun: the new instance. */
+            new_id?: string | null;
+        };
         /** @description A page of the audit trail. */
         AuditList: {
             /** @description Records, newest first. */
@@ -779,6 +954,45 @@ export interface components {
             token?: string | null;
             /** @description The account. */
             user: components["schemas"]["UserProfile"];
+        };
+        /**
+         * @description What a batch does.
+         * @enum {string}
+         */
+        BatchAction: "terminate" | "suspend" | "resume" | "purge" | "raise";
+        /**
+         * @description What a batch request answers: the count and a sample, and for a real run the
+         *     confirmation to approve (`POST /confirmations/{id}`).
+         */
+        BatchAnswer: {
+            confirmation?: null | components["schemas"]["ConfirmationView"];
+            /**
+             * Format: int64
+             * @description Instances matching now.
+             */
+            count: number;
+            /** @description The first of them. */
+            sample: components["schemas"]["InstanceView"][];
+        };
+        /** @description A batch request: the spec, and whether only to count. */
+        BatchRequest: components["schemas"]["BatchSpec"] & {
+            /** @description Only count the matches and show a sample. */
+            dry_run?: boolean;
+        };
+        /** @description A batch: the query and the action with its arguments. */
+        BatchSpec: {
+            /** @description What to do to each match. */
+            action: components["schemas"]["BatchAction"];
+            /** @description The event's payload. */
+            data?: Record<string, never>;
+            /** @description The event to raise (for `raise`). */
+            event?: string | null;
+            /** @description The ops query (as `GET /ops/workflows?q=`). */
+            query: string;
+            /** @description Why (recorded with terminate, suspend and resume). */
+            reason?: string | null;
+            /** @description Terminate children too. */
+            recursive?: boolean;
         };
         /** @description What `POST /tasks/bulk-delete` deletes: given tasks, or every done one. */
         BulkDelete: {
@@ -923,6 +1137,34 @@ export interface components {
             /** @description `approve` or `reject`. */
             decision: string;
         };
+        /** @description One instance in full. */
+        DetailView: {
+            /** @description Activities queued or running: `{name, queued_at, attempts}`. */
+            activities: Record<string, never>[];
+            /** @description Events delivered but not yet taken by a turn: `{type, name}`. */
+            buffered: Record<string, never>[];
+            /** @description Children: `{id, kind, status}`. */
+            children: Record<string, never>[];
+            /** @description Execution id (changes with continue-as-new). */
+            execution_id?: string | null;
+            /** @description Why it failed: `{type, message, details}`. */
+            failure: Record<string, never>;
+            /** @description Its input (JSON when it parses). */
+            input: Record<string, never>;
+            /** @description The list fields. */
+            instance: components["schemas"]["InstanceView"];
+            /** @description Its output. */
+            output: Record<string, never>;
+            /**
+             * Format: date-time
+             * @description Started.
+             */
+            started_at?: string | null;
+            /** @description Pending timers: `{due_at}`. */
+            timers: Record<string, never>[];
+            /** @description What this runtime cannot show of it, if anything. */
+            unavailable: string[];
+        };
         /** @description The JSON error body. */
         ErrorBody: {
             /** @description The error. */
@@ -1009,10 +1251,53 @@ export interface components {
             /** @description `ok` or `ready`. */
             status: string;
         };
+        /** @description A time histogram of a query's matches by creation. */
+        Histogram: {
+            /**
+             * Format: int64
+             * @description Width of a bucket, in seconds.
+             */
+            bucket_seconds: number;
+            /** @description `(start, count)` per bucket, oldest first, empty ones included. */
+            buckets: Record<string, never>[];
+        };
         /** @description A workflow's history. */
         HistoryView: {
             /** @description In order: `{seq, type, timestamp, name?, data?}`. */
             events: Record<string, never>[];
+        };
+        /** @description An instance in a list. */
+        InstanceView: {
+            /**
+             * Format: date-time
+             * @description Finished.
+             */
+            completed_at?: string | null;
+            /**
+             * Format: date-time
+             * @description Created.
+             */
+            created_at: string;
+            /** @description What the workflow says of itself. */
+            custom_status?: string | null;
+            /** @description Instance id. */
+            id: string;
+            /** @description The workflow (`reminder`, `recurring`, `confirm_action`). */
+            kind: string;
+            /** @description Its parent instance. */
+            parent_id?: string | null;
+            /** @description `running`, `pending`, `suspended`, `completed`, `failed`, `terminated`, `canceled`. */
+            status: string;
+            /** @description The task it concerns. */
+            task_id?: string | null;
+            /**
+             * Format: date-time
+             * @description Last changed.
+             */
+            updated_at: string;
+            /** @description Whose it is, when Errand recorded it. */
+            user_id?: string | null;
+            waiting?: null | components["schemas"]["WaitView"];
         };
         /** @description Credentials. */
         LoginRequest: {
@@ -1086,6 +1371,22 @@ export interface components {
             task_id?: string | null;
             /** @description Headline. */
             title: string;
+        };
+        /** @description A page of a query. */
+        Page: {
+            /** @description Matches per status, across all pages. */
+            counts: Record<string, never>;
+            /** @description Instances in order. */
+            items: components["schemas"]["InstanceView"][];
+            /** @description Cursor of the next page. */
+            next_cursor?: string | null;
+            /**
+             * Format: int64
+             * @description Matches across all pages.
+             */
+            total: number;
+            /** @description What this runtime cannot show, if anything (why the list may be partial). */
+            unavailable?: string[];
         };
         /** @description Text to read as a task. */
         ParseRequest: {
@@ -1266,6 +1567,31 @@ export interface components {
          * @enum {string}
          */
         SpanKind: "date" | "tag" | "priority" | "recurrence" | "reminder";
+        /** @description Health figures. */
+        StatsView: {
+            /** @description How long activities waited before dispatch over the last hour (this process). */
+            activity_queue_delay: Record<string, never>;
+            /** @description Counts per kind and status: `{kind: {status: n}}`. */
+            by_kind: Record<string, never>;
+            /**
+             * Format: int64
+             * @description Unresolved dead letters.
+             */
+            dead_letters: number;
+            /** @description Instances with ready work untouched for longer than `stuck_after_seconds`. */
+            stuck: components["schemas"]["InstanceView"][];
+            /**
+             * Format: int64
+             * @description The threshold.
+             */
+            stuck_after_seconds: number;
+            /** @description How late timers fired over the last hour: `{p50_ms, p99_ms, samples}` (this process). */
+            timer_lateness: Record<string, never>;
+            /** @description What this runtime cannot show, if anything. */
+            unavailable: string[];
+            /** @description Per wait reason: `{reason, count, oldest: {id, since}}`. */
+            waiting: Record<string, never>[];
+        };
         /**
          * @description Whether a task is still to do.
          * @enum {string}
@@ -1389,6 +1715,18 @@ export interface components {
             role: components["schemas"]["Role"];
             /** @description IANA timezone used for natural-language dates and recurrence. */
             timezone: string;
+        };
+        /** @description What an instance waits for. */
+        WaitView: {
+            /** @description The events it may be waiting for (Errand's workflows say which they await). */
+            events?: string[];
+            /** @description `timer`, `event`, `activity`, `child` or `suspended`. */
+            reason: string;
+            /**
+             * Format: date-time
+             * @description When the timer is due.
+             */
+            until?: string | null;
         };
         /** @description A page of workflows. */
         WorkflowList: {
@@ -3137,6 +3475,518 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The ops query, e.g. `kind:reminder & status:running & waiting:timer & created after: 2026-11-01`. */
+                q: string;
+                /** @description `created`, `-created` (default), `updated` or `-updated`. */
+                sort: string;
+                /** @description From `next_cursor`. */
+                cursor: string;
+                /** @description 1 to 500 (default 50). */
+                limit: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page"];
+                };
+            };
+            /** @description a parameter is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no token, or one that no longer works */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    batch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchAnswer"];
+                };
+            };
+            /** @description the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no token, or one that no longer works */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is larger than 256 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    histogram: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The ops query. */
+                q: string;
+                /** @description How far back, in hours (default 24). */
+                hours: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Histogram"];
+                };
+            };
+            /** @description a parameter is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no token, or one that no longer works */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Ready work untouched for this many seconds is stuck (default 300). */
+                stuck_after: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsView"];
+                };
+            };
+            /** @description a parameter is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no token, or one that no longer works */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stream: {
+        parameters: {
+            query?: {
+                /** @description token, for clients that cannot set headers */
+                access_token?: string;
+            };
+            header?: {
+                /** @description resume after this event id */
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description text/event-stream of InstanceView */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a parameter is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no token, or one that no longer works */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    detail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description instance id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DetailView"];
+                };
+            };
+            /** @description a parameter is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no token, or one that no longer works */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    history: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description instance id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryView"];
+                };
+            };
+            /** @description a parameter is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no token, or one that no longer works */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    act: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description instance id */
+                id: string;
+                /** @description terminate, suspend, resume, raise, purge or rerun */
+                action: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ActionRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionResult"];
+                };
+            };
+            /** @description the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no token, or one that no longer works */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body did not arrive in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is larger than 256 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body does not fit the schema, or breaks a rule (details name the field) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
