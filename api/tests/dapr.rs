@@ -229,6 +229,43 @@ async fn confirmations_are_approved_rejected_or_expire() {
 
 /// The assistant keeps its conversation in the Redis state store: "it" in a second
 /// message means the task of the first, and deleting it asks for a confirmation.
+/// Ops inspection under daprd 1.16: instances are listed from Errand's records (daprd
+/// lists none), read with GetInstance, and acted on; the history is said to be
+/// unavailable, precisely.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_inspection_works_on_daprd_and_says_what_it_cannot_show() {
+    let _one = SERIAL.lock().await;
+    let Some(stack) = Stack::start().await else { return };
+    let admin = stack.signup("admin@example.com").await;
+    let at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let task = admin.create(json!({ "title": "later", "reminders": [{ "at": at }] })).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let q = format!("/ops/workflows?q=task%3A{task}");
+    eventually("the reminder listed", 30, || async { admin.get(&q).await.body["total"] == 1 }).await;
+    let page = admin.get(&q).await.body;
+    assert_eq!(page["items"][0]["status"], "running", "{page}");
+    assert!(page["unavailable"].to_string().contains("ListInstanceIDs is Unimplemented in daprd 1.16"), "{page}");
+    let id = page["items"][0]["id"].as_str().unwrap().to_string();
+    let path = format!("/ops/workflows/{}", id.replace(':', "%3A"));
+    let history = admin.get(&format!("{path}/history")).await;
+    assert_eq!(history.status, 501, "{:?}", history.body);
+    assert!(
+        history.body["error"]["message"].as_str().unwrap().contains("GetInstanceHistory is Unimplemented"),
+        "{:?}",
+        history.body
+    );
+    let detail = admin.get(&path).await.body;
+    assert!(detail["unavailable"].to_string().contains("GetInstanceHistory"), "{detail}");
+    assert_eq!(admin.post(&format!("{path}/terminate"), json!({ "reason": "ops on daprd" })).await.status, 200);
+    eventually("terminated through daprd", 30, || async {
+        admin.get(&path).await.body["instance"]["status"] == "terminated"
+    })
+    .await;
+    assert_eq!(admin.post(&format!("{path}/purge"), json!({})).await.status, 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_assistant_remembers_the_conversation_in_the_state_store() {
     let _one = SERIAL.lock().await;

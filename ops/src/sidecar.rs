@@ -183,9 +183,7 @@ impl Sidecar {
         let request = GetInstanceHistoryRequest { instance_id: id.to_string() };
         match self.client().get_instance_history(request).await {
             Ok(response) => Ok(response.into_inner().events),
-            Err(status) if status.code() == tonic::Code::Unimplemented => {
-                Err(OpsError::Unavailable(HISTORY_UNAVAILABLE.into()))
-            }
+            Err(status) if unimplemented(&status) => Err(OpsError::Unavailable(HISTORY_UNAVAILABLE.into())),
             Err(status) => Err(backend(status)),
         }
     }

@@ -89,6 +89,7 @@ async fn audit(state: &AppState, admin: &UserRecord, action: &str, instance: &st
 
 /// Query parameters of the instance list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// The ops query, e.g. `kind:reminder & status:running & waiting:timer & created after: 2026-11-01`.
@@ -118,6 +119,7 @@ pub async fn list(
 
 /// Query parameters of the histogram.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HistogramParams {
     /// The ops query.
@@ -141,6 +143,7 @@ pub async fn histogram(
 
 /// Query parameters of the stats.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StatsParams {
     /// Ready work untouched for this many seconds is stuck (default 300).

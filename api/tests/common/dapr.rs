@@ -361,6 +361,11 @@ impl Stack {
         self.apps.iter().find(|a| a.name == name).unwrap_or_else(|| panic!("no app {name}")).dapr_http
     }
 
+    /// The gRPC port of app `name`'s daprd.
+    pub fn dapr_grpc_port(&self, name: &str) -> u16 {
+        self.apps.iter().find(|a| a.name == name).unwrap_or_else(|| panic!("no app {name}")).dapr_grpc
+    }
+
     /// Stops (`down`) or starts (`up`) one of the environment's services.
     pub fn service(&self, action: &str, service: &str) {
         let status = Command::new(script("dapr-env.sh"))

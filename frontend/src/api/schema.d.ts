@@ -3486,18 +3486,18 @@ export interface operations {
     };
     list: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description The ops query, e.g. `kind:reminder & status:running & waiting:timer & created after: 2026-11-01`. */
-                q: string;
+                q?: string;
                 /** @description `created`, `-created` (default), `updated` or `-updated`. */
-                sort: string;
+                sort?: string;
                 /** @description From `next_cursor`. */
-                cursor: string;
+                cursor?: string;
                 /** @description 1 to 500 (default 50). */
-                limit: number;
+                limit?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -3632,14 +3632,14 @@ export interface operations {
     };
     histogram: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description The ops query. */
-                q: string;
+                q?: string;
                 /** @description How far back, in hours (default 24). */
-                hours: number;
+                hours?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -3682,12 +3682,12 @@ export interface operations {
     };
     stats: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description Ready work untouched for this many seconds is stuck (default 300). */
-                stuck_after: number;
+                stuck_after?: number;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
