@@ -360,8 +360,9 @@ async fn connect_workflows(
     }
 }
 
-/// The ops health figures on `/metrics`, every 30 s: instances waiting per reason and
-/// the age of the longest wait, stuck instances.
+/// The ops health figures on `/metrics`, every 30 s: instances by kind and status,
+/// waiting per reason and the age of the longest wait, stuck instances, dead letters
+/// (timer lateness and activity queue delay are the engine's own histograms).
 async fn ops_gauges(ops: Arc<errand_ops::Ops>, mut stopped: watch::Receiver<bool>) {
     loop {
         match ops.stats(errand_ops::query::STUCK_AFTER).await {
@@ -377,6 +378,13 @@ async fn ops_gauges(ops: Arc<errand_ops::Ops>, mut stopped: watch::Receiver<bool
                     metrics::gauge!("errand_ops_oldest_wait_seconds", "reason" => reason).set(age);
                 }
                 metrics::gauge!("errand_ops_stuck_instances").set(stats.stuck.len() as f64);
+                metrics::gauge!("errand_ops_dead_letters").set(stats.dead_letters as f64);
+                for (kind, counts) in &stats.by_kind {
+                    for (status, n) in counts {
+                        metrics::gauge!("errand_ops_instances", "kind" => kind.clone(), "status" => status.clone())
+                            .set(*n as f64);
+                    }
+                }
             }
             Err(e) => tracing::debug!(error = %e, "ops gauges not updated"),
         }

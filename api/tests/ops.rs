@@ -224,6 +224,14 @@ async fn behaves(backend: Backend, external: bool) {
     let reasons: Vec<&str> =
         stats["waiting"].as_array().unwrap().iter().map(|w| w["reason"].as_str().unwrap()).collect();
     assert_eq!(reasons, ["timer", "activity", "child", "event", "suspended"]);
+    let metrics = reqwest::get(setup.server().url("/metrics")).await.unwrap().text().await.unwrap();
+    for name in [
+        "errand_ops_waiting_instances{reason=\"timer\"}",
+        "errand_ops_oldest_wait_seconds",
+        "errand_ops_stuck_instances",
+    ] {
+        assert!(metrics.contains(name), "{name} on /metrics");
+    }
     let histogram = admin.get("/ops/workflows/histogram?hours=1").await.body;
     let created: u64 = histogram["buckets"].as_array().unwrap().iter().map(|b| b[1].as_u64().unwrap()).sum();
     assert_eq!(created, 6, "five reminders (one purged), a rerun and two confirmations: {histogram}");
@@ -402,6 +410,10 @@ async fn cli_behaves(backend: Backend, external: bool) {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("watch");
+    let feeding = ids(&query(&admin, &format!("task:{feed}")).await)[0].clone();
+    let (code, out, err) = cli(&setup, &token, &["raise", &feeding, "poke", "--data", "{\"x\": 1}"]);
+    assert!(code == 0 && out.contains("raise"), "{out} {err}");
+    assert_eq!(cli(&setup, &token, &["raise", &feeding, "poke", "--data", "not json"]).0, 2);
     let (code, out, _) = cli(&setup, &token, &["batch", "terminate", "kind:reminder & status:running", "--dry-run"]);
     assert!(code == 0 && out.contains("2 matching") && out.contains("a dry run"), "{out}");
     let (code, out, _) =
