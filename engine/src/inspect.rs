@@ -219,6 +219,11 @@ impl Summary {
     }
 }
 
+/// Finished: completed, failed, terminated or canceled.
+pub fn is_terminal(code: i32) -> bool {
+    status::is_terminal(code)
+}
+
 /// The one rule for what an instance waits for, shared by SQL and by callers that
 /// compute it from a history.
 pub fn waiting(status: i32, next_timer: Option<i64>, activities: i64, children: i64, ready: i64) -> Option<Wait> {
@@ -406,6 +411,24 @@ macro_rules! bound {
     }};
 }
 
+/// Runs a compiled query on a read pool of either backend, all rows as `$row`.
+macro_rules! fetch_all {
+    ($store:expr, $row:ty, $sql:expr, $now:expr, $binds:expr) => {
+        $store
+            .read(|db| async move {
+                match db {
+                    crate::store::Reader::Sqlite(pool) => {
+                        bound!(sqlx::query_as::<_, $row>(&$sql), $now, &$binds).fetch_all(&pool).await
+                    }
+                    crate::store::Reader::Postgres(pool) => {
+                        bound!(sqlx::query_as::<_, $row>(&$sql), $now, &$binds).fetch_all(&pool).await
+                    }
+                }
+            })
+            .await
+    };
+}
+
 const SUMMARY: &str = "i.instance_id, i.name, i.status, i.created_at, i.updated_at, i.completed_at, i.custom_status, \
      i.parent_instance_id";
 
@@ -449,18 +472,7 @@ impl Inspector {
              {READY} AS ready FROM ({page}) i {order_by}"
         );
         let binds = compiled.binds;
-        self.store
-            .read(|db| async move {
-                match db {
-                    crate::store::Reader::Sqlite(pool) => {
-                        bound!(sqlx::query_as::<_, Summary>(&sql), now, &binds).fetch_all(&pool).await
-                    }
-                    crate::store::Reader::Postgres(pool) => {
-                        bound!(sqlx::query_as::<_, Summary>(&sql), now, &binds).fetch_all(&pool).await
-                    }
-                }
-            })
-            .await
+        fetch_all!(self.store, Summary, sql, now, binds)
     }
 
     /// How many instances match, per status code.
@@ -468,18 +480,7 @@ impl Inspector {
         let compiled = Compiled::new(filter, self.store.is_shared());
         let sql = format!("SELECT i.status, COUNT(*) FROM wf_instances i WHERE {} GROUP BY i.status", compiled.sql);
         let binds = compiled.binds;
-        self.store
-            .read(|db| async move {
-                match db {
-                    crate::store::Reader::Sqlite(pool) => {
-                        bound!(sqlx::query_as::<_, (i64, i64)>(&sql), now, &binds).fetch_all(&pool).await
-                    }
-                    crate::store::Reader::Postgres(pool) => {
-                        bound!(sqlx::query_as::<_, (i64, i64)>(&sql), now, &binds).fetch_all(&pool).await
-                    }
-                }
-            })
-            .await
+        fetch_all!(self.store, (i64, i64), sql, now, binds)
     }
 
     /// How many matching instances were created in each bucket of `width` µs from
@@ -500,19 +501,7 @@ impl Inspector {
             compiled.sql
         );
         let binds = compiled.binds;
-        let rows = self
-            .store
-            .read(|db| async move {
-                match db {
-                    crate::store::Reader::Sqlite(pool) => {
-                        bound!(sqlx::query_as::<_, (i64, i64)>(&sql), now, &binds).fetch_all(&pool).await
-                    }
-                    crate::store::Reader::Postgres(pool) => {
-                        bound!(sqlx::query_as::<_, (i64, i64)>(&sql), now, &binds).fetch_all(&pool).await
-                    }
-                }
-            })
-            .await?;
+        let rows = fetch_all!(self.store, (i64, i64), sql, now, binds)?;
         Ok(rows.into_iter().map(|(bucket, count)| (from + bucket * width.max(1), count)).collect())
     }
 

@@ -54,15 +54,7 @@ fn backend(status: tonic::Status) -> OpsError {
     }
 }
 
-pub(crate) fn is_terminal(code: i32) -> bool {
-    matches!(
-        OrchestrationStatus::try_from(code),
-        Ok(OrchestrationStatus::Completed
-            | OrchestrationStatus::Failed
-            | OrchestrationStatus::Terminated
-            | OrchestrationStatus::Canceled)
-    )
-}
+pub(crate) use errand_engine::inspect::is_terminal;
 
 fn at(t: &Option<prost_types::Timestamp>) -> i64 {
     t.as_ref().map(|t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000).unwrap_or(0)
