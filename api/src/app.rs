@@ -235,7 +235,11 @@ impl App {
                 None
             }
         };
-        let gauges = ops.clone().map(|ops| tokio::spawn(ops_gauges(ops, stopped.clone())));
+        // From the engine's tables only: on a sidecar the figures cost a read per instance.
+        let gauges = ops
+            .clone()
+            .filter(|ops| ops.reads_engine_tables())
+            .map(|ops| tokio::spawn(ops_gauges(ops, stopped.clone())));
         let workflows = self.state.workflow_runtime.clone();
         let connecting = tokio::spawn(connect_workflows(
             sidecar_address,
