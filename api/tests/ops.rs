@@ -224,13 +224,14 @@ async fn behaves(backend: Backend, external: bool) {
     let reasons: Vec<&str> =
         stats["waiting"].as_array().unwrap().iter().map(|w| w["reason"].as_str().unwrap()).collect();
     assert_eq!(reasons, ["timer", "activity", "child", "event", "suspended"]);
+    // The figures on /metrics come from the engine's tables (not read through a sidecar).
     let metrics = reqwest::get(setup.server().url("/metrics")).await.unwrap().text().await.unwrap();
     for name in [
         "errand_ops_waiting_instances{reason=\"timer\"}",
         "errand_ops_oldest_wait_seconds",
         "errand_ops_stuck_instances",
     ] {
-        assert!(metrics.contains(name), "{name} on /metrics");
+        assert_eq!(metrics.contains(name), !external, "{name} on /metrics");
     }
     let histogram = admin.get("/ops/workflows/histogram?hours=1").await.body;
     let created: u64 = histogram["buckets"].as_array().unwrap().iter().map(|b| b[1].as_u64().unwrap()).sum();
