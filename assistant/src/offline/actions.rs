@@ -1237,19 +1237,7 @@ fn tag(c: &Clause) -> Option<Intent> {
     let (who, tags) = if let Some(rest) =
         c.after(&["tag", "label", "mark", "file", "put", "categorise", "categorize"]).filter(|r| r.has(&marked))
     {
-        let (who, marker, tags) = rest.split(&[
-            "with the tags",
-            "with the tag",
-            "with the labels",
-            "with the label",
-            "with tags",
-            "with tag",
-            "with",
-            "as",
-            "under",
-            "in",
-            "into",
-        ])?;
+        let (who, marker, tags) = rest.split(&marked)?;
         // "mark X as done" is not a tag, and "mark" needs a hashtag or "tag".
         let tagging =
             tags.low.starts_with('#') || marker.contains("tag") || marker.contains("label") || marker == "under";
