@@ -204,7 +204,7 @@ async fn behaves(backend: Backend, external: bool) {
     assert_eq!(count, 4, "bob's two left, the admin's and the rerun: {preview}");
     assert!(preview["confirmation"].is_null());
     assert_eq!(status_of(&admin, &new_id).await, "running", "a dry run does nothing");
-    let asked = admin.post("/ops/workflows/batch", spec).await.body;
+    let asked = admin.post("/ops/workflows/batch", spec.clone()).await.body;
     let batch = asked["confirmation"]["id"].as_str().expect("a confirmation").to_string();
     assert!(asked["confirmation"]["summary"].as_str().unwrap().contains("Terminate 4 workflow instances"), "{asked}");
     assert_eq!(status_of(&admin, &new_id).await, "running", "nothing before the approval");
@@ -215,6 +215,11 @@ async fn behaves(backend: Backend, external: bool) {
     let done = admin.get(&format!("/ops/workflows/{}", encode(&batch_instance))).await.body;
     assert_eq!(done["output"]["result"]["done"], 4, "{done}");
     assert_eq!(query(&admin, "kind:reminder & status:running").await["total"], 0);
+    let again = admin.post("/ops/workflows/batch", spec.clone()).await;
+    assert_eq!(again.status, 409, "nothing left to confirm: {:?}", again.body);
+    let mut unknown = spec.clone();
+    unknown["dryrun"] = json!(true);
+    assert_eq!(admin.post("/ops/workflows/batch", unknown).await.status, 422, "a misspelt field is refused");
     let admins_reminder = ids(&query(&admin, &format!("task:{admins}")).await);
     assert_eq!(status_of(&admin, &admins_reminder[0]).await, "terminated");
 
@@ -234,7 +239,7 @@ async fn behaves(backend: Backend, external: bool) {
         assert_eq!(metrics.contains(name), !external, "{name} on /metrics");
     }
     let histogram = admin.get("/ops/workflows/histogram?hours=1").await.body;
-    let created: u64 = histogram["buckets"].as_array().unwrap().iter().map(|b| b[1].as_u64().unwrap()).sum();
+    let created: u64 = histogram["buckets"].as_array().unwrap().iter().map(|b| b["count"].as_u64().unwrap()).sum();
     assert_eq!(created, 6, "five reminders (one purged), a rerun and two confirmations: {histogram}");
 
     // The change feed: a change arrives as an event.

@@ -51,7 +51,6 @@ pub struct BatchSpec {
     pub event: Option<String>,
     /// The event's payload.
     #[serde(default)]
-    #[schema(value_type = Object)]
     pub data: Value,
 }
 

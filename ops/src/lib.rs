@@ -129,9 +129,17 @@ pub struct Page {
 pub struct Histogram {
     /// Width of a bucket, in seconds.
     pub bucket_seconds: i64,
-    /// `(start, count)` per bucket, oldest first, empty ones included.
-    #[schema(value_type = Vec<Object>)]
-    pub buckets: Vec<(DateTime<Utc>, u64)>,
+    /// Every bucket, oldest first, empty ones included.
+    pub buckets: Vec<Bucket>,
+}
+
+/// One histogram bucket.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Bucket {
+    /// Its start.
+    pub start: DateTime<Utc>,
+    /// Instances created from its start to the next bucket's.
+    pub count: u64,
 }
 
 /// One instance in full.
@@ -142,13 +150,10 @@ pub struct DetailView {
     /// Execution id (changes with continue-as-new).
     pub execution_id: Option<String>,
     /// Its input (JSON when it parses).
-    #[schema(value_type = Object)]
     pub input: Value,
     /// Its output.
-    #[schema(value_type = Object)]
     pub output: Value,
     /// Why it failed: `{type, message, details}`.
-    #[schema(value_type = Object)]
     pub failure: Value,
     /// Started.
     pub started_at: Option<DateTime<Utc>>,
@@ -406,7 +411,7 @@ impl Ops {
         let mut buckets = Vec::new();
         let mut start = from.timestamp_micros();
         while start < now.timestamp_micros() {
-            buckets.push((micros(start), by_start.get(&start).copied().unwrap_or(0) as u64));
+            buckets.push(Bucket { start: micros(start), count: by_start.get(&start).copied().unwrap_or(0) as u64 });
             start += bucket_seconds * 1_000_000;
         }
         Ok(Histogram { bucket_seconds, buckets })

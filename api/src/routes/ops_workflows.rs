@@ -207,8 +207,25 @@ pub struct ActionRequest {
     pub name: Option<String>,
     /// The event's payload.
     #[serde(default)]
-    #[schema(value_type = Object)]
     pub data: Value,
+}
+
+/// What can be done to one instance.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceAction {
+    /// Stop it (and, with `recursive`, its children).
+    Terminate,
+    /// Pause it until resumed.
+    Suspend,
+    /// Continue a suspended one.
+    Resume,
+    /// Raise the event `name` with `data`.
+    Raise,
+    /// Delete a finished one and its history.
+    Purge,
+    /// Start a new instance with the same input.
+    Rerun,
 }
 
 /// What an action did.
@@ -226,7 +243,7 @@ pub struct ActionResult {
 /// instance (admin).
 #[utoipa::path(post, path = "/api/v1/ops/workflows/{id}/{action}", tag = "operations", security(("bearer" = [])),
     params(("id" = String, Path, description = "instance id"),
-           ("action" = String, Path, description = "terminate, suspend, resume, raise, purge or rerun")),
+           ("action" = InstanceAction, Path, description = "what to do")),
     request_body = ActionRequest,
     responses((status = 200, body = ActionResult), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
@@ -247,26 +264,26 @@ pub async fn act(
             details: json!({}),
         })?
     };
+    let chosen: InstanceAction = serde_json::from_value(Value::String(action.clone())).map_err(|_| {
+        ApiError::bad_parameter(
+            "action",
+            format!("unknown action {action:?}; use terminate, suspend, resume, raise, purge or rerun"),
+        )
+    })?;
     let ops = ops(&state)?;
     let reason = request.reason.as_deref();
     let mut new_id = None;
-    match action.as_str() {
-        "terminate" => ops.terminate(&id, reason, request.recursive).await?,
-        "suspend" => ops.suspend(&id, reason).await?,
-        "resume" => ops.resume(&id, reason).await?,
-        "raise" => {
+    match chosen {
+        InstanceAction::Terminate => ops.terminate(&id, reason, request.recursive).await?,
+        InstanceAction::Suspend => ops.suspend(&id, reason).await?,
+        InstanceAction::Resume => ops.resume(&id, reason).await?,
+        InstanceAction::Raise => {
             let name =
                 request.name.as_deref().ok_or_else(|| ApiError::bad_parameter("name", "name the event to raise"))?;
             ops.raise(&id, name, &request.data).await?
         }
-        "purge" => ops.purge(&id).await?,
-        "rerun" => new_id = Some(ops.rerun(&id).await?),
-        other => {
-            return Err(ApiError::bad_parameter(
-                "action",
-                format!("unknown action {other:?}; use terminate, suspend, resume, raise, purge or rerun"),
-            ))
-        }
+        InstanceAction::Purge => ops.purge(&id).await?,
+        InstanceAction::Rerun => new_id = Some(ops.rerun(&id).await?),
     }
     let details = json!({ "reason": reason, "recursive": request.recursive, "event": request.name, "new_id": new_id });
     audit(&state, &user, &action, &id, details).await;
@@ -296,29 +313,46 @@ pub struct BatchAnswer {
     pub confirmation: Option<ConfirmationView>,
 }
 
+/// Reads a batch request. serde does not refuse unknown fields through a flatten, so
+/// `dry_run` is taken off first and the rest must be exactly a [`BatchSpec`].
+fn parse_batch(body: Value) -> Result<BatchRequest, ApiError> {
+    let invalid = |message: String| ApiError::Unprocessable { code: "validation_failed", message, details: json!({}) };
+    let Value::Object(mut fields) = body else {
+        return Err(invalid("a batch request is a JSON object".into()));
+    };
+    let dry_run = match fields.remove("dry_run") {
+        None => false,
+        Some(Value::Bool(b)) => b,
+        Some(_) => return Err(invalid("dry_run is true or false".into())),
+    };
+    let spec = serde_json::from_value(Value::Object(fields)).map_err(|e| invalid(e.to_string()))?;
+    Ok(BatchRequest { spec, dry_run })
+}
+
 /// A batch action by query (admin): `dry_run` counts; otherwise a confirmation that,
 /// approved, runs the batch as a durable workflow (`confirmation:<id>`, its progress in
 /// the custom status).
 #[utoipa::path(post, path = "/api/v1/ops/workflows/batch", tag = "operations", security(("bearer" = [])),
     request_body = BatchRequest,
-    responses((status = 200, body = BatchAnswer), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = BatchAnswer), (status = 403, body = ErrorBody),
+              (status = 409, description = "the query matches nothing (a real run)", body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
 pub async fn batch(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     JsonPayload(body): JsonPayload,
 ) -> Result<axum::Json<BatchAnswer>, ApiError> {
     require_admin(&user)?;
-    let request: BatchRequest = serde_json::from_value(body).map_err(|e| ApiError::Unprocessable {
-        code: "validation_failed",
-        message: e.to_string(),
-        details: json!({}),
-    })?;
+    let request = parse_batch(body)?;
     let (count, sample) = ops(&state)?.batch_preview(&request.spec, 10).await?;
     if request.dry_run {
         return Ok(axum::Json(BatchAnswer { count, sample, confirmation: None }));
     }
     if count == 0 {
-        return Err(ApiError::bad_parameter("query", "it matches no instances; there is nothing to do"));
+        return Err(ApiError::Conflict {
+            code: "nothing_to_do",
+            message: "the query matches no instances; there is nothing to confirm".into(),
+        });
     }
     let summary = request.spec.describe(count);
     let spec = serde_json::to_value(&request.spec).map_err(|e| ApiError::Internal(e.to_string()))?;

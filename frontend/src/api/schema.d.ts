@@ -901,7 +901,7 @@ export interface components {
         /** @description The body of an action (each action reads what it needs). */
         ActionRequest: {
             /** @description The event's payload. */
-            data?: Record<string, never>;
+            data?: unknown;
             /** @description The event to raise. */
             name?: string | null;
             /** @description Why (terminate, suspend, resume). */
@@ -984,7 +984,7 @@ export interface components {
             /** @description What to do to each match. */
             action: components["schemas"]["BatchAction"];
             /** @description The event's payload. */
-            data?: Record<string, never>;
+            data?: unknown;
             /** @description The event to raise (for `raise`). */
             event?: string | null;
             /** @description The ops query (as `GET /ops/workflows?q=`). */
@@ -993,6 +993,19 @@ export interface components {
             reason?: string | null;
             /** @description Terminate children too. */
             recursive?: boolean;
+        };
+        /** @description One histogram bucket. */
+        Bucket: {
+            /**
+             * Format: int64
+             * @description Instances created from its start to the next bucket's.
+             */
+            count: number;
+            /**
+             * Format: date-time
+             * @description Its start.
+             */
+            start: string;
         };
         /** @description What `POST /tasks/bulk-delete` deletes: given tasks, or every done one. */
         BulkDelete: {
@@ -1148,13 +1161,13 @@ export interface components {
             /** @description Execution id (changes with continue-as-new). */
             execution_id?: string | null;
             /** @description Why it failed: `{type, message, details}`. */
-            failure: Record<string, never>;
+            failure: unknown;
             /** @description Its input (JSON when it parses). */
-            input: Record<string, never>;
+            input: unknown;
             /** @description The list fields. */
             instance: components["schemas"]["InstanceView"];
             /** @description Its output. */
-            output: Record<string, never>;
+            output: unknown;
             /**
              * Format: date-time
              * @description Started.
@@ -1258,14 +1271,19 @@ export interface components {
              * @description Width of a bucket, in seconds.
              */
             bucket_seconds: number;
-            /** @description `(start, count)` per bucket, oldest first, empty ones included. */
-            buckets: Record<string, never>[];
+            /** @description Every bucket, oldest first, empty ones included. */
+            buckets: components["schemas"]["Bucket"][];
         };
         /** @description A workflow's history. */
         HistoryView: {
             /** @description In order: `{seq, type, timestamp, name?, data?}`. */
             events: Record<string, never>[];
         };
+        /**
+         * @description What can be done to one instance.
+         * @enum {string}
+         */
+        InstanceAction: "terminate" | "suspend" | "resume" | "raise" | "purge" | "rerun";
         /** @description An instance in a list. */
         InstanceView: {
             /**
@@ -3602,6 +3620,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description the query matches nothing (a real run) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description the body is larger than 256 KiB */
             413: {
                 headers: {
@@ -3897,8 +3924,8 @@ export interface operations {
             path: {
                 /** @description instance id */
                 id: string;
-                /** @description terminate, suspend, resume, raise, purge or rerun */
-                action: string;
+                /** @description what to do */
+                action: components["schemas"]["InstanceAction"];
             };
             cookie?: never;
         };

@@ -7,7 +7,7 @@ import { liveStream } from '../api/sse';
 import type { Instance } from './ops';
 
 export type Page = Omit<Schemas['Page'], 'items' | 'counts'> & { items: Instance[]; counts: Record<string, number> };
-export type Histogram = { bucket_seconds: number; buckets: [string, number][] };
+export type Histogram = { bucket_seconds: number; buckets: { start: string; count: number }[] };
 export interface Detail {
   instance: Instance;
   execution_id?: string | null;

@@ -33,13 +33,13 @@ describe('columns', () => {
 
 describe('histogram', () => {
   it('scales to the tallest bucket, with a visible minimum for non-empty ones', () => {
-    const h = scaleHistogram([['a', 0], ['b', 1], ['c', 100], ['d', 50], 'junk']);
+    const h = scaleHistogram([{ start: 'a', count: 0 }, { start: 'b', count: 1 }, { start: 'c', count: 100 }, { start: 'd', count: 50 }, 'junk', null]);
     expect(h.max).toBe(100);
     expect(h.total).toBe(151);
-    expect(h.bars.map((b) => b.pct)).toEqual([0, 2, 100, 50, 0]);
+    expect(h.bars.map((b) => b.pct)).toEqual([0, 2, 100, 50, 0, 0]);
   });
   it('is flat when everything is empty', () => {
-    expect(scaleHistogram([['a', 0], ['b', 0]]).bars.every((b) => b.pct === 0)).toBe(true);
+    expect(scaleHistogram([{ start: 'a', count: 0 }, { start: 'b', count: 0 }]).bars.every((b) => b.pct === 0)).toBe(true);
   });
 });
 

@@ -97,10 +97,10 @@ export interface Bar {
   pct: number;
 }
 
-/** Histogram buckets `[start, count]` scaled to the tallest; a malformed bucket counts 0. */
+/** Histogram buckets `{start, count}` scaled to the tallest; a malformed bucket counts 0. */
 export function scaleHistogram(buckets: unknown[]): { bars: Bar[]; max: number; total: number } {
   const rows = buckets.map((b) => {
-    const [start, count] = Array.isArray(b) ? b : [];
+    const { start, count } = typeof b === 'object' && b !== null ? (b as Record<string, unknown>) : {};
     return { start: typeof start === 'string' ? start : '', count: typeof count === 'number' && count > 0 ? count : 0 };
   });
   const max = rows.reduce((m, r) => Math.max(m, r.count), 0);
