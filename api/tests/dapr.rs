@@ -243,8 +243,20 @@ async fn ops_inspection_works_on_daprd_and_says_what_it_cannot_show() {
         .unwrap()
         .to_string();
     let q = format!("/ops/workflows?q=task%3A{task}");
-    eventually("the reminder listed", 30, || async { admin.get(&q).await.body["total"] == 1 }).await;
-    let page = admin.get(&q).await.body;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let page = loop {
+        let answer = admin.get(&q).await;
+        if answer.body["total"] == 1 {
+            break answer.body;
+        }
+        let late = std::time::Instant::now() > deadline;
+        assert!(
+            !late,
+            "timed out waiting for the reminder listed; the list answered {} {}",
+            answer.status, answer.body
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert_eq!(page["items"][0]["status"], "running", "{page}");
     assert!(page["unavailable"].to_string().contains("ListInstanceIDs is Unimplemented in daprd 1.16"), "{page}");
     let id = page["items"][0]["id"].as_str().unwrap().to_string();

@@ -210,13 +210,20 @@ impl Sidecar {
         let mut notes = Vec::new();
         let mut history_unavailable = false;
         let mut summaries = Vec::with_capacity(ids.len());
+        let mut unreadable: Vec<String> = Vec::new();
         for id in ids {
             let request = GetInstanceRequest { instance_id: id.clone(), get_inputs_and_outputs: true, router: None };
             let response = match self.client().get_instance(request).await {
                 Ok(response) => response,
                 // One that vanished between the listing and this read (purged) is left out.
                 Err(status) if status.code() == tonic::Code::NotFound => continue,
-                Err(status) => return Err(backend(status)),
+                // An unreachable sidecar fails the whole list rather than showing it empty.
+                Err(status) if status.code() == tonic::Code::Unavailable => return Err(backend(status)),
+                // One instance the sidecar cannot read does not hide the others.
+                Err(status) => {
+                    unreadable.push(format!("{id} ({})", status.message()));
+                    continue;
+                }
             };
             let Some(state) = response.into_inner().workflow_state else { continue };
             let history = if !history_unavailable && !is_terminal(state.workflow_status) {
@@ -236,6 +243,10 @@ impl Sidecar {
         }
         if history_unavailable {
             notes.push(HISTORY_UNAVAILABLE.to_string());
+        }
+        if !unreadable.is_empty() {
+            let shown = unreadable.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+            notes.push(format!("the workflow sidecar could not read {} instance(s): {shown}", unreadable.len()));
         }
         Ok((summaries, notes))
     }
