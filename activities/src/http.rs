@@ -47,7 +47,9 @@ impl HttpTaskApi {
     }
 
     async fn send(&self, request: RequestBuilder) -> Result<Response, TaskApiError> {
-        request.send().await.map_err(|e| TaskApiError::Unavailable(e.to_string()))
+        // The API continues the activity's trace.
+        let traced = errand_telemetry::headers().into_iter().fold(request, |r, (name, value)| r.header(name, value));
+        traced.send().await.map_err(|e| TaskApiError::Unavailable(e.to_string()))
     }
 }
 

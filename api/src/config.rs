@@ -21,14 +21,7 @@ pub enum Runtime {
     Dapr,
 }
 
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable, coloured.
-    Pretty,
-    /// One JSON object per line.
-    Json,
-}
+pub use errand_telemetry::LogFormat;
 
 /// The validated configuration of `errand serve`.
 #[derive(Debug, Clone)]

@@ -11,7 +11,6 @@
 //! - [`error`]: [`error::ApiError`] and the JSON error body.
 //! - [`routes`]: the axum router and the OpenAPI document.
 //! - [`extract`]: request extractors (JSON, query, authenticated user).
-//! - [`telemetry`]: log setup.
 //! - [`task_api`]: the in-process `TaskApi` workflow activities use.
 //! - [`workflows`]: confirmations, snoozes and the workflow status views.
 //! - [`ui`]: the web UI's files, embedded or from a directory.
@@ -33,6 +32,5 @@ pub mod secrets;
 pub mod server;
 pub mod task_api;
 pub mod tasks;
-pub mod telemetry;
 pub mod ui;
 pub mod workflows;

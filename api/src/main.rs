@@ -9,7 +9,6 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use errand_api::app::{bind, App};
 use errand_api::config::{Config, Settings, Surroundings};
-use errand_api::telemetry;
 use errand_store::Store;
 
 /// Errand: a self-hostable task platform with durable reminders, recurrence and an
@@ -169,7 +168,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(config.log_format, env.get("RUST_LOG").map(String::as_str));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -177,21 +175,39 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = match runtime.block_on(with_dapr_secrets(&cli.command, &layers, config)) {
-        Ok(config) => config,
+    // Inside the runtime: the trace exporter's channel runs on it.
+    let telemetry = {
+        let _inside = runtime.enter();
+        let filter = env.get("RUST_LOG").map(String::as_str);
+        errand_telemetry::init(config.log_format, filter, &env, &service_name(&cli.command))
+    };
+    let code = match runtime.block_on(with_dapr_secrets(&cli.command, &layers, config)) {
+        Ok(config) => match runtime.block_on(run(cli.command, config)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                tracing::error!(error = %message, "exiting");
+                eprintln!("errand: {message}");
+                ExitCode::FAILURE
+            }
+        },
         Err(message) => {
             tracing::error!(error = %message, "exiting");
             eprintln!("errand: {message}");
-            return ExitCode::from(2);
+            ExitCode::from(2)
         }
     };
-    match runtime.block_on(run(cli.command, config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            tracing::error!(error = %message, "exiting");
-            eprintln!("errand: {message}");
-            ExitCode::FAILURE
-        }
+    let _inside = runtime.enter();
+    telemetry.shutdown();
+    code
+}
+
+/// The service a process's spans belong to unless `OTEL_SERVICE_NAME` names one: each
+/// role of the binary is its own service, as each is its own Dapr app.
+fn service_name(command: &Command) -> String {
+    match command {
+        Command::Consumer { name, .. } => format!("errand-{name}"),
+        Command::Engine { .. } => "errand-engine".into(),
+        _ => "errand".into(),
     }
 }
 
@@ -397,7 +413,7 @@ async fn consumer(config: Config, name: &str) -> Result<(), String> {
         .find(|h| h.name() == name)
         .ok_or_else(|| format!("no consumer named {name:?}; use audit, notification or workflow-trigger"))?;
     let mut router = errand_consumers::subscriber_router(store.clone(), handler, &config.dapr_pubsub);
-    if let Some(metrics) = telemetry::metrics() {
+    if let Some(metrics) = errand_telemetry::metrics() {
         router = router.route("/metrics", axum::routing::get(move || std::future::ready(metrics.render())));
     }
     let listener = bind(&config).await.map_err(|e| e.to_string())?;

@@ -18,6 +18,7 @@ use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tracing::Instrument;
 
 pub use llm::LlmConfig;
 use offline::{interpret, pick, Clock, Intent, Target};
@@ -199,7 +200,20 @@ pub(crate) async fn execute(
     reply: &mut Reply,
     on_action: &mut (dyn FnMut(&Action) + Send),
 ) -> ToolResult {
-    let result = host.run(tool).await;
+    let span = tracing::info_span!(
+        "chat tool",
+        otel.name = format!("chat tool {}", tool.name()),
+        tool = tool.name(),
+        outcome = tracing::field::Empty,
+    );
+    let result = host.run(tool).instrument(span.clone()).await;
+    let outcome = match (&result.confirmation, result.ok) {
+        (Some(_), _) => "confirmation",
+        (None, true) => "ok",
+        (None, false) => "error",
+    };
+    span.record("outcome", outcome);
+    metrics::counter!("errand_assistant_tool_calls_total", "tool" => tool.name(), "outcome" => outcome).increment(1);
     let action = Action {
         tool: tool.name().to_string(),
         arguments: tool.arguments(),

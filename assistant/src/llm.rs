@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_openai::config::OpenAIConfig;
 use async_openai::Client;
 use serde_json::{json, Value};
+use tracing::Instrument;
 
 use crate::offline::Clock;
 use crate::{execute, guard, tools, Action, Memory, Reply, ToolHost};
@@ -137,7 +138,7 @@ impl Llm {
                 "tool_choice": "auto",
                 "stream": false,
             });
-            let response: Value = self.client.chat().create_byot(request).await.map_err(|e| e.to_string())?;
+            let response = self.call_model(request).await?;
             let answer = response["choices"][0]["message"].clone();
             let calls = answer["tool_calls"].as_array().cloned().unwrap_or_default();
             if calls.is_empty() {
@@ -154,7 +155,17 @@ impl Llm {
                     .map(|arguments| if name == "add_task" { quick_add_title(arguments, clock) } else { arguments })
                     .and_then(|arguments| tools::parse(name, &arguments))
                 {
-                    Err(e) => json!({ "error": e }).to_string(),
+                    Err(e) => {
+                        let _span = tracing::info_span!(
+                            "chat tool",
+                            otel.name = format!("chat tool {name}"),
+                            tool = name,
+                            outcome = "invalid"
+                        )
+                        .entered();
+                        metrics::counter!("errand_assistant_tool_calls_total", "tool" => tool_label(name), "outcome" => "invalid").increment(1);
+                        json!({ "error": e }).to_string()
+                    }
                     Ok(tool) => {
                         let result = execute(host, memory, &tool, &mut reply, on_action).await;
                         guard::fence(&json!({ "ok": result.ok, "summary": result.summary, "data": result.data }))
@@ -165,5 +176,52 @@ impl Llm {
         }
         reply.text = "I needed more steps than I'm allowed for that; could you break it into smaller requests?".into();
         Ok(reply)
+    }
+
+    /// One model call, as a span with its outcome and token counts (never the text) and
+    /// in the model metrics.
+    async fn call_model(&self, request: Value) -> Result<Value, String> {
+        let span = tracing::info_span!(
+            "chat model",
+            otel.name = "chat model",
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            model = %self.config.model,
+            outcome = tracing::field::Empty,
+            prompt_tokens = tracing::field::Empty,
+            completion_tokens = tracing::field::Empty,
+        );
+        let started = std::time::Instant::now();
+        let answer: Result<Value, String> =
+            self.client.chat().create_byot(request).instrument(span.clone()).await.map_err(|e| e.to_string());
+        let outcome = if answer.is_ok() { "ok" } else { "error" };
+        span.record("outcome", outcome);
+        metrics::histogram!("errand_assistant_model_seconds", "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        match &answer {
+            Ok(response) => {
+                for kind in ["prompt", "completion"] {
+                    if let Some(tokens) = response["usage"][format!("{kind}_tokens")].as_u64() {
+                        span.record(format!("{kind}_tokens").as_str(), tokens);
+                        metrics::counter!("errand_assistant_tokens_total", "kind" => kind).increment(tokens);
+                    }
+                }
+            }
+            Err(_) => {
+                span.record("otel.status_code", "ERROR");
+            }
+        }
+        answer
+    }
+}
+
+/// A tool name as a metric label: one of the tools, or `unknown` (a model may name
+/// anything, and labels must stay few).
+fn tool_label(name: &str) -> String {
+    let known = tools::specs().iter().any(|spec| spec["function"]["name"] == name);
+    if known {
+        name.to_string()
+    } else {
+        "unknown".to_string()
     }
 }

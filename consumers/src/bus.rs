@@ -9,6 +9,7 @@ use chrono::Utc;
 use errand_domain::event::CloudEvent;
 use errand_store::{DeadLetter, OutboxPosition, OutboxRecord, Store};
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::{Delivery, Handler, HandlerError};
 
@@ -78,6 +79,7 @@ impl Bus {
         names.extend(self.config.outbox_readers.iter().copied());
         let mut tasks = tokio::task::JoinSet::new();
         for handler in &self.handlers {
+            crate::handler::register_metrics(handler.name());
             let consumer = Consumer {
                 store: self.store.clone(),
                 handler: handler.clone(),
@@ -222,7 +224,11 @@ impl Consumer {
             return Vec::new();
         }
         let Some(applying) = self.handler.handle_batch(&deliveries) else { return Vec::new() };
-        if let Err(e) = applying.await {
+        // One span per event, each in its own trace, all as long as the batch.
+        let spans: Vec<tracing::Span> = deliveries.iter().map(|d| d.span(self.handler.name())).collect();
+        let outcome = applying.await;
+        drop(spans);
+        if let Err(e) = outcome {
             tracing::debug!(consumer = self.handler.name(), error = %e, "a batch failed; delivering one by one");
             return Vec::new();
         }
@@ -248,7 +254,8 @@ impl Consumer {
             }
         };
         let delivery = Delivery { topic: record.topic.clone(), event };
-        match self.apply_with_retries(&delivery).await {
+        let span = delivery.span(self.handler.name());
+        match self.apply_with_retries(&delivery).instrument(span).await {
             Ok(()) => {
                 self.delivered(&delivery.event);
                 Outcome::Applied

@@ -13,6 +13,7 @@ use errand_domain::event::CloudEvent;
 use errand_store::{DeadLetter, OutboxRecord, Store};
 use serde_json::{json, Value};
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::{BusConfig, Delivery, Handler, HandlerError};
 
@@ -52,15 +53,18 @@ impl DaprPublisher {
             record.topic
         );
         // With the CloudEvents content type daprd forwards the envelope as it is,
-        // keeping our id (the consumers' dedup key).
-        let response = self
-            .http
-            .post(&url)
-            .header("content-type", "application/cloudevents+json")
-            .body(record.payload.clone())
-            .send()
-            .await
-            .map_err(|e| format!("daprd unreachable: {e}"))?;
+        // keeping our id (the consumers' dedup key) and our trace context; the header
+        // puts daprd's own span for the publish in the same trace.
+        let mut request =
+            self.http.post(&url).header("content-type", "application/cloudevents+json").body(record.payload.clone());
+        if let Ok(trace) = serde_json::from_str::<EventTrace>(&record.payload) {
+            for (name, value) in [("traceparent", trace.traceparent), ("tracestate", trace.tracestate)] {
+                if let Some(value) = value {
+                    request = request.header(name, value);
+                }
+            }
+        }
+        let response = request.send().await.map_err(|e| format!("daprd unreachable: {e}"))?;
         if response.status().is_success() {
             Ok(())
         } else {
@@ -156,6 +160,13 @@ impl DaprPublisher {
     }
 }
 
+/// The trace context fields of a stored CloudEvent.
+#[derive(serde::Deserialize)]
+struct EventTrace {
+    traceparent: Option<String>,
+    tracestate: Option<String>,
+}
+
 #[derive(Clone)]
 struct Subscriber {
     store: Store,
@@ -171,6 +182,7 @@ pub fn dead_letter_topic(consumer: &str) -> String {
 /// The HTTP app daprd talks to for one consumer: `GET /dapr/subscribe`, a route per
 /// topic (`POST /events/{topic}`), the dead-letter route, and `GET /healthz`.
 pub fn subscriber_router(store: Store, handler: Arc<dyn Handler>, pubsub: &str) -> Router {
+    crate::handler::register_metrics(handler.name());
     let state = Subscriber { store, handler, pubsub: pubsub.to_string() };
     Router::new()
         .route("/dapr/subscribe", get(subscriptions))
@@ -235,7 +247,8 @@ async fn receive(
     }
     let event_id = event.id.clone();
     let delivery = Delivery { topic, event };
-    match sub.handler.handle(&delivery).await {
+    let span = delivery.span(name);
+    match sub.handler.handle(&delivery).instrument(span).await {
         Ok(()) => {
             if let Err(e) = sub.store.record_applied(name, &event_id, Utc::now()).await {
                 // The effect is in; the handler's own idempotency covers a redelivery.

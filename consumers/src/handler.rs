@@ -13,12 +13,36 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// The span of `consumer` applying this event: a child of the work that wrote the
+    /// event (its `traceparent`), whichever process or runtime delivers it.
+    pub fn span(&self, consumer: &str) -> tracing::Span {
+        let span = tracing::info_span!(
+            "consume",
+            otel.name = format!("{consumer} {}", self.event.event_type),
+            otel.kind = "consumer",
+            consumer,
+            topic = %self.topic,
+            event_type = %self.event.event_type,
+            event_id = %self.event.id,
+        );
+        errand_telemetry::continue_from(&span, self.event.traceparent.as_deref(), self.event.tracestate.as_deref());
+        span
+    }
+
     /// `data.user_id`, which every Errand event carries.
     pub fn user_id(&self) -> Result<&str, HandlerError> {
         self.event.data["user_id"]
             .as_str()
             .filter(|id| !id.is_empty())
             .ok_or_else(|| HandlerError::Reject(format!("event {} has no data.user_id", self.event.id)))
+    }
+}
+
+/// Shows `consumer`'s counters on `/metrics` from the start, at zero, so that rates
+/// and alerts over them have a series before anything goes wrong.
+pub(crate) fn register_metrics(consumer: &'static str) {
+    for name in ["errand_events_delivered_total", "errand_events_failed_total", "errand_events_dead_lettered_total"] {
+        metrics::counter!(name, "consumer" => consumer).increment(0);
     }
 }
 

@@ -115,11 +115,11 @@ impl AppWorkflows {
             .map_err(|_| ControlError::Failed(format!("{} cannot take a path", self.base)))?
             .push(call.instance)
             .push(action);
-        let response = self
-            .client
-            .post(url)
-            .bearer_auth(token)
-            .json(&body)
+        // The API continues the event's trace when it starts the workflow.
+        let request = self.client.post(url).bearer_auth(token).json(&body);
+        let response = errand_telemetry::headers()
+            .into_iter()
+            .fold(request, |r, (name, value)| r.header(name, value))
             .send()
             .await
             .map_err(|e| ControlError::Failed(format!("{action} through the API: {e}")))?;

@@ -107,6 +107,13 @@ pub struct CloudEvent {
     pub datacontenttype: String,
     /// Payload; carries `user_id` and `actor`.
     pub data: serde_json::Value,
+    /// The W3C trace context of the work that wrote it (the CloudEvents distributed
+    /// tracing extension); consumers continue that trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
+    /// Vendor trace state that goes with `traceparent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracestate: Option<String>,
 }
 
 /// An event bound for a topic: what the outbox stores.
@@ -188,6 +195,8 @@ impl OutboundEvent {
                 time,
                 datacontenttype: "application/json".into(),
                 data,
+                traceparent: None,
+                tracestate: None,
             },
         }
     }
@@ -249,5 +258,11 @@ mod tests {
         assert_eq!(out.topic, "todo.events");
         let back: TaskEventData = serde_json::from_value(json["data"].clone()).unwrap();
         assert_eq!(back.task, task);
+        assert!(json.get("traceparent").is_none(), "no trace, no extension attribute: {json}");
+        let mut traced = out.event.clone();
+        traced.traceparent = Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into());
+        let json = serde_json::to_value(&traced).unwrap();
+        assert_eq!(json["traceparent"], "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        assert_eq!(serde_json::from_value::<CloudEvent>(json).unwrap(), traced);
     }
 }

@@ -11,11 +11,13 @@ use dapr_durabletask_proto::work_item::Request as WorkRequest;
 use dapr_durabletask_proto::{
     purge_instances_request, ActivityRequest, ActivityResponse, CachedHistory, CreateInstanceRequest, EventRaisedEvent,
     ExecutionResumedEvent, ExecutionSuspendedEvent, ExecutionTerminatedEvent, HistoryEvent, TaskCompletedEvent,
-    TaskFailedEvent, TaskFailureDetails, WorkItem, WorkflowInstance, WorkflowRequest, WorkflowResponse, WorkflowState,
+    TaskFailedEvent, TaskFailureDetails, TraceContext, WorkItem, WorkflowInstance, WorkflowRequest, WorkflowResponse,
+    WorkflowState,
 };
 use prost::Message as _;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tonic::Status;
+use tracing::Instrument;
 
 use crate::status;
 use crate::store::{ActivityResult, ActivityRow, InstanceRow, Message, NewInstance, Store, Write};
@@ -338,7 +340,8 @@ impl Engine {
         state.streams.iter().min_by_key(|(_, s)| s.outstanding).map(|(id, _)| *id)
     }
 
-    async fn send_turn(&self, turn: Turn) {
+    async fn send_turn(&self, mut turn: Turn) {
+        trace_turn(&mut turn);
         let token = uuid::Uuid::new_v4().to_string();
         let sent = {
             let mut state = self.inner.state.lock().expect("state lock");
@@ -407,7 +410,8 @@ impl Engine {
                     execution_id: Some(row.execution_id.clone()),
                 }),
                 task_id: row.task_id as i32,
-                parent_trace_context: None,
+                // The span of the turn that scheduled it, so the activity joins that trace.
+                parent_trace_context: scheduled.parent_trace_context,
                 task_execution_id: scheduled.task_execution_id,
                 propagated_history: None,
             })),
@@ -464,7 +468,13 @@ impl Engine {
         let mut touched: Vec<String> = vec![turn.instance_id.clone()];
         touched.extend(commit.messages.iter().map(|m| m.instance_id.clone()));
         touched.extend(commit.creates.iter().map(|c| c.instance_id.clone()));
-        let committed = match self.write(Write::Turn(commit)).await {
+        // A child of the turn's span; none when the turn is not traced (no root spans).
+        let commit_span = if turn.span.is_none() {
+            tracing::Span::none()
+        } else {
+            tracing::info_span!(parent: &turn.span, "engine commit", otel.name = "engine commit")
+        };
+        let committed = match self.write(Write::Turn(commit)).instrument(commit_span).await {
             Ok(committed) => committed,
             Err(e) => {
                 self.give_back(Undelivered::turn(&turn)).await;
@@ -484,7 +494,11 @@ impl Engine {
         }
         metrics::counter!("errand_engine_turns_total").increment(1);
         if let Some(code) = finished {
-            metrics::counter!("errand_engine_instances_finished_total", "status" => status::name(code)).increment(1);
+            let (name, status) = (turn.name.clone(), status::name(code));
+            metrics::counter!("errand_engine_instances_finished_total", "name" => name.clone(), "status" => status)
+                .increment(1);
+            metrics::histogram!("errand_engine_instance_duration_seconds", "name" => name, "status" => status)
+                .record((now - turn.created_at).max(0) as f64 / 1e6);
             tracing::debug!(instance_id = %turn.instance_id, status = status::name(code), "instance finished");
         }
         self.touched(touched.iter().map(String::as_str));
@@ -646,7 +660,7 @@ impl Engine {
         let now = now_micros();
         let execution_id = request.execution_id.filter(|e| !e.is_empty()).unwrap_or_else(turn::new_execution_id);
         let scheduled = request.scheduled_start_timestamp;
-        let mut started = turn::execution_started(
+        let started = turn::execution_started(
             &instance_id,
             &execution_id,
             &request.name,
@@ -655,11 +669,9 @@ impl Engine {
             None,
             scheduled,
             request.tags.clone(),
+            request.parent_trace_context,
             now,
         );
-        if let Some(EventType::ExecutionStarted(s)) = &mut started.event_type {
-            s.parent_trace_context = request.parent_trace_context;
-        }
         let new = NewInstance {
             instance_id: instance_id.clone(),
             name: request.name,
@@ -887,6 +899,25 @@ pub(crate) fn workflow_state(row: &InstanceRow, payloads: bool) -> WorkflowState
         parent_app_id: row.parent_app_id.clone(),
         started_at: row.started_at.map(timestamp),
     }
+}
+
+/// Gives a turn of a traced execution the engine's span, from hand-out to commit; what
+/// the turn schedules (activities, children) joins the trace under that span.
+fn trace_turn(turn: &mut Turn) {
+    let Some(trace) = &turn.trace else { return };
+    let span = tracing::info_span!(
+        "engine turn",
+        otel.name = format!("engine turn {}", turn.name),
+        instance_id = %turn.instance_id,
+        events = turn.new_events.len(),
+    );
+    errand_telemetry::continue_from(&span, Some(&trace.trace_parent), trace.trace_state.as_deref());
+    if let Some(own) = errand_telemetry::of_span(&span) {
+        #[allow(deprecated)] // span_id: the proto's old field, left empty as the SDK does
+        let own = TraceContext { trace_parent: own.traceparent, span_id: String::new(), trace_state: own.tracestate };
+        turn.trace = Some(own);
+    }
+    turn.span = span;
 }
 
 fn activity_token(id: i64, dequeue_count: i64, task_execution_id: &str) -> String {

@@ -11,7 +11,8 @@ use dapr_durabletask_proto::{
     create_timer_action, timer_created_event, ChildWorkflowInstanceCompletedEvent, ChildWorkflowInstanceCreatedEvent,
     ChildWorkflowInstanceFailedEvent, DetachedWorkflowInstanceCreatedEvent, EventRaisedEvent, EventSentEvent,
     ExecutionCompletedEvent, ExecutionStartedEvent, ExecutionTerminatedEvent, HistoryEvent, ParentInstanceInfo,
-    TaskScheduledEvent, TimerCreatedEvent, TimerFiredEvent, WorkflowInstance, WorkflowResponse, WorkflowStartedEvent,
+    TaskScheduledEvent, TimerCreatedEvent, TimerFiredEvent, TraceContext, WorkflowInstance, WorkflowResponse,
+    WorkflowStartedEvent,
 };
 use prost::Message as _;
 
@@ -38,8 +39,15 @@ pub(crate) struct Turn {
     pub consumed: Vec<i64>,
     /// When this turn was handed out (its `WorkflowStarted` time), in microseconds.
     pub dispatched_at: i64,
+    /// When the instance was created, in microseconds.
+    pub created_at: i64,
     /// The committed history the turn builds on.
     pub history: Arc<Vec<HistoryEvent>>,
+    /// The trace the work this turn schedules belongs to: the execution's (from its
+    /// start), or the engine's span of this turn once it is handed out.
+    pub trace: Option<TraceContext>,
+    /// The engine's span of this turn, from hand-out to commit (none when untraced).
+    pub span: tracing::Span,
 }
 
 /// What the engine does with a locked instance.
@@ -93,10 +101,12 @@ pub(crate) fn prepare(
     if new_events.len() == 1 {
         return Ok(Prepared::Discard { consumed, messages: Vec::new() });
     }
-    let parent = history.iter().chain(new_events.iter()).find_map(|e| match &e.event_type {
-        Some(EventType::ExecutionStarted(s)) => s.parent_instance.clone(),
+    let started = history.iter().chain(new_events.iter()).find_map(|e| match &e.event_type {
+        Some(EventType::ExecutionStarted(s)) => Some(s),
         _ => None,
     });
+    let parent = started.and_then(|s| s.parent_instance.clone());
+    let trace = started.and_then(|s| s.parent_trace_context.clone());
     Ok(Prepared::Run(Box::new(Turn {
         instance_id: row.instance_id.clone(),
         execution_id: row.execution_id.clone(),
@@ -111,7 +121,10 @@ pub(crate) fn prepare(
         new_events,
         consumed,
         dispatched_at: now,
+        created_at: row.created_at,
         history,
+        trace,
+        span: tracing::Span::none(),
     })))
 }
 
@@ -187,6 +200,7 @@ pub(crate) fn execution_started(
     parent: Option<ParentInstanceInfo>,
     scheduled_start: Option<prost_types::Timestamp>,
     tags: std::collections::HashMap<String, String>,
+    trace: Option<TraceContext>,
     now: i64,
 ) -> HistoryEvent {
     event(
@@ -202,7 +216,7 @@ pub(crate) fn execution_started(
             }),
             parent_instance: parent,
             scheduled_start_timestamp: scheduled_start,
-            parent_trace_context: None,
+            parent_trace_context: trace,
             workflow_span_id: None,
             tags,
         }),
@@ -266,7 +280,7 @@ pub(crate) fn apply(turn: &Turn, response: WorkflowResponse, engine: &str, app_i
                     name: task.name,
                     version: task.version,
                     input: task.input,
-                    parent_trace_context: None,
+                    parent_trace_context: turn.trace.clone(),
                     task_execution_id: task.task_execution_id,
                     rerun_parent_instance_info: None,
                     history_propagation_scope: task.history_propagation_scope,
@@ -306,7 +320,7 @@ pub(crate) fn apply(turn: &Turn, response: WorkflowResponse, engine: &str, app_i
                     name: child.name.clone(),
                     version: child.version.clone(),
                     input: child.input.clone(),
-                    parent_trace_context: None,
+                    parent_trace_context: turn.trace.clone(),
                     rerun_parent_instance_info: None,
                     history_propagation_scope: child.history_propagation_scope,
                     retry_parent_instance_info: child.retry_parent_instance_info,
@@ -333,6 +347,7 @@ pub(crate) fn apply(turn: &Turn, response: WorkflowResponse, engine: &str, app_i
                         Some(parent),
                         None,
                         Default::default(),
+                        turn.trace.clone(),
                         now,
                     ),
                     instance_id: child_id.clone(),
@@ -367,6 +382,7 @@ pub(crate) fn apply(turn: &Turn, response: WorkflowResponse, engine: &str, app_i
                     None,
                     spawn.scheduled_start_timestamp,
                     spawn.tags,
+                    turn.trace.clone(),
                     now,
                 );
                 started.router = router.as_ref().map(|r| dapr_durabletask_proto::TaskRouter {
@@ -480,6 +496,7 @@ fn continue_as_new(
         turn.parent.clone(),
         None,
         tags,
+        turn.trace.clone(),
         now,
     );
     commit.front = std::iter::once(started).chain(carryover).collect();

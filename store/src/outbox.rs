@@ -49,9 +49,29 @@ impl OutboxRecord {
 pub(crate) const OUTBOX_CHANNEL: &str = "errand_outbox";
 pub(crate) const NOTIFICATIONS_CHANNEL: &str = "errand_notifications";
 
-/// Encodes events for [`append_outbox!`].
+/// Encodes events for [`append_outbox!`], each carrying the trace context of the work
+/// that writes it (unless it names one already), so that its consumers continue that
+/// trace. Called where that work runs, before any hand-over to the group commit.
 pub(crate) fn event_payloads(events: &[OutboundEvent]) -> StoreResult<Vec<(&OutboundEvent, String)>> {
-    events.iter().map(|e| Ok((e, serde_json::to_string(&e.event).map_err(|err| corrupt("event", err))?))).collect()
+    let trace = errand_telemetry::current();
+    events
+        .iter()
+        .map(|e| {
+            // Counted as written here, in the work that writes them (a rolled-back
+            // transaction, which is rare, is counted too).
+            metrics::counter!("errand_outbox_events_total", "topic" => e.topic).increment(1);
+            let payload = match (&trace, &e.event.traceparent) {
+                (Some(trace), None) => {
+                    let mut traced = e.event.clone();
+                    traced.traceparent = Some(trace.traceparent.clone());
+                    traced.tracestate = trace.tracestate.clone();
+                    serde_json::to_string(&traced)
+                }
+                _ => serde_json::to_string(&e.event),
+            };
+            Ok((e, payload.map_err(|err| corrupt("event", err))?))
+        })
+        .collect()
 }
 
 /// Appends encoded events to the outbox inside the transaction `$tx`, then runs

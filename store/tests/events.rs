@@ -35,6 +35,8 @@ fn event(user_id: &str, kind: &str, n: i64) -> OutboundEvent {
             time: t0() + Duration::seconds(n),
             datacontenttype: "application/json".into(),
             data: serde_json::json!({ "user_id": user_id, "actor": Actor::System, "n": n }),
+            traceparent: None,
+            tracestate: None,
         },
     }
 }

@@ -98,16 +98,17 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
     )
 }
 
-/// Requests by status, and their latency by route and method.
+/// Requests by route, method and status, and their latency by route and method.
 async fn request_metrics(request: Request, next: axum::middleware::Next) -> axum::response::Response {
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
     let method = request.method().as_str().to_owned();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
-    metrics::counter!("errand_http_requests_total", "status" => status).increment(1);
-    metrics::histogram!("errand_http_request_duration_seconds", "route" => route, "method" => method)
+    metrics::histogram!("errand_http_request_duration_seconds", "route" => route.clone(), "method" => method.clone())
         .record(started.elapsed().as_secs_f64());
+    metrics::counter!("errand_http_requests_total", "route" => route, "method" => method, "status" => status)
+        .increment(1);
     response
 }
 
@@ -152,19 +153,29 @@ pub fn router(state: AppState, http: &HttpSettings) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
-                    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
-                    tracing::info_span!(
+                    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str());
+                    let span = tracing::info_span!(
                         "request",
+                        otel.name = format!("{} {route}", req.method()),
+                        otel.kind = "server",
+                        otel.status_code = field::Empty,
                         method = %req.method(),
-                        route = route.as_deref().unwrap_or("unmatched"),
+                        route,
                         status = field::Empty,
                         latency_ms = field::Empty,
-                    )
+                    );
+                    // A caller's trace (a browser's, another service's, daprd's) continues here.
+                    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+                    errand_telemetry::continue_from(&span, header("traceparent"), header("tracestate"));
+                    span
                 })
                 .on_request(())
                 .on_response(|res: &Response<_>, latency: Duration, span: &Span| {
                     span.record("status", res.status().as_u16());
                     span.record("latency_ms", latency.as_secs_f64() * 1000.0);
+                    if res.status().is_server_error() {
+                        span.record("otel.status_code", "ERROR");
+                    }
                     tracing::info!("request done");
                 })
                 .on_failure(()),
