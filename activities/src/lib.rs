@@ -89,6 +89,9 @@ pub async fn fire_reminder(
         }),
     };
     api.publish(&input.user_id, &actor, &event).await?;
+    // How late the reminder reached its user's notifications: fire time minus reminder time.
+    let lateness = (Utc::now() - input.at).to_std().unwrap_or_default();
+    metrics::histogram!("errand_reminder_lateness_seconds").record(lateness.as_secs_f64());
     Ok(ReminderOutcome::Fired)
 }
 
@@ -344,5 +347,7 @@ pub async fn settle_confirmation(
             "result": result,
         }),
     };
-    api.publish(&input.user_id, &actor, &event).await
+    api.publish(&input.user_id, &actor, &event).await?;
+    metrics::counter!("errand_confirmations_total", "outcome" => status.to_string()).increment(1);
+    Ok(())
 }

@@ -16,7 +16,7 @@ use errand_workflows::WorkflowRuntime;
 
 use crate::task_api::LocalTaskApi;
 use crate::workflows::WorkflowService;
-use metrics_exporter_prometheus::PrometheusHandle;
+use errand_telemetry::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, OnceCell};
 
@@ -140,7 +140,7 @@ impl App {
             limits: Limits::new(&config.limits),
             store,
             shutdown,
-            metrics: crate::telemetry::metrics(),
+            metrics: errand_telemetry::metrics(),
             workflow_runtime,
             workflow_clients: Arc::new(OnceCell::new()),
             ops: Arc::new(OnceCell::new()),
@@ -153,6 +153,7 @@ impl App {
                 }
             },
         };
+        register_metrics();
         let dapr = DaprConfig { http_endpoint: config.dapr_http_endpoint.clone(), pubsub: config.dapr_pubsub.clone() };
         let engine = match (config.runtime, &config.workflow_sidecar) {
             (Runtime::Embedded, None) => Some(open_engine(config).await?),
@@ -364,10 +365,26 @@ async fn connect_workflows(
     }
 }
 
+/// The API's counters on `/metrics` from the start, at zero, so that rates and alerts
+/// over them have a series before the first failed login or settled confirmation.
+fn register_metrics() {
+    metrics::counter!("errand_auth_login_failures_total").increment(0);
+    for outcome in ["approved", "rejected", "expired"] {
+        metrics::counter!("errand_confirmations_total", "outcome" => outcome).increment(0);
+    }
+}
+
 /// The ops health figures on `/metrics`, every 30 s: instances by kind and status,
 /// waiting per reason and the age of the longest wait, stuck instances, dead letters
 /// (timer lateness and activity queue delay are the engine's own histograms).
 async fn ops_gauges(ops: Arc<errand_ops::Ops>, mut stopped: watch::Receiver<bool>) {
+    // Pairs shown last time: one that no instance has any more (all purged) goes to
+    // zero instead of keeping its last count. Errand's own kinds are shown from the start.
+    let mut shown: std::collections::HashSet<(String, String)> =
+        [errand_workflows::names::REMINDER, errand_workflows::names::RECURRING, errand_workflows::names::CONFIRM_ACTION]
+            .into_iter()
+            .map(|kind| (kind.to_string(), "running".to_string()))
+            .collect();
     loop {
         match ops.stats(errand_ops::query::STUCK_AFTER).await {
             Ok(stats) => {
@@ -383,12 +400,18 @@ async fn ops_gauges(ops: Arc<errand_ops::Ops>, mut stopped: watch::Receiver<bool
                 }
                 metrics::gauge!("errand_ops_stuck_instances").set(stats.stuck.len() as f64);
                 metrics::gauge!("errand_ops_dead_letters").set(stats.dead_letters as f64);
+                let mut now_shown = std::collections::HashSet::new();
                 for (kind, counts) in &stats.by_kind {
                     for (status, n) in counts {
                         metrics::gauge!("errand_ops_instances", "kind" => kind.clone(), "status" => status.clone())
                             .set(*n as f64);
+                        now_shown.insert((kind.clone(), status.clone()));
                     }
                 }
+                for (kind, status) in shown.difference(&now_shown) {
+                    metrics::gauge!("errand_ops_instances", "kind" => kind.clone(), "status" => status.clone()).set(0.0);
+                }
+                shown.extend(now_shown);
             }
             Err(e) => tracing::debug!(error = %e, "ops gauges not updated"),
         }

@@ -96,10 +96,12 @@ pub struct StreamSlots {
     per_user: usize,
 }
 
-/// One open stream; the slot frees itself when dropped.
+/// One open stream; the slot frees itself when dropped. Open streams are the gauge
+/// `errand_sse_connections{stream}`.
 pub struct StreamSlot {
     open: Arc<Mutex<HashMap<String, usize>>>,
     user_id: String,
+    stream: &'static str,
 }
 
 impl StreamSlots {
@@ -108,20 +110,23 @@ impl StreamSlots {
         StreamSlots { open: Default::default(), per_user }
     }
 
-    /// Takes a slot for `user_id`, or refuses (429) when all are in use.
-    pub fn take(&self, user_id: &str) -> Result<StreamSlot, ApiError> {
+    /// Takes a slot of `stream` (which stream it is, for the gauge) for `user_id`, or
+    /// refuses (429) when all are in use.
+    pub fn take(&self, user_id: &str, stream: &'static str) -> Result<StreamSlot, ApiError> {
         let mut open = self.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let count = open.entry(user_id.to_string()).or_default();
         if *count >= self.per_user {
             return Err(ApiError::RateLimited { retry_after_secs: 5 });
         }
         *count += 1;
-        Ok(StreamSlot { open: self.open.clone(), user_id: user_id.to_string() })
+        metrics::gauge!("errand_sse_connections", "stream" => stream).increment(1.0);
+        Ok(StreamSlot { open: self.open.clone(), user_id: user_id.to_string(), stream })
     }
 }
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
+        metrics::gauge!("errand_sse_connections", "stream" => self.stream).decrement(1.0);
         let mut open = self.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(count) = open.get_mut(&self.user_id) {
             *count -= 1;
@@ -255,11 +260,11 @@ mod tests {
     #[test]
     fn stream_slots_free_themselves() {
         let slots = StreamSlots::new(2);
-        let a = slots.take("ada").unwrap();
-        let _b = slots.take("ada").unwrap();
-        assert!(slots.take("ada").is_err());
-        assert!(slots.take("bob").is_ok());
+        let a = slots.take("ada", "test").unwrap();
+        let _b = slots.take("ada", "test").unwrap();
+        assert!(slots.take("ada", "test").is_err());
+        assert!(slots.take("bob", "test").is_ok());
         drop(a);
-        assert!(slots.take("ada").is_ok());
+        assert!(slots.take("ada", "test").is_ok());
     }
 }

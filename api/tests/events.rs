@@ -435,7 +435,7 @@ async fn metrics_count_requests_and_deliveries() {
     for metric in [
         "errand_events_delivered_total{consumer=\"audit\"} 1",
         "errand_event_delivery_seconds_bucket{consumer=\"audit\"",
-        "errand_http_requests_total{status=\"201\"}",
+        "errand_http_requests_total{route=\"/api/v1/tasks\",method=\"POST\",status=\"201\"} 1",
         "errand_http_request_duration_seconds_bucket",
         // The embedded workflow engine runs inside `errand serve` and reports its queue.
         "errand_engine_instances{status=\"running\"} 0",

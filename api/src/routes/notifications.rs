@@ -141,7 +141,7 @@ pub async fn stream_notifications(
     Caller { user, session_id, .. }: Caller,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let slot = state.limits.streams.take(&user.profile.id)?;
+    let slot = state.limits.streams.take(&user.profile.id, "notifications")?;
     let resume = headers
         .get("last-event-id")
         .map(|v| {

@@ -377,7 +377,7 @@ pub async fn stream(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     require_admin(&user)?;
-    let slot = state.limits.streams.take(&user.profile.id)?;
+    let slot = state.limits.streams.take(&user.profile.id, "ops_workflows")?;
     let ops = ops(&state)?.clone();
     let cursor = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(String::from);
     if let Some(c) = &cursor {
