@@ -3,7 +3,8 @@
 # Rust tests run once, with a throwaway PostgreSQL cluster so the store behaviour
 # suite and the end-to-end tests run on both SQLite and PostgreSQL, and with the
 # durabletask-go sidecar so the workflow suite also runs against Dapr's own engine, and
-# with daprd 1.16, Kafka and Redis for the Dapr runtime's suite;
+# with daprd 1.16, Kafka and Redis for the Dapr runtime's suite, and with Jaeger and
+# promtool for the observability suite;
 # then schemathesis over the whole API, the web UI's tests (Vitest and the browser
 # suite in Chromium), and every benchmark once on tiny data.
 set -euo pipefail
@@ -18,6 +19,8 @@ export DURABLETASK_GO_BIN
 # which starts an environment of its own for each test with scripts/dapr-env.sh.
 set -a
 eval "$(scripts/dapr-tools.sh)"
+# Jaeger and promtool for api/tests/observability.rs (traces, alert rules).
+eval "$(scripts/observability-tools.sh)"
 set +a
 
 if cargo nextest --version >/dev/null 2>&1; then

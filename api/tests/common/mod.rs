@@ -10,6 +10,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub mod dapr;
+pub mod jaeger;
+pub mod model;
 
 pub use errand_store::testing::{fresh_db, Backend, TestDb};
 
@@ -30,9 +32,18 @@ impl Server {
 
     /// Starts `errand serve` with extra flags and environment variables.
     pub fn start_with(database_url: &str, data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Server {
+        Server::spawn(database_url, data_dir, args, envs, Stdio::inherit())
+    }
+
+    /// Starts `errand serve` with its logs (stderr) going to `stderr`.
+    pub fn start_logging(database_url: &str, data_dir: &Path, envs: &[(&str, &str)], stderr: Stdio) -> Server {
+        Server::spawn(database_url, data_dir, &[], envs, stderr)
+    }
+
+    fn spawn(database_url: &str, data_dir: &Path, args: &[&str], envs: &[(&str, &str)], stderr: Stdio) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_errand"));
-        command.args(["serve", "--listen", "127.0.0.1:0"]).args(args);
-        let (child, base) = spawn_listening(command, database_url, data_dir, envs, "errand listening on ");
+        command.args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url]).args(args);
+        let (child, base) = spawn_listening_with(command, data_dir, envs, "errand listening on ", stderr);
         Server {
             base,
             client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
@@ -131,11 +142,17 @@ pub fn spawn_listening(
 }
 
 /// Like [`spawn_listening`], with the database URL left to the process's other settings.
-pub fn spawn_listening_in(
+pub fn spawn_listening_in(command: Command, data_dir: &Path, envs: &[(&str, &str)], prefix: &str) -> (Child, String) {
+    spawn_listening_with(command, data_dir, envs, prefix, Stdio::inherit())
+}
+
+/// Like [`spawn_listening_in`], with the process's logs (stderr) going to `stderr`.
+pub fn spawn_listening_with(
     mut command: Command,
     data_dir: &Path,
     envs: &[(&str, &str)],
     prefix: &str,
+    stderr: Stdio,
 ) -> (Child, String) {
     command
         .arg("--data-dir")
@@ -143,7 +160,7 @@ pub fn spawn_listening_in(
         .env("ERRAND_LOG_FORMAT", "json")
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stderr(stderr);
     for (name, value) in envs {
         command.env(name, value);
     }
