@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts that build Go tools (deploy-check.sh, observability-tools.sh);
 # the caller defines say and die.
 #
@@ -13,7 +14,7 @@ go_build() { # DEST MODULE@VERSION PACKAGE [LDFLAGS] [SOURCE_FILE]
   (
     trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
     export GOWORK=off GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
-    cd "$work"
+    cd "$work" || exit
     go mod init errand.local/tool >/dev/null 2>&1
     [ -n "$source" ] && cp "$source" main.go
     go get "$module" >&2
