@@ -380,11 +380,14 @@ fn register_metrics() {
 async fn ops_gauges(ops: Arc<errand_ops::Ops>, mut stopped: watch::Receiver<bool>) {
     // Pairs shown last time: one that no instance has any more (all purged) goes to
     // zero instead of keeping its last count. Errand's own kinds are shown from the start.
-    let mut shown: std::collections::HashSet<(String, String)> =
-        [errand_workflows::names::REMINDER, errand_workflows::names::RECURRING, errand_workflows::names::CONFIRM_ACTION]
-            .into_iter()
-            .map(|kind| (kind.to_string(), "running".to_string()))
-            .collect();
+    let mut shown: std::collections::HashSet<(String, String)> = [
+        errand_workflows::names::REMINDER,
+        errand_workflows::names::RECURRING,
+        errand_workflows::names::CONFIRM_ACTION,
+    ]
+    .into_iter()
+    .map(|kind| (kind.to_string(), "running".to_string()))
+    .collect();
     loop {
         match ops.stats(errand_ops::query::STUCK_AFTER).await {
             Ok(stats) => {
@@ -409,7 +412,8 @@ async fn ops_gauges(ops: Arc<errand_ops::Ops>, mut stopped: watch::Receiver<bool
                     }
                 }
                 for (kind, status) in shown.difference(&now_shown) {
-                    metrics::gauge!("errand_ops_instances", "kind" => kind.clone(), "status" => status.clone()).set(0.0);
+                    metrics::gauge!("errand_ops_instances", "kind" => kind.clone(), "status" => status.clone())
+                        .set(0.0);
                 }
                 shown.extend(now_shown);
             }

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::dapr::{Part, Stack};
+use common::jaeger::{self, Jaeger};
 use common::{eventually, Session};
 use serde_json::{json, Value};
 
@@ -276,6 +277,52 @@ async fn ops_inspection_works_on_daprd_and_says_what_it_cannot_show() {
     })
     .await;
     assert_eq!(admin.post(&format!("{path}/purge"), json!({})).await.status, 200);
+}
+
+/// Through Dapr the trace goes on: the API publishes the event to daprd with its trace
+/// context, each consumer (its own app, subscribed through Dapr pub/sub) continues it,
+/// and so does the API when the workflow-trigger consumer calls it through daprd to
+/// start the reminder. daprd 1.16 starts the workflow in a trace of its own (its
+/// StartInstance reads the trace context only from gRPC metadata, which the Rust SDK
+/// does not send): the activity and the notification it leads to are one trace there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reminder_is_traced_across_the_apps_through_dapr() {
+    let _one = SERIAL.lock().await;
+    let Some(jaeger) = Jaeger::start().await else { return };
+    let env = jaeger.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let Some(stack) = Stack::start_with_every(&env).await else { return };
+    let ada = stack.signup("ada@example.com").await;
+    let at = (Utc::now() + chrono::Duration::seconds(3)).to_rfc3339();
+    let task =
+        ada.create(json!({ "title": "traced", "reminders": [{ "at": at }] })).await["id"].as_str().unwrap().to_string();
+    eventually("the reminder's notification", 60, || async {
+        let page = ada.get("/notifications").await.body;
+        page["items"].as_array().into_iter().flatten().any(|n| n["task_id"] == task.as_str())
+    })
+    .await;
+    let wanted = [
+        "POST /api/v1/tasks",
+        "audit task.created",
+        "workflow-trigger task.created",
+        "POST /api/v1/internal/workflows/{id}/{action}",
+        "create_orchestration||reminder",
+    ];
+    let trace = jaeger.trace_with("POST /api/v1/tasks", &wanted, 60).await;
+    println!("the request's trace on Dapr:\n{}", jaeger::tree(&trace));
+    let fired = ["activity||fire_reminder", "notification reminder.fired"];
+    let workflow = jaeger.trace_with("activity||fire_reminder", &fired, 60).await;
+    println!("the reminder's trace on Dapr:\n{}", jaeger::tree(&workflow));
+    for (trace, name, service) in [
+        (&trace, "POST /api/v1/tasks", "errand"),
+        (&trace, "audit task.created", "errand-audit"),
+        (&trace, "workflow-trigger task.created", "errand-workflow-trigger"),
+        (&trace, "create_orchestration||reminder", "errand"),
+        (&workflow, "activity||fire_reminder", "errand"),
+        (&workflow, "notification reminder.fired", "errand-notification"),
+    ] {
+        assert_eq!(jaeger::span(trace, name).service, service, "{name} in its own app");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

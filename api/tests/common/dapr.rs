@@ -166,6 +166,15 @@ impl Stack {
     /// Like [`Stack::start`], with extra environment variables for the API and extra
     /// keys in the secret every app reads its secrets from.
     pub async fn start_with(api_env: &[(&str, &str)], secrets: &[(&str, &str)]) -> Option<Stack> {
+        Stack::start_full(api_env, secrets, &[]).await
+    }
+
+    /// Like [`Stack::start`], with `env` (the trace export, say) for every app.
+    pub async fn start_with_every(env: &[(&str, &str)]) -> Option<Stack> {
+        Stack::start_full(&[], &[], env).await
+    }
+
+    async fn start_full(api_env: &[(&str, &str)], secrets: &[(&str, &str)], every: &[(&str, &str)]) -> Option<Stack> {
         let env = Environment::up()?;
         let db = match fresh_db(Backend::Postgres).await {
             Some(db) => db,
@@ -181,12 +190,15 @@ impl Stack {
         let logs = env.dir.path().join("logs");
         std::fs::create_dir_all(&logs).expect("logs");
         let mut stack = Stack { apps: Vec::new(), api: String::new(), db, env, logs };
-        let owned = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        stack.add("errand", "errand", &["serve", "--runtime", "dapr"], owned(api_env));
+        let owned = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let api: Vec<(String, String)> = owned(every).into_iter().chain(owned(api_env)).collect();
+        stack.add("errand", "errand", &["serve", "--runtime", "dapr"], api);
         stack.api = format!("http://127.0.0.1:{}", stack.apps[0].port);
         for consumer in ["audit", "notification", "workflow-trigger"] {
             let id = format!("errand-{consumer}");
-            stack.add(&id, &id, &["consumer", consumer], Vec::new());
+            stack.add(&id, &id, &["consumer", consumer], owned(every));
         }
         stack.ready().await;
         Some(stack)
