@@ -30,9 +30,10 @@ fmt:
 	$(CARGO) fmt --all
 
 ## Load figures with wrk: the mixed multi-user scenario at 50 and 500 connections, and
-## POST and GET /api/v1/tasks alone; on SQLite and PostgreSQL.
+## POST and GET /api/v1/tasks alone; POST again with every request traced to Jaeger (the
+## cost of tracing); on SQLite and PostgreSQL.
 load: build
-	scripts/with-postgres.sh scripts/load.sh
+	set -a; eval "$$(scripts/observability-tools.sh)"; set +a; scripts/with-postgres.sh scripts/load.sh
 
 ## Benchmarks against the targets of DESIGN §7 (figures with baselines from the same run):
 ## event latency; search over 1M tasks against SQLite FTS5 and PostgreSQL full-text; the

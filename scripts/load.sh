@@ -5,7 +5,9 @@
 # - the mixed multi-user scenario of DESIGN §7: 50 users with 40 tasks each;
 #   20% POST /tasks, 20% GET /tasks?q=<word>, 60% GET /tasks?sort=-priority,due&limit=50,
 #   each request as a random one of the users; at 50 and at 500 connections;
-# - POST /tasks alone and GET /tasks alone (one user, 50 connections).
+# - POST /tasks alone and GET /tasks alone (one user, 50 connections);
+# - POST /tasks alone again with every request traced to a local Jaeger, and the cost
+#   (when Jaeger is built: `make load` runs scripts/observability-tools.sh).
 #
 # On SQLite, and on PostgreSQL too when ERRAND_TEST_POSTGRES_URL is set (`make load`
 # runs this under scripts/with-postgres.sh). LOAD_SECONDS sets each run's length
@@ -26,12 +28,14 @@ trap 'stop_server; rm -rf "$work"' EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 
-# Starts errand serve on database $1 with data dir $2; sets $base.
+# Starts errand serve on database $1 with data dir $2 (and the environment in the
+# array `server_env`); sets $base.
+server_env=()
 start_server() {
   local port
   port=$(free_port)
   # The load signs up 51 accounts from one address in a second: lift the sign-up throttle.
-  ERRAND_AUTH_ATTEMPTS_PER_MINUTE=100000 RUST_LOG=warn "$bin" serve --listen "127.0.0.1:$port" \
+  env "${server_env[@]}" ERRAND_AUTH_ATTEMPTS_PER_MINUTE=100000 RUST_LOG=warn "$bin" serve --listen "127.0.0.1:$port" \
     --data-dir "$2" --database-url "$1" >"$2/out.log" 2>"$2/err.log" &
   pid=$!
   for _ in $(seq 200); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
@@ -142,10 +146,44 @@ LUA
   printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$token" >"$dir/get.lua"
   for f in post get; do cat "$work/report.lua" >>"$dir/$f.lua"; done
   echo "$name: POST /api/v1/tasks alone (one user, 50 connections, ${duration}s):"
-  wrk -t2 -c50 -d"${duration}s" -s "$dir/post.lua" "$base/api/v1/tasks" | tail -1
+  wrk -t2 -c50 -d"${duration}s" -s "$dir/post.lua" "$base/api/v1/tasks" | tail -1 | tee "$dir/post-untraced"
   echo "$name: GET /api/v1/tasks?limit=50&sort=due alone (the same user, 50 connections, ${duration}s):"
   wrk -t2 -c50 -d"${duration}s" -s "$dir/get.lua" "$base/api/v1/tasks?limit=50&sort=due" | tail -1
   stop_server
+  traced_posts "$name" "$url" "$dir"
+}
+
+# POST /api/v1/tasks alone again with every request traced (OTEL_TRACES_SAMPLER=always_on)
+# and exported to a local Jaeger, and the cost against the untraced run. Skipped when
+# Jaeger is not built (scripts/observability-tools.sh builds it).
+traced_posts() {
+  local name=$1 url=$2 dir="$work/$1-traced" jaeger_pid
+  if [ -z "${JAEGER_BIN:-}" ]; then
+    echo "$name: traced POST run skipped (no Jaeger: JAEGER_BIN from scripts/observability-tools.sh)"
+    return
+  fi
+  mkdir -p "$dir"
+  local otlp query grpc
+  otlp=$(free_port); query=$(free_port); grpc=$(free_port)
+  JAEGER_OTLP_PORT=$otlp JAEGER_QUERY_PORT=$query JAEGER_GRPC_PORT=$grpc \
+    "$JAEGER_BIN" --config scripts/jaeger.yaml >/dev/null 2>"$dir/jaeger.log" &
+  jaeger_pid=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$query/api/services" >/dev/null && break; sleep 0.1; done
+  # The same database and data directory as the untraced run, so the same user and token.
+  server_env=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$otlp" OTEL_TRACES_SAMPLER=always_on)
+  start_server "$url" "$work/$1"
+  server_env=()
+  echo "$name: POST /api/v1/tasks alone, every request traced to Jaeger (50 connections, ${duration}s):"
+  wrk -t2 -c50 -d"${duration}s" -s "$work/$1/post.lua" "$base/api/v1/tasks" | tail -1 | tee "$dir/post-traced"
+  stop_server
+  kill "$jaeger_pid" 2>/dev/null || true; wait "$jaeger_pid" 2>/dev/null || true
+  python3 - "$work/$1/post-untraced" "$dir/post-traced" "$name" <<'PY'
+import re, sys
+rate = lambda path: float(re.search(r"requests/s (\d+)", open(path).read()).group(1))
+untraced, traced = rate(sys.argv[1]), rate(sys.argv[2])
+print(f"{sys.argv[3]}: tracing at 100% costs {100 * (1 - traced / untraced):.1f}% of POST throughput "
+      f"({untraced:.0f} -> {traced:.0f} requests/s; target at most 10%)")
+PY
 }
 
 backends="${LOAD_BACKENDS:-sqlite postgres}"

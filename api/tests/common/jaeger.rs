@@ -1,8 +1,9 @@
 //! A real Jaeger v2 (`JAEGER_BIN`, which `make test` builds with
-//! scripts/observability-tools.sh): in memory, OTLP/gRPC in and the query API out, both
-//! on free loopback ports, stopped when dropped.
+//! scripts/observability-tools.sh) with scripts/jaeger.yaml: in memory, OTLP/gRPC in and
+//! the query API out, both on free loopback ports, stopped when dropped.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -41,42 +42,14 @@ impl Jaeger {
         };
         let (otlp, query, grpc) = (free_port(), free_port(), free_port());
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = dir.path().join("jaeger.yaml");
-        // No self-telemetry (its metrics would listen on 8888), nothing but loopback.
-        std::fs::write(
-            &config,
-            format!(
-                "service:
-  extensions: [jaeger_storage, jaeger_query]
-  pipelines:
-    traces: {{ receivers: [otlp], processors: [batch], exporters: [jaeger_storage_exporter] }}
-  telemetry:
-    metrics: {{ level: none }}
-    logs: {{ level: warn }}
-extensions:
-  jaeger_storage:
-    backends:
-      memory: {{ memory: {{ max_traces: 10000 }} }}
-  jaeger_query:
-    storage: {{ traces: memory }}
-    http: {{ endpoint: 127.0.0.1:{query} }}
-    grpc: {{ endpoint: 127.0.0.1:{grpc} }}
-receivers:
-  otlp:
-    protocols:
-      grpc: {{ endpoint: 127.0.0.1:{otlp} }}
-processors:
-  batch: {{ timeout: 100ms }}
-exporters:
-  jaeger_storage_exporter: {{ trace_storage: memory }}
-"
-            ),
-        )
-        .expect("jaeger config");
+        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/jaeger.yaml");
         let log = std::fs::File::create(dir.path().join("jaeger.log")).expect("jaeger log");
         let child = Command::new(bin)
             .arg("--config")
             .arg(&config)
+            .env("JAEGER_OTLP_PORT", otlp.to_string())
+            .env("JAEGER_QUERY_PORT", query.to_string())
+            .env("JAEGER_GRPC_PORT", grpc.to_string())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
