@@ -26,6 +26,11 @@ stop_server() {
 }
 trap 'stop_server; rm -rf "$work"' EXIT
 
+# CPU seconds (user + system) process $1 has used so far.
+cpu_seconds() {
+  python3 -c "import os,sys; f=open('/proc/$1/stat').read().rsplit(')',1)[1].split(); print((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'))"
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 
 # Starts errand serve on database $1 with data dir $2 (and the environment in the
@@ -174,7 +179,10 @@ traced_posts() {
   start_server "$url" "$work/$1"
   server_env=()
   echo "$name: POST /api/v1/tasks alone, every request traced to Jaeger (50 connections, ${duration}s):"
+  local jaeger_cpu
+  jaeger_cpu=$(cpu_seconds "$jaeger_pid")
   wrk -t2 -c50 -d"${duration}s" -s "$work/$1/post.lua" "$base/api/v1/tasks" | tail -1 | tee "$dir/post-traced"
+  echo "  Jaeger, on the same cores, used $(python3 -c "print(f'{$(cpu_seconds "$jaeger_pid") - $jaeger_cpu:.1f}')") CPU seconds of the run's $((2 * duration))"
   stop_server
   kill "$jaeger_pid" 2>/dev/null || true; wait "$jaeger_pid" 2>/dev/null || true
   python3 - "$work/$1/post-untraced" "$dir/post-traced" "$name" <<'PY'

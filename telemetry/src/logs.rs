@@ -32,8 +32,15 @@ pub(crate) fn install(
     let filter = EnvFilter::try_new(filter.unwrap_or(DEFAULT_FILTER)).unwrap_or_else(|_| EnvFilter::new("info"));
     // Traces keep Errand's info spans whatever RUST_LOG says: quieter logs must not
     // blank the traces.
+    // Spans carry what they record and no more: no source locations, thread names or
+    // busy/idle timings, which would cost every span and every poll of a traced future.
     let traces = provider.map(|p| {
-        tracing_opentelemetry::layer().with_tracer(p.tracer("errand")).with_filter(EnvFilter::new(DEFAULT_FILTER))
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer("errand"))
+            .with_location(false)
+            .with_threads(false)
+            .with_tracked_inactivity(false)
+            .with_filter(EnvFilter::new(DEFAULT_FILTER))
     });
     let registry = tracing_subscriber::registry().with(traces);
     let _ = match format {
