@@ -6,8 +6,8 @@
 #   20% POST /tasks, 20% GET /tasks?q=<word>, 60% GET /tasks?sort=-priority,due&limit=50,
 #   each request as a random one of the users; at 50 and at 500 connections;
 # - POST /tasks alone and GET /tasks alone (one user, 50 connections);
-# - POST /tasks alone again with every request traced to a local Jaeger, and the cost
-#   (when Jaeger is built: `make load` runs scripts/observability-tools.sh).
+# - POST /tasks alone, untraced and traced to a local Jaeger in turn, and the cost of
+#   tracing (when Jaeger is built: `make load` runs scripts/observability-tools.sh).
 #
 # On SQLite, and on PostgreSQL too when ERRAND_TEST_POSTGRES_URL is set (`make load`
 # runs this under scripts/with-postgres.sh). LOAD_SECONDS sets each run's length
@@ -151,46 +151,51 @@ LUA
   printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$token" >"$dir/get.lua"
   for f in post get; do cat "$work/report.lua" >>"$dir/$f.lua"; done
   echo "$name: POST /api/v1/tasks alone (one user, 50 connections, ${duration}s):"
-  wrk -t2 -c50 -d"${duration}s" -s "$dir/post.lua" "$base/api/v1/tasks" | tail -1 | tee "$dir/post-untraced"
+  wrk -t2 -c50 -d"${duration}s" -s "$dir/post.lua" "$base/api/v1/tasks" | tail -1
   echo "$name: GET /api/v1/tasks?limit=50&sort=due alone (the same user, 50 connections, ${duration}s):"
   wrk -t2 -c50 -d"${duration}s" -s "$dir/get.lua" "$base/api/v1/tasks?limit=50&sort=due" | tail -1
   stop_server
   traced_posts "$name" "$url" "$dir"
 }
 
-# POST /api/v1/tasks alone again with every request traced (OTEL_TRACES_SAMPLER=always_on)
-# and exported to a local Jaeger, and the cost against the untraced run. Skipped when
-# Jaeger is not built (scripts/observability-tools.sh builds it).
+# The cost of tracing: POST /api/v1/tasks alone, untraced and then with every request
+# traced (OTEL_TRACES_SAMPLER=always_on) to a local Jaeger, alternately three times
+# each on the same database and data directory (the same user and token), so that a
+# machine that slows down or speeds up weighs on both alike; the medians are compared.
+# Skipped when Jaeger is not built (scripts/observability-tools.sh builds it).
 traced_posts() {
   local name=$1 url=$2 dir="$work/$1-traced" jaeger_pid
   if [ -z "${JAEGER_BIN:-}" ]; then
-    echo "$name: traced POST run skipped (no Jaeger: JAEGER_BIN from scripts/observability-tools.sh)"
+    echo "$name: traced POST runs skipped (no Jaeger: JAEGER_BIN from scripts/observability-tools.sh)"
     return
   fi
   mkdir -p "$dir"
-  local otlp query grpc
+  local otlp query grpc round jaeger_cpu
   otlp=$(free_port); query=$(free_port); grpc=$(free_port)
   JAEGER_OTLP_PORT=$otlp JAEGER_QUERY_PORT=$query JAEGER_GRPC_PORT=$grpc \
     "$JAEGER_BIN" --config scripts/jaeger.yaml >/dev/null 2>"$dir/jaeger.log" &
   jaeger_pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$query/api/services" >/dev/null && break; sleep 0.1; done
-  # The same database and data directory as the untraced run, so the same user and token.
-  server_env=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$otlp" OTEL_TRACES_SAMPLER=always_on)
-  start_server "$url" "$work/$1"
-  server_env=()
-  echo "$name: POST /api/v1/tasks alone, every request traced to Jaeger (50 connections, ${duration}s):"
-  local jaeger_cpu
+  echo "$name: POST /api/v1/tasks alone, untraced and traced to Jaeger in turn (50 connections, ${duration}s each):"
   jaeger_cpu=$(cpu_seconds "$jaeger_pid")
-  wrk -t2 -c50 -d"${duration}s" -s "$work/$1/post.lua" "$base/api/v1/tasks" | tail -1 | tee "$dir/post-traced"
-  echo "  Jaeger, on the same cores, used $(python3 -c "print(f'{$(cpu_seconds "$jaeger_pid") - $jaeger_cpu:.1f}')") CPU seconds of the run's $((2 * duration))"
-  stop_server
+  for round in 1 2 3; do
+    for mode in untraced traced; do
+      [ "$mode" = traced ] && server_env=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$otlp" OTEL_TRACES_SAMPLER=always_on)
+      start_server "$url" "$work/$1"
+      server_env=()
+      printf '  %-8s' "$mode"
+      wrk -t2 -c50 -d"${duration}s" -s "$work/$1/post.lua" "$base/api/v1/tasks" | tail -1 | tee -a "$dir/$mode"
+      stop_server
+    done
+  done
+  echo "  Jaeger, on the same cores, used $(python3 -c "print(f'{$(cpu_seconds "$jaeger_pid") - $jaeger_cpu:.1f}')") CPU seconds over the traced runs"
   kill "$jaeger_pid" 2>/dev/null || true; wait "$jaeger_pid" 2>/dev/null || true
-  python3 - "$work/$1/post-untraced" "$dir/post-traced" "$name" <<'PY'
-import re, sys
-rate = lambda path: float(re.search(r"requests/s (\d+)", open(path).read()).group(1))
-untraced, traced = rate(sys.argv[1]), rate(sys.argv[2])
+  python3 - "$dir/untraced" "$dir/traced" "$name" <<'PY'
+import re, statistics, sys
+rates = lambda path: [float(r) for r in re.findall(r"requests/s (\d+)", open(path).read())]
+untraced, traced = statistics.median(rates(sys.argv[1])), statistics.median(rates(sys.argv[2]))
 print(f"{sys.argv[3]}: tracing at 100% costs {100 * (1 - traced / untraced):.1f}% of POST throughput "
-      f"({untraced:.0f} -> {traced:.0f} requests/s; target at most 10%)")
+      f"(medians {untraced:.0f} -> {traced:.0f} requests/s; target at most 10%)")
 PY
 }
 
