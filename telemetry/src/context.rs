@@ -31,9 +31,22 @@ fn of_context(cx: &Context) -> Option<TraceContext> {
     })
 }
 
-/// The trace context of the work running now (the entered span), if it is traced.
+/// The OpenTelemetry context of the work running now: the entered `tracing` span's, or
+/// where there is none the attached one (the durabletask SDK attaches an activity's).
+/// The context is not attached on every poll of a traced future (that costs), so this
+/// is how to reach it.
+pub fn current_context() -> Context {
+    let cx = tracing::Span::current().context();
+    if cx.span().span_context().is_valid() {
+        cx
+    } else {
+        Context::current()
+    }
+}
+
+/// The trace context of the work running now, if it is traced.
 pub fn current() -> Option<TraceContext> {
-    of_context(&Context::current())
+    of_context(&current_context())
 }
 
 /// The trace context of `span`, if it is traced.

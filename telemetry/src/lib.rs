@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
-pub use context::{continue_from, current, headers, of_span, TraceContext};
+pub use context::{continue_from, current, current_context, headers, of_span, TraceContext};
 pub use logs::LogFormat;
 pub use metrics_exporter_prometheus::PrometheusHandle;
 

@@ -33,13 +33,16 @@ pub(crate) fn install(
     // Traces keep Errand's info spans whatever RUST_LOG says: quieter logs must not
     // blank the traces.
     // Spans carry what they record and no more: no source locations, thread names or
-    // busy/idle timings, which would cost every span and every poll of a traced future.
+    // busy/idle timings, and their context is not attached on every poll of a traced
+    // future (crate::current_context reaches it instead); each would cost every span or
+    // every poll.
     let traces = provider.map(|p| {
         tracing_opentelemetry::layer()
             .with_tracer(p.tracer("errand"))
             .with_location(false)
             .with_threads(false)
             .with_tracked_inactivity(false)
+            .with_context_activation(false)
             .with_filter(EnvFilter::new(DEFAULT_FILTER))
     });
     let registry = tracing_subscriber::registry().with(traces);
@@ -72,7 +75,7 @@ where
     fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
         let mut line = String::new();
         self.0.format_event(ctx, Writer::new(&mut line), event)?;
-        let cx = opentelemetry::Context::current();
+        let cx = crate::current_context();
         let span = cx.span();
         let ids = span.span_context();
         match line.trim_end().strip_suffix('}') {

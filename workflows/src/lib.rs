@@ -23,6 +23,8 @@ pub use history::{entries as history_entries, HistoryEntry};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use opentelemetry::trace::FutureExt as _;
+
 /// The SDK types workflow code uses, re-exported so every crate names the same ones.
 pub mod sdk {
     pub use dapr::workflow::*;
@@ -83,7 +85,9 @@ pub async fn start_once(
         .with_instance_id(instance)
         .with_input(input)
         .with_start_time(std::time::SystemTime::now());
-    match client.clone().schedule_workflow(name, options).await {
+    // The SDK's start span takes the attached context as its parent: attach the caller's.
+    let cx = errand_telemetry::current_context();
+    match client.clone().schedule_workflow(name, options).with_context(cx).await {
         Ok(_) => Ok(()),
         Err(WorkflowError::GrpcError(status))
             if status.code() == tonic::Code::AlreadyExists || status.message().contains("already exists") =>
